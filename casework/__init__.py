@@ -1,0 +1,1 @@
+"""Operator tools for casework (the ``casework`` console command)."""

@@ -1,0 +1,1 @@
+"""The casework services. Each imports :mod:`shared`, never another service."""

@@ -1,0 +1,81 @@
+"""The intake service: ``encounters.reported`` in, ``cases.opened`` and alerts out.
+
+Run it with ``faststream run services.intake.app:app``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import partial
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from pymongo import IndexModel
+
+from shared import logging as caselog
+from shared.contracts.inbound import EncounterReported
+from shared.contracts.intake import CaseOpened, EncounterUnprocessable
+from shared.crypto import KeyRing
+from shared.errors import describe, kind
+from shared.kit import Clock, Inbound
+from shared.kit.service import Service
+from shared.settings import Settings
+
+from . import domain
+
+OPS_PORT = 8081
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
+_REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
+              keyring: KeyRing | None = None, ops_port: int | None = None) -> Service:
+    settings = settings or Settings()
+    keyring = keyring or KeyRing.from_settings(settings)
+    service = Service("intake", settings, clock=clock, ops_port=ops_port,
+                      description="Opens one case per reported encounter; keeps the person's "
+                                  "identity only in its encrypted vault.")
+
+    async def seal_subjects(events: list[Inbound]) -> Any:
+        # Encryption is not pure (a random nonce), so it happens before decide, per batch.
+        sealed = {e.id: keyring.seal(domain.subject_of(e.data), e.data.encounter_id).to_dict()
+                  for e in events}
+        return lambda state, event, now: domain.decide(state, event, now, sealed=sealed[event.id])
+
+    cases = service.workflow(
+        "cases", domain.CaseFile, partial(domain.decide, sealed={}), prepare=seal_subjects,
+        aggregate_id=lambda e: e.data.encounter_id,
+        indexes=[IndexModel("state.case_id", name="case_id", unique=True)],
+    )
+    service.consume(EncounterReported, handler=cases,
+                    on_invalid=partial(unprocessable, clock=service.clock))
+    service.produces(CaseOpened, EncounterUnprocessable)
+    return service
+
+
+def unprocessable(record: ConsumerRecord, error: BaseException, *, clock: Clock) -> list[EncounterUnprocessable]:
+    """An encounter nobody can read still alerts the on-duty supervisors: a person may be waiting."""
+    hints = _readable_hints(record.value)
+    return [EncounterUnprocessable(
+        alert_id=f"unprocessable-{record.topic}-{record.partition}-{record.offset}".replace(".", "_"),
+        agency_id=hints.get("agency_id"), region=hints.get("region"), encounter_id=hints.get("encounter_id"),
+        source=f"{record.topic}/{record.partition}/{record.offset}", error_type=kind(error)[:500],
+        error=describe(error)[:500], received_at=clock.now(),
+    )]
+
+
+def _readable_hints(value: bytes | None) -> dict[str, str]:
+    """The agency, region and encounter id, when they can be read and look like ids."""
+    try:
+        data = json.loads(value or b"").get("data") or {}
+        candidates = {"agency_id": (data.get("agency") or {}).get("id"), "region": data.get("region"),
+                      "encounter_id": data.get("encounter_id")}
+    except (ValueError, AttributeError, TypeError, RecursionError):
+        return {}
+    checks = {"agency_id": _ID, "region": _REGION, "encounter_id": _ID}
+    return {k: v for k, v in candidates.items() if isinstance(v, str) and checks[k].match(v)}
+
+
+caselog.configure(Settings().log_level)
+app = bootstrap(ops_port=Settings().ops_port or OPS_PORT).app

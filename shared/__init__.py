@@ -1,0 +1,1 @@
+"""What every casework service imports: contracts, settings, logging and the reliable-processing kit."""

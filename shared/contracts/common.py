@@ -1,0 +1,72 @@
+"""Building blocks shared by every contract: strict models, constrained strings, enums."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+
+# No C0 control characters other than tab, line feed and carriage return, and no DEL:
+# hostile input (terminal escapes, NUL) is refused at the edge.
+_PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$")
+]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_SINGLE_LINE)]
+ShortText = Annotated[str, StringConstraints(max_length=500, pattern=_SINGLE_LINE)]
+LongText = Annotated[str, StringConstraints(max_length=20_000, pattern=_PRINTABLE)]
+Email = Annotated[
+    str, StringConstraints(max_length=254, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
+]
+Phone = Annotated[str, StringConstraints(min_length=3, max_length=40, pattern=r"^\+?[0-9 ()./-]+$")]
+Url = Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$")]
+# ISO 3166-1 alpha-2 country, optionally with an ISO 3166-2 subdivision: US, US-TX.
+Region = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
+# BCP 47 language tag (the common subset: language, script, region, variants).
+LanguageTag = Annotated[str, StringConstraints(max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")]
+Timestamp = AwareDatetime
+
+
+class Contract(BaseModel):
+    """A strict, immutable event payload: unknown fields and wrong types are refused."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Payload(Contract):
+    """A payload published on a topic under one CloudEvent type."""
+
+    TYPE: ClassVar[str]
+    TOPIC: ClassVar[str]
+
+    @property
+    def subject(self) -> str:
+        """The Kafka key and CloudEvent subject: the case, unless a payload says otherwise."""
+        return self.case_id  # type: ignore[attr-defined]
+
+
+class Priority(StrEnum):
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+
+
+class AgencyLevel(StrEnum):
+    FEDERAL = "federal"
+    STATE = "state"
+    LOCAL = "local"
+    TRIBAL = "tribal"
+
+
+class UrgentNeed(StrEnum):
+    MEDICAL = "medical"
+    SHELTER = "shelter"
+    SAFETY = "safety"
+    FOOD = "food"
+    CLOTHING = "clothing"
+    LEGAL = "legal"
+    CHILDCARE = "childcare"
+    OTHER = "other"

@@ -1,0 +1,277 @@
+"""Inbound public topics (v1): what agency systems and specialist apps publish (DESIGN §3)."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from shared.contracts.common import (
+    AgencyLevel,
+    Contract,
+    Email,
+    Identifier,
+    LanguageTag,
+    LongText,
+    Name,
+    Payload,
+    Phone,
+    Region,
+    ShortText,
+    Timestamp,
+    UrgentNeed,
+    Url,
+)
+
+IndicatorCode = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class Agency(Contract):
+    id: Identifier
+    name: Name
+    level: AgencyLevel
+
+
+class Officer(Contract):
+    officer_id: Identifier
+    name: Name | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+class Contact(Contract):
+    phone: Phone | None = None
+    email: Email | None = None
+
+
+class Person(Contract):
+    """Everything here is personally identifying: it lives only in the intake vault (P2)."""
+
+    given_name: Name | None = None
+    family_name: Name | None = None
+    aliases: list[Name] = Field(default_factory=list, max_length=20)
+    date_of_birth: date | None = None
+    age_estimate: int | None = Field(default=None, ge=0, le=130)
+    gender: ShortText | None = None
+    nationality: ShortText | None = None
+    languages: list[LanguageTag] = Field(min_length=1, max_length=10)
+    dialect: ShortText | None = None
+    interpreter_needed: bool
+    interpreter_gender_preference: ShortText | None = None
+    contact: Contact | None = None
+
+
+class EncounterReported(Payload):
+    TYPE = "casework.encounter.reported.v1"
+    TOPIC = "encounters.reported"
+
+    encounter_id: Identifier
+    agency: Agency
+    reported_by: Officer
+    occurred_at: Timestamp
+    region: Region
+    setting: ShortText | None = None
+    person: Person
+    indicators: list[IndicatorCode] = Field(default_factory=list, max_length=100)
+    urgent_needs: list[UrgentNeed] = Field(default_factory=list, max_length=8)
+    narrative: LongText | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.encounter_id
+
+
+class SpecialistRole(StrEnum):
+    VICTIM_SPECIALIST = "victim_specialist"
+    SUPERVISOR = "supervisor"
+
+
+RegionPattern = Annotated[str, Field(pattern=r"^(\*|[A-Z]{2}(-[A-Z0-9]{1,3})?)$")]
+
+
+class SpecialistRegistered(Payload):
+    TYPE = "casework.specialist.registered.v1"
+    TOPIC = "roster.specialists"
+
+    specialist_id: Identifier
+    agency_id: Identifier
+    name: Name
+    email: Email
+    phone: Phone | None = None
+    webhook_url: Url | None = None
+    languages: list[LanguageTag] = Field(default_factory=list, max_length=20)
+    regions: list[RegionPattern] = Field(min_length=1, max_length=100)
+    role: SpecialistRole
+    on_duty: bool
+    max_active_cases: int = Field(ge=0, le=10_000)
+
+    @property
+    def subject(self) -> str:
+        return self.specialist_id
+
+
+class ReferralResponseKind(StrEnum):
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class ReferralResponded(Payload):
+    TYPE = "casework.referral.responded.v1"
+    TOPIC = "referrals.responded"
+
+    case_id: Identifier
+    referral_id: Identifier
+    specialist_id: Identifier
+    response: ReferralResponseKind
+    reason: ShortText | None = None
+
+
+class RecordedBy(Contract):
+    id: Identifier
+    role: Identifier
+
+
+class NeedsAssessed(Contract):
+    kind: Literal["needs_assessed"]
+    urgent_needs: list[UrgentNeed] = Field(max_length=8)
+
+
+class UrgentNeedMet(Contract):
+    kind: Literal["urgent_need_met"]
+    need: UrgentNeed
+
+
+class InterpreterAttestations(Contract):
+    """Interpreter independence (rule I3): every one must be true to satisfy the gate."""
+
+    no_relationship_to_person: bool
+    no_ties_to_trafficker: bool
+    not_victim_advocate: bool
+    gender_preference_respected: bool
+
+
+class InterpreterArranged(Contract):
+    kind: Literal["interpreter_arranged"]
+    language: LanguageTag
+    dialect: ShortText | None = None
+    mode: Literal["in_person", "telephonic"]
+    attestations: InterpreterAttestations
+
+
+class RightsExplained(Contract):
+    kind: Literal["rights_explained"]
+
+
+class HhsNotified(Contract):
+    kind: Literal["hhs_notified"]
+
+
+Milestone = Annotated[
+    NeedsAssessed | UrgentNeedMet | InterpreterArranged | RightsExplained | HhsNotified,
+    Field(discriminator="kind"),
+]
+
+
+class StabilizationRecorded(Payload):
+    TYPE = "casework.stabilization.recorded.v1"
+    TOPIC = "stabilization.recorded"
+
+    case_id: Identifier
+    recorded_by: RecordedBy
+    milestone: Milestone
+
+
+class LocationType(StrEnum):
+    NEUTRAL = "neutral"
+    SHELTER = "shelter"
+    POLICE_STATION = "police_station"
+    IMMIGRATION_OFFICE = "immigration_office"
+    OTHER = "other"
+
+
+class InterviewRequester(Contract):
+    officer_id: Identifier
+    agency_id: Identifier
+    email: Email | None = None
+
+
+class InterviewRequested(Payload):
+    TYPE = "casework.interview.requested.v1"
+    TOPIC = "interviews.requested"
+
+    case_id: Identifier
+    interview_id: Identifier
+    requested_by: InterviewRequester
+    proposed_at: Timestamp
+    location_type: LocationType
+
+
+class CertificationKind(StrEnum):
+    CONTINUED_PRESENCE = "continued_presence"
+    T_VISA_DECLARATION = "t_visa_declaration"
+    U_VISA_CERTIFICATION = "u_visa_certification"
+
+
+class CertificationRequester(Contract):
+    officer_id: Identifier
+    agency_id: Identifier
+    agency_level: AgencyLevel
+
+
+class CertificationRequested(Payload):
+    TYPE = "casework.certification.requested.v1"
+    TOPIC = "certifications.requested"
+
+    case_id: Identifier
+    certification_id: Identifier
+    kind: CertificationKind
+    requested_by: CertificationRequester
+
+
+class RecordedStatus(StrEnum):
+    SIGNED = "signed"
+    SUBMITTED = "submitted"
+    GRANTED = "granted"
+    DENIED = "denied"
+    WITHDRAWN = "withdrawn"
+    RENEWED = "renewed"
+
+
+class SignatoryCapacity(StrEnum):
+    AGENCY_HEAD = "agency_head"
+    DESIGNATED_SUPERVISOR = "designated_supervisor"
+    JUDGE = "judge"
+    OTHER = "other"
+
+
+class Signatory(Contract):
+    name: Name
+    title: Name
+    capacity: SignatoryCapacity
+
+
+class CertificationRecorded(Payload):
+    TYPE = "casework.certification.recorded.v1"
+    TOPIC = "certifications.recorded"
+
+    case_id: Identifier
+    certification_id: Identifier
+    status: RecordedStatus
+    at: Timestamp
+    signed_by: Signatory | None = None
+    valid_until: Timestamp | None = None
+
+
+INBOUND: tuple[type[Payload], ...] = (
+    EncounterReported,
+    SpecialistRegistered,
+    ReferralResponded,
+    StabilizationRecorded,
+    InterviewRequested,
+    CertificationRequested,
+    CertificationRecorded,
+)
+
+

@@ -1,0 +1,76 @@
+"""What the intake service publishes: ``cases.opened`` and alerts on ``intake.events``.
+
+No field here identifies the person (rule 7, P2): names, contacts, birth dates and the
+narrative stay in the intake vault.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.contracts.common import (
+    AgencyLevel,
+    Contract,
+    Identifier,
+    LanguageTag,
+    Payload,
+    Priority,
+    Region,
+    ShortText,
+    Timestamp,
+    UrgentNeed,
+)
+
+
+class Screening(Contract):
+    """Indicator counts per category (rule 2: informs, never labels)."""
+
+    categories: dict[str, int]
+    indicator_count: int = Field(ge=0)
+
+
+class CaseOpened(Payload):
+    TYPE = "casework.case.opened.v1"
+    TOPIC = "cases.opened"
+
+    case_id: Identifier
+    encounter_id: Identifier
+    agency_id: Identifier
+    agency_level: AgencyLevel
+    officer_id: Identifier
+    region: Region
+    occurred_at: Timestamp
+    opened_at: Timestamp
+    languages: list[LanguageTag]
+    dialect: ShortText | None = None
+    interpreter_needed: bool
+    urgent_needs: list[UrgentNeed]
+    priority: Priority
+    minor: bool
+    screening: Screening
+    # Codes outside the vocabulary are kept and flagged, never a reason to drop (DESIGN §3).
+    unknown_indicators: list[str] = Field(default_factory=list)
+
+    @property
+    def subject(self) -> str:
+        return self.case_id
+
+
+class EncounterUnprocessable(Payload):
+    """An encounter that could not be read at all: a person may be waiting for help."""
+
+    TYPE = "casework.encounter.unprocessable.v1"
+    TOPIC = "intake.events"
+
+    alert_id: Identifier
+    agency_id: Identifier | None = None
+    region: Region | None = None
+    encounter_id: Identifier | None = None
+    source: ShortText
+    error_type: ShortText
+    error: ShortText
+    received_at: Timestamp
+
+    @property
+    def subject(self) -> str:
+        return self.encounter_id or self.alert_id

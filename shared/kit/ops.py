@@ -1,0 +1,34 @@
+"""Liveness, readiness and Prometheus metrics over HTTP, for every service."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+def ops_routes(service: Any) -> list[Route]:
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"service": service.name, "status": "alive"})
+
+    async def readyz(_: Request) -> JSONResponse:
+        checks = {"started": service.ready, "kafka": False, "mongo": False}
+        if service.ready:
+            checks["kafka"] = await service.broker.ping(timeout=2.0)
+            try:
+                await asyncio.wait_for(service.db.command("ping"), timeout=2.0)
+                checks["mongo"] = True
+            except Exception:
+                checks["mongo"] = False
+        ok = all(checks.values())
+        return JSONResponse({"service": service.name, "ready": ok, "checks": checks},
+                            status_code=200 if ok else 503)
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]

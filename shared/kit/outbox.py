@@ -1,0 +1,53 @@
+"""Publishing the outbox: right after each write, at start-up, and on a timer for leftovers.
+
+Entries are sent without waiting for each acknowledgement in turn; the whole set is then
+awaited (acks=all, idempotent producer) before the entries are removed from their
+documents. A crash in between re-sends them later under the same event ids, and
+consumers de-duplicate on those ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from shared.cloudevents import CONTENT_TYPE
+from shared.settings import Settings
+
+
+def entry(event_id: str, topic: str, key: str, value: bytes, correlation_id: str | None) -> dict[str, Any]:
+    return {"id": event_id, "topic": topic, "key": key, "value": value.decode(),
+            "correlation_id": correlation_id or event_id}
+
+
+class Publisher:
+    """Sends outbox entries and dead letters through the service's broker."""
+
+    def __init__(self, broker: KafkaBroker, settings: Settings) -> None:
+        self.broker = broker
+        self.settings = settings
+
+    async def send(self, entries: Iterable[dict[str, Any]]) -> int:
+        futures = [
+            await self.broker.publish(
+                e["value"].encode(), self.settings.topic(e["topic"]), key=e["key"].encode(),
+                headers={"content-type": CONTENT_TYPE}, correlation_id=e["correlation_id"],
+                no_confirm=True)
+            for e in entries
+        ]
+        if futures:
+            await asyncio.gather(*futures)
+        return len(futures)
+
+    async def send_raw(self, topic: str, value: bytes | None, key: bytes | None,
+                       headers: dict[str, str]) -> asyncio.Future[Any]:
+        """A record published as it came (dead letters): physical topic name, bytes as is.
+
+        A record without a value is sent with an empty one (its ``x-dlq-error`` says so).
+        """
+        return await self.broker.publish(
+            value or b"", topic, key=key, headers=headers,
+            correlation_id=headers.get("correlation_id"), no_confirm=True)

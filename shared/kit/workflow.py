@@ -1,0 +1,198 @@
+"""``decide`` per event, one guarded write per aggregate, then the outbox (DESIGN §4).
+
+A batch of events is grouped by aggregate. For each aggregate the stored state is read
+once, every event not yet in its ``seen`` list goes through the pure ``decide`` in order,
+and the result — new state, the ids of the events applied, the events to publish and the
+next timer — is written in one document update guarded by ``version``. All the batch's
+writes go in one ``bulk_write``; the new events then go out in one batched publish.
+An aggregate whose version moved meanwhile is decided again from what is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from shared import logging as caselog
+from shared.cloudevents import derived_id, encode, new_event
+from shared.contracts.common import Payload
+from shared.kit.clock import Clock
+from shared.kit.failpoints import failpoint
+from shared.kit.inbound import Inbound, TimerFired
+from shared.kit.metrics import METRICS
+from shared.kit.outbox import Publisher, entry
+from shared.kit.store import AggregateStore, Record, Write
+
+S = TypeVar("S", bound=BaseModel)
+Decide = Callable[[S | None, Inbound, datetime], tuple[S | None, Sequence[Payload]]]
+MAX_CONFLICT_ROUNDS = 8
+
+log = caselog.get_logger("casework.kit")
+
+
+class ConcurrencyConflict(Exception):
+    """The same aggregates kept changing under us: retried like any transient error."""
+
+
+@dataclass(frozen=True)
+class Poison:
+    """An event ``decide`` could not handle: it is dead-lettered, the rest go on."""
+
+    event: Inbound
+    error: BaseException
+
+
+@dataclass
+class Change(Generic[S]):
+    """What one aggregate became in this batch, before it is written."""
+
+    id: str
+    before: S | None
+    after: S | None
+    emitted: list[Payload]
+    write: Write
+
+
+@dataclass
+class Workflow(Generic[S]):
+    """The kit's processing path for one collection of aggregates of one service."""
+
+    service: str
+    state_type: type[S]
+    decide: Decide[S]
+    store: AggregateStore
+    publisher: Publisher
+    clock: Clock
+    source: str
+    # An aggregate id for an event; by default the payload's subject (the case id).
+    aggregate_id: Callable[[Inbound], str] = field(default=lambda e: e.data.subject)
+    # Per batch, a ``decide`` bound to what it needs to read first (a roster, say).
+    prepare: Callable[[list[Inbound]], Awaitable[Decide[S]]] | None = None
+    # Effects on other documents that must hold before the write; returns ids to redo.
+    before_write: Callable[[list[Change[S]]], Awaitable[set[str]]] | None = None
+
+    async def handle(self, events: Sequence[Inbound]) -> list[Poison]:
+        pending = _group(events, self._aggregate_of)
+        poisons: dict[str, Poison] = {}
+        for _ in range(MAX_CONFLICT_ROUNDS):
+            now = self.clock.now()
+            decide = await self.prepare(_flatten(pending)) if self.prepare else self.decide
+            records = await self.store.load(list(pending))
+            changes = []
+            for aggregate_id, group in pending.items():
+                change = self._apply(aggregate_id, records.get(aggregate_id), group, decide, now, poisons)
+                if change is not None:
+                    changes.append(change)
+            redo = await self.before_write(changes) if self.before_write and changes else set()
+            ready = [c for c in changes if c.id not in redo]
+            redo |= await self.store.write([c.write for c in ready])
+            failpoint("after-write")
+            await self.publish([c.write for c in ready if c.id not in redo])
+            if not redo:
+                return list(poisons.values())
+            METRICS.conflicts.labels(self.service).inc(len(redo))
+            pending = {k: v for k, v in pending.items() if k in redo}
+        raise ConcurrencyConflict(f"{len(pending)} aggregate(s) kept changing; batch retried")
+
+    async def publish(self, writes: Iterable[Write]) -> None:
+        """Send what these writes put in their outboxes, then drop it from the documents."""
+        writes = [w for w in writes if w.outbox]
+        if not writes:
+            return
+        sent = await self.publisher.send(e for w in writes for e in w.outbox)
+        await self.store.clear_outbox([(w.id, w.version, w.outbox) for w in writes])
+        METRICS.published.labels(self.service).inc(sent)
+
+    async def relay(self, before: datetime, limit: int = 500) -> int:
+        """Publish outboxes left by a crash between a write and its publish."""
+        records = await self.store.with_pending_outbox(before, limit)
+        await self.publish(Write(r.id, r.version - 1, r.state, r.seen, r.outbox, None, before)
+                           for r in records)
+        if records:
+            log.info("outbox relayed", service=self.service, aggregates=len(records),
+                     events=sum(len(r.outbox) for r in records))
+        return len(records)
+
+    def _aggregate_of(self, event: Inbound) -> str:
+        if isinstance(event.data, TimerFired) or event.data is None:
+            return event.subject or ""
+        return self.aggregate_id(event)
+
+    def _apply(self, aggregate_id: str, record: Record | None, events: list[Inbound],
+               decide: Decide[S], now: datetime, poisons: dict[str, Poison]) -> Change[S] | None:
+        before = state = self._state(record)
+        seen = list(record.seen) if record else []
+        done = set(seen)
+        outbox = list(record.outbox) if record else []
+        emitted: list[Payload] = []
+        applied: list[str] = []
+        for event in events:
+            if event.id in done or event.id in poisons:
+                continue
+            if isinstance(event.data, TimerFired):
+                state, due = _take_timer(state, event.data, now)
+                if not due:
+                    continue
+            try:
+                state, produced = decide(state, event, now)
+            except Exception as exc:  # decide is pure: an error is about this event, not infra
+                log.error("event could not be decided", service=self.service, event_id=event.id,
+                          event_type=event.type, aggregate=aggregate_id, exc_info=exc)
+                if not isinstance(event.data, TimerFired):
+                    poisons[event.id] = Poison(event, exc)
+                    continue
+                produced = ()  # a failing timer is dropped (logged), or it would fire forever
+            for index, payload in enumerate(produced):
+                outbox.append(self._outbox_entry(payload, derived_id(event.id, index), now, event))
+            emitted.extend(produced)
+            seen.append(event.id)
+            done.add(event.id)
+            applied.append(event.id)
+        if not applied:
+            return None
+        write = Write(aggregate_id, record.version if record else 0,
+                      state.model_dump(mode="json") if state is not None else None,
+                      seen, outbox, next_due(state), now, applied)
+        return Change(aggregate_id, before, state, emitted, write)
+
+    def _state(self, record: Record | None) -> S | None:
+        if record is None or record.state is None:
+            return None
+        return self.state_type.model_validate(record.state)
+
+    def _outbox_entry(self, payload: Payload, event_id: str, now: datetime, cause: Inbound) -> dict[str, Any]:
+        event = new_event(payload, event_id=event_id, source=self.source, time=now,
+                          correlation_id=cause.correlation_id or cause.id)
+        METRICS.emitted.labels(self.service, payload.TYPE).inc()
+        return entry(event_id, payload.TOPIC, payload.subject, encode(event), event.correlationid)
+
+
+def next_due(state: BaseModel | None) -> datetime | None:
+    """The earliest of the state's timers: states keep them as ``timers: {name: due_at}``."""
+    timers = getattr(state, "timers", None)
+    return min(timers.values()) if timers else None
+
+
+def _take_timer(state: S | None, fired: TimerFired, now: datetime) -> tuple[S | None, bool]:
+    """Remove a timer that is really due; a stale or re-armed one is not fired."""
+    timers: dict[str, datetime] = getattr(state, "timers", None) or {}
+    due_at = timers.get(fired.name)
+    if state is None or due_at is None or due_at != fired.due_at or due_at > now:
+        return state, False
+    rest = {k: v for k, v in timers.items() if k != fired.name}
+    return state.model_copy(update={"timers": rest}), True
+
+
+def _group(events: Iterable[Inbound], key: Callable[[Inbound], str]) -> dict[str, list[Inbound]]:
+    groups: dict[str, list[Inbound]] = {}
+    for event in events:
+        groups.setdefault(key(event), []).append(event)
+    return groups
+
+
+def _flatten(groups: dict[str, list[Inbound]]) -> list[Inbound]:
+    return [e for group in groups.values() for e in group]

@@ -1,0 +1,73 @@
+"""Configuration: environment variables prefixed ``CASEWORK_``, each with a working local default."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.contracts.common import Priority
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASEWORK_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "production"] = "development"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    # Isolation for tests and side-by-side deployments; empty in normal operation.
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    db_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_]*$")
+
+    dashboard_port: int = 8080
+    dashboard_url: str = "http://127.0.0.1:8080"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = "casework@localhost"
+    outbox_dir: Path = Path(".local/outbox")
+
+    ack_sla_seconds_urgent: int = Field(default=300, gt=0)
+    ack_sla_seconds_high: int = Field(default=900, gt=0)
+    ack_sla_seconds_normal: int = Field(default=1800, gt=0)
+    max_escalations: int = Field(default=2, ge=0)
+    min_stabilization_hours: float = Field(default=24, ge=0)
+    cp_duration_days: int = Field(default=730, gt=0)
+    cp_renewal_lead_days: int = Field(default=90, ge=0)
+
+    pii_keys: str | None = None
+    pii_active_key_id: str | None = None
+    dev_keyring_path: Path = Path(".local/dev-keyring.json")
+
+    # Liveness, readiness and metrics over HTTP; each service has its own default port.
+    ops_port: int | None = None
+    log_level: str = "INFO"
+    batch_max_records: int = Field(default=500, gt=0)
+    batch_timeout_ms: int = Field(default=20, ge=0)
+    timer_sweep_seconds: float = Field(default=1.0, gt=0)
+    outbox_relay_seconds: float = Field(default=5.0, gt=0)
+    max_message_bytes: int = Field(default=256 * 1024, gt=0)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+
+    def topic(self, name: str) -> str:
+        """The physical Kafka topic for a contract topic name."""
+        return f"{self.topic_prefix}{name}"
+
+    def database(self, name: str) -> str:
+        return f"{self.db_prefix}{name}"
+
+    def ack_sla_seconds(self, priority: Priority) -> int:
+        return {
+            Priority.URGENT: self.ack_sla_seconds_urgent,
+            Priority.HIGH: self.ack_sla_seconds_high,
+            Priority.NORMAL: self.ack_sla_seconds_normal,
+        }[priority]
+
+    @cached_property
+    def case_link_base(self) -> str:
+        return self.dashboard_url.rstrip("/") + "/cases/"

@@ -1,0 +1,85 @@
+"""Fixtures: each test gets its own topic prefix and databases on the real servers."""
+
+from __future__ import annotations
+
+import io
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from shared import logging as caselog
+from shared.settings import Settings
+from tests.support.kafka import Bus, delete_topics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = str(item.path)
+        if "/integration/" in path:
+            item.add_marker(pytest.mark.integration)
+        elif "/e2e/" in path:
+            item.add_marker(pytest.mark.e2e)
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def infra() -> None:
+    """The real Kafka and FerretDB must be up: these tests never fall back to fakes."""
+    missing = [name for name, port in (("Kafka", 9092), ("FerretDB", 27017)) if not _answers(port)]
+    if missing:
+        pytest.fail(f"{' and '.join(missing)} not answering: run `make infra-up` (or `make test`)")
+
+
+@pytest.fixture
+def settings(infra: None) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    return Settings(topic_prefix=f"t{tag}.", db_prefix=f"t{tag}_", timer_sweep_seconds=0.2,
+                    outbox_relay_seconds=0.5, batch_timeout_ms=20)
+
+
+@pytest.fixture
+async def bus(settings: Settings) -> AsyncIterator[Bus]:
+    bus = Bus(settings)
+    await bus.start()
+    yield bus
+    await bus.stop()
+    await delete_topics(settings)
+    client = AsyncMongoClient(settings.mongo_uri)
+    for name in await client.list_database_names():
+        if name.startswith(settings.db_prefix):
+            await client.drop_database(name)
+    await client.close()
+
+
+@pytest.fixture
+async def mongo(settings: Settings) -> AsyncIterator[AsyncMongoClient]:
+    """A client of the test's own, usable after the services under test have stopped."""
+    client = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def logs() -> io.StringIO:
+    """Everything the code under test logs (structlog and stdlib), at DEBUG."""
+    stream = io.StringIO()
+    caselog.configure("DEBUG", stream=stream)
+    return stream
+
+
+@pytest.fixture
+def proc_logs(tmp_path: Path) -> Path:
+    path = tmp_path / "logs"
+    path.mkdir()
+    return path

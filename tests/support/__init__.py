@@ -1,0 +1,1 @@
+"""Test support: real Kafka and FerretDB helpers, event factories, service processes."""

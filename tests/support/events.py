@@ -1,0 +1,70 @@
+"""Valid CloudEvents for every inbound type, with canary PII that tests look for later."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+# Canaries: if any of these strings shows up outside the intake vault, identity has leaked.
+CANARY_GIVEN = "Zephyrine"
+CANARY_FAMILY = "Quillfeather"
+CANARY_ALIAS = "Marisolqx"
+CANARY_PHONE = "+1 555 013 9876"
+CANARY_EMAIL = "zephyrine.quillfeather@example.org"
+CANARY_DOB = "2001-07-14"
+CANARY_NARRATIVE = "Held at the Bluewater orchard compound since March"
+CANARIES = (CANARY_GIVEN, CANARY_FAMILY, CANARY_ALIAS, CANARY_PHONE, CANARY_EMAIL, CANARY_DOB,
+            CANARY_NARRATIVE, "Bluewater orchard")
+
+
+def cloudevent(type_: str, data: dict[str, Any], *, subject: str | None = None, event_id: str | None = None,
+               source: str = "agency/TX-DPS", **extra: Any) -> dict[str, Any]:
+    event = {"specversion": "1.0", "id": event_id or str(uuid.uuid4()), "source": source, "type": type_,
+             "time": datetime.now(UTC).isoformat(), "datacontenttype": "application/json", "data": data}
+    if subject:
+        event["subject"] = subject
+    return event | extra
+
+
+def encounter_data(encounter_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+    person = {
+        "given_name": CANARY_GIVEN, "family_name": CANARY_FAMILY, "aliases": [CANARY_ALIAS],
+        "date_of_birth": CANARY_DOB, "gender": "female", "nationality": "HN",
+        "languages": ["es"], "dialect": "Honduran Spanish", "interpreter_needed": True,
+        "contact": {"phone": CANARY_PHONE, "email": CANARY_EMAIL},
+    }
+    person |= overrides.pop("person", {})
+    data = {
+        "encounter_id": encounter_id or f"ENC-{uuid.uuid4().hex[:10]}",
+        "agency": {"id": "TX-DPS", "name": "Texas Department of Public Safety", "level": "state"},
+        "reported_by": {"officer_id": "officer-17", "name": "Officer Reyes", "email": "reyes@dps.example.gov"},
+        "occurred_at": "2026-11-30T08:15:00Z",
+        "region": "US-TX",
+        "setting": "traffic stop",
+        "person": person,
+        "indicators": ["control.documents_held_by_another", "labor.wages_withheld_for_debt",
+                       "encounter.fears_law_enforcement"],
+        "urgent_needs": ["shelter"],
+        "narrative": CANARY_NARRATIVE,
+    }
+    return data | overrides
+
+
+def encounter(encounter_id: str | None = None, *, event_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+    data = encounter_data(encounter_id, **overrides)
+    return cloudevent("casework.encounter.reported.v1", data, subject=data["encounter_id"], event_id=event_id)
+
+
+def specialist(specialist_id: str, **overrides: Any) -> dict[str, Any]:
+    data = {"specialist_id": specialist_id, "agency_id": "TX-DPS", "name": f"Specialist {specialist_id}",
+            "email": f"{specialist_id}@victim-services.example.org", "languages": ["en", "es"],
+            "regions": ["US-TX"], "role": "victim_specialist", "on_duty": True, "max_active_cases": 10}
+    data |= overrides
+    return cloudevent("casework.specialist.registered.v1", data, subject=specialist_id,
+                      source="casework/roster")
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    return json.dumps(event).encode()
