@@ -161,4 +161,17 @@ async def raw_records(message: Any) -> tuple[ConsumerRecord, ...]:
 def documented(reader: TopicReader) -> Any:
     """The handler's parameter type: raw records, documented in AsyncAPI as the contract."""
     schema = reader.adapter().json_schema()
-    return Annotated[list[Any], WithJsonSchema(schema)]
+    return Annotated[list[Any], WithJsonSchema(_inline(schema, schema.pop("$defs", {})))]
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """Resolve ``#/$defs/..`` references in place (contracts are not recursive)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs) | {
+                k: _inline(v, defs) for k, v in node.items() if k != "$ref"}
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from services.intake.app import bootstrap
+from shared.crypto import KeyRing, Sealed
 from tests.support import events
 from tests.support.kafka import Bus
 
@@ -66,3 +67,16 @@ async def test_no_pii_outside_the_vault(settings, bus: Bus, logs, mongo) -> None
     assert not [c for c in events.CANARIES if c in output]
     dump = json.dumps([d async for d in mongo[settings.database("intake")]["cases"].find()], default=str)
     assert "ENC-pii-0" in dump and not [c for c in events.CANARIES if c in dump]
+
+
+async def test_vault_holds_the_subject_as_ciphertext_that_opens_with_the_ring(settings, bus: Bus, mongo) -> None:
+    service = bootstrap(settings)
+    async with service.app:
+        await bus.publish("encounters.reported", events.encounter("ENC-vault"))
+        await bus.events("cases.opened", count=1)
+    doc = await mongo[settings.database("intake")]["cases"].find_one({"_id": "ENC-vault"})
+    sealed = Sealed.from_dict(doc["state"]["vault"])
+    assert sealed.alg == "AES-256-GCM" and events.CANARY_GIVEN not in str(doc)
+    subject = KeyRing.from_settings(settings).open(sealed, "ENC-vault")
+    assert subject["person"]["given_name"] == events.CANARY_GIVEN
+    assert subject["narrative"] == events.CANARY_NARRATIVE

@@ -79,7 +79,7 @@ class Bus:
         def decode(recs: list[ConsumerRecord]) -> list[dict[str, Any]]:
             out = [json.loads(r.value) for r in recs if r.value]
             return [e for e in out if where is None or where(e)]
-        records = await self.read(topic, until=(lambda recs: len(decode(recs)) >= count) if count else None,
+        records = await self.read(topic, until=(lambda recs: len(decode(recs)) >= count) if count is not None else None,
                                   timeout=timeout, settle=settle)
         return decode(records)
 

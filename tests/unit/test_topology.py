@@ -1,0 +1,57 @@
+"""The shape of the system: ack policies, who reads what, and the committed AsyncAPI."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from faststream import AckPolicy
+
+from shared.topics import CATALOGUE, RESTRICTED_TOPICS, dlq
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
+# Who may read a restricted topic (DESIGN §2: Kafka ACLs in production).
+RESTRICTED_READERS = {"certification", "notify", "status"}
+# Rule 1: referral and stabilization are never conditioned on certification or prosecution.
+UNCONDITIONAL = {"referral", "stabilization"}
+
+
+def subscribed_topics(service: str) -> set[str]:
+    module = importlib.import_module(f"services.{service}.app")
+    return {t for sub in module.app.broker.subscribers for t in sub.specification.topics}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_subscriber_commits_only_after_processing(service: str) -> None:
+    module = importlib.import_module(f"services.{service}.app")
+    subscribers = module.app.broker.subscribers
+    assert subscribers, f"{service} subscribes to nothing"
+    for sub in subscribers:
+        assert sub.ack_policy is AckPolicy.NACK_ON_ERROR, f"{service}: {sub.specification.topics} uses {sub.ack_policy}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_topics_are_catalogued_and_restricted_ones_are_read_only_by_allowed_services(service: str) -> None:
+    topics = subscribed_topics(service)
+    assert topics <= set(CATALOGUE), f"{service} reads topics outside the catalogue: {topics - set(CATALOGUE)}"
+    if service not in RESTRICTED_READERS:
+        assert not topics & RESTRICTED_TOPICS
+
+
+@pytest.mark.parametrize("service", sorted(UNCONDITIONAL & set(SERVICES)))
+def test_assistance_never_reads_certification_or_prosecution(service: str) -> None:
+    topics = subscribed_topics(service)
+    assert not [t for t in topics if t.startswith(("certifications.", "prosecution"))], topics
+
+
+def test_dead_letter_topics_follow_the_source() -> None:
+    assert dlq("encounters.reported") == "encounters.reported.dlq"
+
+
+def test_committed_asyncapi_matches_the_code() -> None:
+    done = subprocess.run([sys.executable, "scripts/asyncapi.py"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
