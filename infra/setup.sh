@@ -90,7 +90,7 @@ stale=""
 if [ ! -x "$FERRETDB_BIN" ]; then
     stale="missing"
 else
-    for f in main.go go.mod go.sum; do
+    for f in main.go go.mod go.sum patch-id-lookups.sh; do
         if [ "$FDB_SRC/$f" -nt "$FERRETDB_BIN" ]; then
             stale="$f changed"
             break
@@ -109,8 +109,11 @@ else
     t="$(now_ms)"
     # go.sum is committed, so no checksum-database lookups are needed;
     # -mod=readonly fails loudly instead of editing go.mod/go.sum.
-    if ! (cd "$FDB_SRC" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly" \
-        go build -trimpath -buildvcs=false -o "$FERRETDB_BIN.tmp" .) >"$LOCAL/ferretdb-build.log" 2>&1; then
+    # Built from a copy of FerretDB with the _id lookup fixes (see patch-id-lookups.sh).
+    if ! (bash "$FDB_SRC/patch-id-lookups.sh" "$LOCAL/ferretdb-build" && cd "$FDB_SRC" &&
+        GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly" \
+        go build -modfile "$LOCAL/ferretdb-build/go.mod" -trimpath -buildvcs=false -o "$FERRETDB_BIN.tmp" .) \
+        >"$LOCAL/ferretdb-build.log" 2>&1; then
         tail -n 40 "$LOCAL/ferretdb-build.log" >&2
         die "go build of infra/ferretdb failed (is the Go module proxy reachable? full log: .local/ferretdb-build.log)"
     fi

@@ -19,6 +19,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from shared.devsecrets import generated_once
 from shared.settings import Settings
 
 ALGORITHM = "AES-256-GCM"
@@ -96,20 +97,8 @@ class KeyRing:
     @classmethod
     def _development(cls, path: Path) -> KeyRing:
         """A local ring generated once (mode 0600), so ``make run`` works with no setup."""
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            ring = {"active": "dev-1", "keys": {"dev-1": _b64(AESGCM.generate_key(bit_length=256))}}
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                json.dump(ring, out)
-            try:
-                os.link(tmp, path)  # atomic: a concurrent first start keeps the ring that won
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
-        data = json.loads(path.read_text())
+        data = json.loads(generated_once(
+            path, lambda: json.dumps({"active": "dev-1", "keys": {"dev-1": new_key()}})))
         return cls({k: base64.b64decode(v) for k, v in data["keys"].items()}, data["active"])
 
 

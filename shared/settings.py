@@ -24,6 +24,10 @@ class Settings(BaseSettings):
 
     dashboard_port: int = 8080
     dashboard_url: str = "http://127.0.0.1:8080"
+    # Dashboard API tokens: a JSON list of {"sha256", "role", "agencies", "specialist_id"?,
+    # "name"} (``casework status token`` makes one). Generated once under .local/ in development.
+    dashboard_tokens: str | None = None
+    dev_dashboard_tokens_path: Path = Path(".local/dashboard-tokens.json")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_starttls: bool = False
@@ -44,8 +48,23 @@ class Settings(BaseSettings):
     pii_active_key_id: str | None = None
     dev_keyring_path: Path = Path(".local/dev-keyring.json")
 
+    # Signed webhooks: each recipient's secret is HMAC-SHA256(this key, recipient id)
+    # (``casework webhook secret ID`` prints it). Generated once under .local/ in development.
+    webhook_signing_key: str | None = None
+    dev_webhook_key_path: Path = Path(".local/dev-webhook-key")
+    # Notification delivery: attempts per recipient and channel, backoff between them,
+    # the time one attempt may take, and how long a claimed attempt waits for its outcome.
+    notify_max_attempts: int = Field(default=6, ge=1)
+    notify_retry_base_seconds: float = Field(default=5.0, gt=0)
+    notify_retry_max_seconds: float = Field(default=600.0, gt=0)
+    notify_send_timeout_seconds: float = Field(default=10.0, gt=0)
+    notify_lease_seconds: float = Field(default=60.0, gt=0)
+    notify_concurrency: int = Field(default=32, ge=1)
+
     # Liveness, readiness and metrics over HTTP; each service has its own default port.
     ops_port: int | None = None
+    # Where the HTTP endpoints listen: loopback locally; 0.0.0.0 inside a container.
+    http_host: str = "127.0.0.1"
     log_level: str = "INFO"
     batch_max_records: int = Field(default=500, gt=0)
     batch_timeout_ms: int = Field(default=20, ge=0)

@@ -38,8 +38,9 @@ _TOPICS = (
     TopicSpec("referrals.responded", inbound=True),
     TopicSpec("stabilization.recorded", inbound=True),
     TopicSpec("interviews.requested", inbound=True),
-    TopicSpec("certifications.requested", inbound=True),
-    TopicSpec("certifications.recorded", inbound=True),
+    # Restricted though inbound: a T or U request or record reveals that such a case exists.
+    TopicSpec("certifications.requested", inbound=True, restricted=True),
+    TopicSpec("certifications.recorded", inbound=True, restricted=True),
     TopicSpec("cases.opened"),
     TopicSpec("intake.events"),
     TopicSpec("referrals.events"),

@@ -38,8 +38,6 @@ from shared.topics import INBOUND_TOPICS, dlq
 
 log = caselog.get_logger("casework.service")
 
-OUTBOX_GRACE_SECONDS = 10  # entries younger than this are still being published inline
-
 
 class Service:
     def __init__(self, name: str, settings: Settings | None = None, *, clock: Clock | None = None,
@@ -130,16 +128,15 @@ class Service:
         now = self.clock.now()
         return sum([await sweep(w, now) for w in self.workflows])
 
-    async def relay_outbox(self, grace_seconds: float = OUTBOX_GRACE_SECONDS) -> int:
-        from datetime import timedelta
-        before = self.clock.now() - timedelta(seconds=grace_seconds)
-        return sum([await w.relay(before) for w in self.workflows])
+    async def relay_outbox(self) -> int:
+        """Everything a crash left unpublished (start-up: it reads whole collections)."""
+        now = self.clock.now()
+        return sum([await w.relay(now) for w in self.workflows])
+
+    async def retry_unpublished(self) -> int:
+        return sum([await w.retry_unpublished() for w in self.workflows])
 
     async def update_gauges(self) -> None:
-        now = self.clock.now()
-        METRICS.outbox_backlog.labels(self.name).set(
-            sum([await w.store.count_pending_outbox() for w in self.workflows]))
-        METRICS.timers_due.labels(self.name).set(sum([await w.store.count_due(now) for w in self.workflows]))
         for sub in self.broker.subscribers:
             consumer = getattr(sub, "consumer", None)
             if consumer is None:
@@ -162,16 +159,16 @@ class Service:
             await hook()
 
     async def _begin(self) -> None:
-        await self.relay_outbox(grace_seconds=0)  # what a crash left unpublished
+        await self.relay_outbox()  # what a crash left unpublished
         self._loops_start()
         if self.ops_port is not None:
-            self._tasks.append(asyncio.create_task(_serve(self.http, self.ops_port), name="ops-http"))
+            self._tasks.append(asyncio.create_task(_serve(self.http, self.settings.http_host, self.ops_port), name="ops-http"))
         self.ready = True
         log.info("service ready", service=self.name, topics=sorted(self.topics), ops_port=self.ops_port)
 
     def _loops_start(self) -> None:
         s = self.settings
-        loops = [(s.timer_sweep_seconds, self.sweep_timers), (s.outbox_relay_seconds, self.relay_outbox),
+        loops = [(s.timer_sweep_seconds, self.sweep_timers), (s.outbox_relay_seconds, self.retry_unpublished),
                  (5.0, self.update_gauges), *self._loops]
         for seconds, job in loops:
             self._tasks.append(asyncio.create_task(_repeat(self.name, seconds, job), name=job.__name__))
@@ -206,7 +203,7 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-async def _serve(app: Any, port: int) -> None:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+async def _serve(app: Any, host: str, port: int) -> None:
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                             lifespan="off")
     await _EmbeddedServer(config).serve()

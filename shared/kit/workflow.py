@@ -10,9 +10,10 @@ An aggregate whose version moved meanwhile is decided again from what is stored.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -74,8 +75,26 @@ class Workflow(Generic[S]):
     prepare: Callable[[list[Inbound]], Awaitable[Decide[S]]] | None = None
     # Effects on other documents that must hold before the write; returns ids to redo.
     before_write: Callable[[list[Change[S]]], Awaitable[set[str]]] | None = None
+    # I/O a decision asked for, once it is durably written (a mail to send, say): called
+    # with the changes just written, before their outbox is published. Best kept short
+    # (hand the work to a task): if it raises, the batch is retried as already applied.
+    after_write: Callable[[list[Change[S]]], Awaitable[None]] | None = None
+    # FerretDB (SQLite) applies an update as read, modify, replace by _id: two concurrent
+    # updates of one document both match a ``version`` guard and the later one wins, even
+    # on disjoint fields. So this process writes the workflow's documents one batch at a
+    # time (subscribers of several topics, the sweeper and the relay share one workflow);
+    # the version guard still protects against other processes on MongoDB proper.
+    # Anything else that writes these documents should hold it too.
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
+    # Aggregates whose outbox could not be published (the broker was away): retried by
+    # the relay loop, and by the next event for the same aggregate.
+    unpublished: set[str] = field(default_factory=set, repr=False, compare=False)
 
     async def handle(self, events: Sequence[Inbound]) -> list[Poison]:
+        async with self.writing:
+            return await self._handle(events)
+
+    async def _handle(self, events: Sequence[Inbound]) -> list[Poison]:
         pending = _group(events, self._aggregate_of)
         poisons: dict[str, Poison] = {}
         for _ in range(MAX_CONFLICT_ROUNDS):
@@ -91,7 +110,13 @@ class Workflow(Generic[S]):
             ready = [c for c in changes if c.id not in redo]
             redo |= await self.store.write([c.write for c in ready])
             failpoint("after-write")
-            await self.publish([c.write for c in ready if c.id not in redo])
+            written = [c for c in ready if c.id not in redo]
+            if self.after_write and written:
+                await self.after_write(written)
+            # A redelivered batch changes nothing, but what a failed publish left is sent now.
+            changed = {c.id for c in changes}
+            leftovers = [_as_write(r) for i, r in records.items() if r.outbox and i not in changed]
+            await self.publish([c.write for c in written] + leftovers)
             if not redo:
                 return list(poisons.values())
             METRICS.conflicts.labels(self.service).inc(len(redo))
@@ -103,18 +128,39 @@ class Workflow(Generic[S]):
         writes = [w for w in writes if w.outbox]
         if not writes:
             return
-        sent = await self.publisher.send(e for w in writes for e in w.outbox)
+        try:
+            sent = await self.publisher.send(e for w in writes for e in w.outbox)
+        except Exception:
+            self.unpublished |= {w.id for w in writes}
+            METRICS.outbox_backlog.labels(self.service).set(len(self.unpublished))
+            raise
         await self.store.clear_outbox([(w.id, w.version, w.outbox) for w in writes])
+        self.unpublished -= {w.id for w in writes}
+        METRICS.outbox_backlog.labels(self.service).set(len(self.unpublished))
         METRICS.published.labels(self.service).inc(sent)
 
     async def relay(self, before: datetime, limit: int = 500) -> int:
-        """Publish outboxes left by a crash between a write and its publish."""
-        records = await self.store.with_pending_outbox(before, limit)
-        await self.publish(Write(r.id, r.version - 1, r.state, r.seen, r.outbox, None, before)
-                           for r in records)
+        """At start-up: publish outboxes a crash left between a write and its publish.
+
+        This query reads the whole collection on FerretDB, so it runs once; afterwards
+        :meth:`retry_unpublished` and the next event of an aggregate cover what is left.
+        """
+        async with self.writing:
+            records = await self.store.with_pending_outbox(before, limit)
+            await self.publish(_as_write(r) for r in records)
         if records:
             log.info("outbox relayed", service=self.service, aggregates=len(records),
                      events=sum(len(r.outbox) for r in records))
+        return len(records)
+
+    async def retry_unpublished(self) -> int:
+        """Publish again what a failed publish left in this process's aggregates."""
+        if not self.unpublished:
+            return 0
+        async with self.writing:
+            records = await self.store.load(sorted(self.unpublished))
+            self.unpublished &= set(records)
+            await self.publish(_as_write(r) for r in records.values())
         return len(records)
 
     def _aggregate_of(self, event: Inbound) -> str:
@@ -156,7 +202,7 @@ class Workflow(Generic[S]):
             return None
         write = Write(aggregate_id, record.version if record else 0,
                       state.model_dump(mode="json") if state is not None else None,
-                      seen, outbox, next_due(state), now, applied)
+                      seen, outbox, next_due(state), now, applied, record.due_at if record else None)
         return Change(aggregate_id, before, state, emitted, write)
 
     def _state(self, record: Record | None) -> S | None:
@@ -185,6 +231,12 @@ def _take_timer(state: S | None, fired: TimerFired, now: datetime) -> tuple[S | 
         return state, False
     rest = {k: v for k, v in timers.items() if k != fired.name}
     return state.model_copy(update={"timers": rest}), True
+
+
+def _as_write(record: Record) -> Write:
+    """A stored aggregate as the write that produced it (to publish its outbox again)."""
+    return Write(record.id, record.version - 1, record.state, record.seen, record.outbox, record.due_at,
+                 datetime.now(UTC), previous_due=record.due_at)
 
 
 def _group(events: Iterable[Inbound], key: Callable[[Inbound], str]) -> dict[str, list[Inbound]]:

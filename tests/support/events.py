@@ -68,3 +68,29 @@ def specialist(specialist_id: str, **overrides: Any) -> dict[str, Any]:
 
 def encode(event: dict[str, Any]) -> bytes:
     return json.dumps(event).encode()
+
+
+# A certifying official (not the person): signatures carry an official's name and title.
+SIGNATORY = {"name": "Chief Dana Alvarez", "title": "Chief of Police", "capacity": "agency_head"}
+
+
+def certification_requested(case_id: str, certification_id: str, kind: str = "u_visa_certification", *,
+                            agency_id: str = "TX-DPS", agency_level: str = "state",
+                            officer_id: str = "officer-17", event_id: str | None = None) -> dict[str, Any]:
+    data = {"case_id": case_id, "certification_id": certification_id, "kind": kind,
+            "requested_by": {"officer_id": officer_id, "agency_id": agency_id, "agency_level": agency_level}}
+    return cloudevent("casework.certification.requested.v1", data, subject=case_id, event_id=event_id)
+
+
+def certification_recorded(case_id: str, certification_id: str, status: str, at: datetime | str, *,
+                           signed_by: dict[str, str] | None = None, valid_until: datetime | str | None = None,
+                           event_id: str | None = None) -> dict[str, Any]:
+    def text(moment: datetime | str) -> str:
+        return moment.isoformat() if isinstance(moment, datetime) else moment
+    data: dict[str, Any] = {"case_id": case_id, "certification_id": certification_id, "status": status,
+                            "at": text(at)}
+    if signed_by is not None:
+        data["signed_by"] = signed_by
+    if valid_until is not None:
+        data["valid_until"] = text(valid_until)
+    return cloudevent("casework.certification.recorded.v1", data, subject=case_id, event_id=event_id)

@@ -1,0 +1,155 @@
+"""What every benchmark shares: a fresh namespace, the machine, fast producing, percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import uuid
+from collections.abc import Iterable
+from importlib.metadata import version
+from typing import Any
+
+import psutil
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
+
+from shared.settings import Settings
+from shared.topics import MAX_MESSAGE_BYTES
+
+
+def fresh_settings(**overrides: Any) -> Settings:
+    tag = uuid.uuid4().hex[:6]
+    return Settings(topic_prefix=f"bench{tag}.", db_prefix=f"bench{tag}_", log_level="WARNING", **overrides)
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu, "cores": str(os.cpu_count()), "memory": f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
+        "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+        "kafka": "Apache Kafka 4.4.0 (KRaft, one node, local)", "database": "FerretDB 1.24.2 (SQLite backend, local)",
+        "faststream": version("faststream"), "aiokafka": version("aiokafka"), "pymongo": version("pymongo"),
+    }
+
+
+def percentiles(values: Iterable[float]) -> dict[str, float]:
+    data = sorted(values)
+    if not data:
+        return {"p50": float("nan"), "p99": float("nan")}
+    q = statistics.quantiles(data, n=100, method="inclusive") if len(data) > 1 else [data[0]] * 99
+    return {"p50": q[49], "p90": q[89], "p99": q[98], "max": data[-1]}
+
+
+async def producer(settings: Settings) -> AIOKafkaProducer:
+    p = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+                         linger_ms=5, max_request_size=MAX_MESSAGE_BYTES)
+    await p.start()
+    return p
+
+
+async def produce_all(settings: Settings, topic: str, items: list[tuple[str, dict[str, Any]]]) -> None:
+    p = await producer(settings)
+    try:
+        futures = [await p.send(settings.topic(topic), json.dumps(v).encode(), key=k.encode()) for k, v in items]
+        await asyncio.gather(*futures)
+    finally:
+        await p.stop()
+
+
+async def wait_for(settings: Settings, topic: str, count: int, *, timeout: float = 300,
+                   match: Any = None) -> list[Any]:
+    """Records of a topic from the beginning until ``count`` (matching) have arrived."""
+    consumer = AIOKafkaConsumer(settings.topic(topic), bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    records: list[Any] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while len(records) < count and loop.time() < deadline:
+            for recs in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                records.extend(r for r in recs if match is None or match(r))
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def cleanup(settings: Settings) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+    client = AsyncMongoClient(settings.mongo_uri)
+    for name in await client.list_database_names():
+        if name.startswith(settings.db_prefix):
+            await client.drop_database(name)
+    await client.close()
+
+
+class ServiceProcess:
+    """A service under ``faststream run`` with the benchmark's settings; its peak RSS sampled."""
+
+    def __init__(self, name: str, settings: Settings, port: int) -> None:
+        self.name, self.settings, self.port = name, settings, port
+        self.proc: asyncio.subprocess.Process | None = None
+        self.peak_rss = 0
+
+    async def start(self) -> None:
+        import sys
+
+        env = os.environ | {f"CASEWORK_{k.upper()}": str(v) for k, v in
+                            self.settings.model_dump(exclude_none=True).items()}
+        env |= {"CASEWORK_OPS_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "faststream", "run", f"services.{self.name}.app:app", env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+    async def ready(self, timeout: float = 90) -> None:
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with httpx.AsyncClient(timeout=2) as client:
+            while loop.time() < deadline:
+                try:
+                    if (await client.get(f"http://127.0.0.1:{self.port}/readyz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready after {timeout}s")
+
+    def sample(self) -> None:
+        if self.proc and self.proc.returncode is None:
+            try:
+                self.peak_rss = max(self.peak_rss, psutil.Process(self.proc.pid).memory_info().rss)
+            except psutil.Error:
+                pass
+
+    async def stop(self) -> None:
+        if self.proc and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 20)
+            except TimeoutError:
+                self.proc.kill()
+
+
+async def sampling(processes: list[ServiceProcess], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        for p in processes:
+            p.sample()
+        await asyncio.sleep(0.1)

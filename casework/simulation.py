@@ -1,0 +1,315 @@
+"""Synthetic traffic for the whole system: agencies report, specialists answer, cases move.
+
+The simulation plays every outside party on the real topics: agencies publish encounters
+at a steady rate; specialists accept, decline or ignore their referrals by configurable
+shares; accepted cases get their stabilization milestones, interview requests and
+certification requests; certifying officials record signatures and grants. It watches
+the services' own events to react and to count. Everything it makes up is synthetic, and
+its people have made-up names (the intake vault keeps them; nothing else should).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from shared.contracts.vocabulary import INDICATORS
+from shared.kafka import ensure_topics
+from shared.settings import Settings
+from shared.cloudevents import CONTENT_TYPE
+from shared.topics import CATALOGUE, dlq
+
+REGIONS = {"US-TX": 0.4, "US-CA": 0.25, "US-NY": 0.2, "US-FL": 0.15}
+LANGUAGES = {"es": 0.45, "en": 0.25, "zh": 0.08, "vi": 0.07, "ar": 0.05, "fr": 0.05, "ht": 0.05}
+AGENCIES = [("TX-DPS", "state", "US-TX"), ("HPD", "local", "US-TX"), ("LAPD", "local", "US-CA"),
+            ("NYPD", "local", "US-NY"), ("FBI-MIA", "federal", "US-FL"), ("HSI-NY", "federal", "US-NY")]
+NEEDS = ["medical", "shelter", "safety", "food", "clothing", "legal", "childcare"]
+GIVEN = ["Ana", "Li", "Minh", "Fatima", "Rosa", "Jean", "Maria", "Wei", "Amal", "Lucia"]
+FAMILY = ["Garcia", "Nguyen", "Chen", "Haddad", "Pierre", "Lopez", "Tran", "Ramirez"]
+WATCHED = ("cases.opened", "referrals.events", "stabilization.events", "certifications.events")
+# Every topic a service consumes has a dead-letter topic (the status streams have no reader here).
+DLQ_TOPICS = sorted(dlq(t) for t in CATALOGUE if t not in ("cases.status", "certifications.status"))
+
+
+@dataclass(frozen=True)
+class Shares:
+    """How the simulated people behave, as shares between 0 and 1."""
+
+    accept: float = 0.75  # of referrals, accepted by the specialist
+    decline: float = 0.15  # declined (the rest are ignored: the SLA escalates them)
+    minors: float = 0.15
+    interviews: float = 0.6  # of accepted cases, an interview is requested
+    certifications: float = 0.35  # of accepted cases, a certification is requested
+    malformed: float = 0.0  # of encounters, sent broken (the DLQ and an alert)
+
+
+@dataclass
+class Summary:
+    published: int = 0
+    malformed: int = 0
+    opened: set[str] = field(default_factory=set)
+    assigned: set[str] = field(default_factory=set)
+    accepted: set[str] = field(default_factory=set)
+    escalations: int = 0
+    unassigned_events: int = 0
+    interviews: dict[str, str] = field(default_factory=dict)  # interview id -> cleared/deferred
+    certifications: dict[str, str] = field(default_factory=dict)  # certification id -> status
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    def table(self) -> list[tuple[str, str]]:
+        interviews = Counter(self.interviews.values())
+        certs = Counter(self.certifications.values())
+        return [
+            ("encounters published", f"{self.published} (+{self.malformed} malformed)"),
+            ("cases opened", str(len(self.opened))),
+            ("cases assigned a specialist", str(len(self.assigned))),
+            ("referrals accepted", str(len(self.accepted))),
+            ("escalations (SLA missed)", str(self.escalations)),
+            ("unassigned alerts", str(self.unassigned_events)),
+            ("interviews cleared / deferred", f"{interviews['cleared']} / {interviews['deferred']}"),
+            ("certifications by status", ", ".join(f"{k} {v}" for k, v in sorted(certs.items())) or "none"),
+            ("dead letters (new)", ", ".join(f"{k} {v}" for k, v in self.dead_letters.items() if v) or "none"),
+            ("elapsed", f"{self.elapsed:.1f} s"),
+        ]
+
+
+def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+class Simulation:
+    def __init__(self, settings: Settings, encounters: int, rate: float, *, shares: Shares | None = None,
+                 seed: int | None = None, respond_within: float = 2.0, run_id: str | None = None) -> None:
+        self.settings = settings
+        self.count = encounters
+        self.rate = rate
+        self.shares = shares or Shares()
+        self.rng = random.Random(seed)
+        self.respond_within = respond_within
+        self.run = run_id or uuid.uuid4().hex[:6]
+        self.summary = Summary()
+        self.encounters: dict[str, dict[str, Any]] = {}  # encounter id -> data
+        self.case_of: dict[str, str] = {}  # case id -> encounter id
+        self.answered: set[str] = set()  # referral ids already answered
+        self.followed: set[str] = set()  # cases whose follow-up was published
+        self.producer: AIOKafkaProducer | None = None
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    # -- what the outside parties publish ----------------------------------------------
+
+    def encounter(self, index: int) -> dict[str, Any]:
+        rng = self.rng
+        agency, level, region = rng.choice(AGENCIES)
+        minor = rng.random() < self.shares.minors
+        languages = [_pick(rng, LANGUAGES)] + (["en"] if rng.random() < 0.3 else [])
+        codes = [f"{c}.{code}" for c, codes in INDICATORS.items() for code in sorted(codes) if rng.random() < 0.08]
+        if minor and rng.random() < 0.5:
+            codes.append("minor.older_partner")
+        needs = sorted(set(rng.sample(NEEDS, rng.choice([0, 1, 1, 2, 3]))))
+        encounter_id = f"SIM-{self.run}-{index:05d}"
+        return {
+            "encounter_id": encounter_id, "agency": {"id": agency, "name": f"{agency} (simulated)", "level": level},
+            "reported_by": {"officer_id": f"officer-{rng.randint(1, 40)}",
+                            "email": f"officer{rng.randint(1, 40)}@{agency.lower()}.example.gov"},
+            "occurred_at": datetime.now(UTC).isoformat(), "region": region,
+            "person": {"given_name": rng.choice(GIVEN), "family_name": rng.choice(FAMILY),
+                       "age_estimate": rng.randint(12, 17) if minor else rng.randint(18, 55),
+                       "languages": languages, "interpreter_needed": "en" not in languages},
+            "indicators": codes, "urgent_needs": needs,
+            "narrative": "Synthetic encounter generated by casework simulate.",
+        }
+
+    async def publish(self, topic: str, type_: str, subject: str, data: dict[str, Any]) -> None:
+        event = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "casework/simulate", "type": type_,
+                 "time": datetime.now(UTC).isoformat(), "subject": subject,
+                 "datacontenttype": "application/json", "data": data}
+        await self.send(topic, subject, json.dumps(event).encode())
+
+    async def send(self, topic: str, key: str, value: bytes) -> None:
+        assert self.producer is not None
+        await self.producer.send_and_wait(self.settings.topic(topic), value, key=key.encode(),
+                                          headers=[("content-type", CONTENT_TYPE.encode())])
+
+    def later(self, delay: float, action: Callable[[], Any]) -> None:
+        async def run() -> None:
+            await asyncio.sleep(delay)
+            await action()
+        task = asyncio.create_task(run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def report_encounters(self, progress: Callable[[int], None]) -> None:
+        interval = 1 / self.rate
+        start = time.monotonic()
+        for index in range(self.count):
+            await asyncio.sleep(max(0.0, start + index * interval - time.monotonic()))
+            if self.rng.random() < self.shares.malformed:
+                await self.send("encounters.reported", f"SIM-{self.run}-bad-{index}",
+                                b'{"specversion": "1.0", "type": "casework.encounter.reported.v1", "data": {')
+                self.summary.malformed += 1
+            else:
+                data = self.encounter(index)
+                self.encounters[data["encounter_id"]] = data
+                await self.publish("encounters.reported", "casework.encounter.reported.v1", data["encounter_id"], data)
+                self.summary.published += 1
+            progress(index + 1)
+
+    # -- how they react to the services' events ------------------------------------------
+
+    async def on_event(self, topic: str, event: dict[str, Any]) -> None:
+        data, kind = event.get("data") or {}, event.get("type", "")
+        case_id = data.get("case_id", "")
+        if topic == "cases.opened":
+            if data.get("encounter_id") in self.encounters:
+                self.case_of[case_id] = data["encounter_id"]
+                self.summary.opened.add(case_id)
+            return
+        if case_id not in self.case_of:
+            return
+        s = self.summary
+        if kind == "casework.referral.assigned.v1":
+            s.assigned.add(case_id)
+            self.answer(data)
+        elif kind == "casework.referral.accepted.v1":
+            s.accepted.add(case_id)
+            if case_id not in self.followed:
+                self.followed.add(case_id)
+                self.follow_up(case_id, data)
+        elif kind == "casework.referral.escalated.v1":
+            s.escalations += 1
+        elif kind == "casework.case.unassigned.v1":
+            s.unassigned_events += 1
+        elif kind == "casework.interview.cleared.v1":
+            s.interviews[data["interview_id"]] = "cleared"
+        elif kind == "casework.interview.deferred.v1":
+            s.interviews.setdefault(data["interview_id"], "deferred")
+        elif topic == "certifications.events" and "status" in data and data.get("certification_id"):
+            s.certifications[data["certification_id"]] = data["status"]
+
+    def answer(self, assigned: dict[str, Any]) -> None:
+        referral = assigned["referral_id"]
+        if referral in self.answered:
+            return
+        self.answered.add(referral)
+        roll = self.rng.random()
+        if roll >= self.shares.accept + self.shares.decline:
+            return  # ignored: the acknowledgement SLA will escalate it
+        response = "accepted" if roll < self.shares.accept else "declined"
+        data = {"case_id": assigned["case_id"], "referral_id": referral, "specialist_id": assigned["specialist_id"],
+                "response": response} | ({"reason": "caseload full"} if response == "declined" else {})
+        self.later(self.rng.uniform(0.05, self.respond_within), lambda: self.publish(
+            "referrals.responded", "casework.referral.responded.v1", assigned["case_id"], data))
+
+    def follow_up(self, case_id: str, accepted: dict[str, Any]) -> None:
+        encounter = self.encounters[self.case_of[case_id]]
+        by = {"id": accepted["specialist_id"], "role": "victim_specialist"}
+        steps: list[dict[str, Any]] = [{"kind": "needs_assessed", "urgent_needs": encounter["urgent_needs"]}]
+        steps += [{"kind": "urgent_need_met", "need": need} for need in encounter["urgent_needs"]]
+        if encounter["person"]["interpreter_needed"]:
+            steps.append({"kind": "interpreter_arranged", "language": encounter["person"]["languages"][0],
+                          "mode": self.rng.choice(["in_person", "telephonic"]),
+                          "attestations": {"no_relationship_to_person": True, "no_ties_to_trafficker": True,
+                                           "not_victim_advocate": True, "gender_preference_respected": True}})
+        steps.append({"kind": "rights_explained"})
+        if encounter["person"]["age_estimate"] < 18 and self.rng.random() < 0.9:
+            steps.insert(0, {"kind": "hhs_notified"})
+        delay = 0.0
+        for milestone in steps:
+            delay += self.rng.uniform(0.05, 0.4)
+            record = {"case_id": case_id, "recorded_by": by, "milestone": milestone}
+            self.later(delay, lambda r=record: self.publish(
+                "stabilization.recorded", "casework.stabilization.recorded.v1", case_id, r))
+        if self.rng.random() < self.shares.interviews:
+            self.later(delay + 0.3, lambda: self.request_interview(case_id, encounter))
+        if self.rng.random() < self.shares.certifications:
+            self.later(delay + 0.5, lambda: self.request_certification(case_id, encounter))
+
+    async def request_interview(self, case_id: str, encounter: dict[str, Any]) -> None:
+        location = self.rng.choices(["neutral", "shelter", "police_station"], weights=[0.6, 0.25, 0.15])[0]
+        await self.publish("interviews.requested", "casework.interview.requested.v1", case_id, {
+            "case_id": case_id, "interview_id": f"int-{uuid.uuid4().hex[:10]}",
+            "requested_by": {"officer_id": encounter["reported_by"]["officer_id"], "agency_id": encounter["agency"]["id"],
+                             "email": encounter["reported_by"]["email"]},
+            "proposed_at": (datetime.now(UTC) + timedelta(days=2)).isoformat(), "location_type": location})
+
+    async def request_certification(self, case_id: str, encounter: dict[str, Any]) -> None:
+        kind = self.rng.choices(["continued_presence", "t_visa_declaration", "u_visa_certification"],
+                                weights=[0.6, 0.2, 0.2])[0]
+        certification = f"cert-{uuid.uuid4().hex[:10]}"
+        agency = encounter["agency"]
+        await self.publish("certifications.requested", "casework.certification.requested.v1", case_id, {
+            "case_id": case_id, "certification_id": certification, "kind": kind,
+            "requested_by": {"officer_id": encounter["reported_by"]["officer_id"], "agency_id": agency["id"],
+                             "agency_level": agency["level"]}})
+        signatory = {"name": "Chief A. Official", "title": "Chief of Police", "capacity": "agency_head"}
+        records = {"continued_presence": [("granted", None)],
+                   "t_visa_declaration": [("signed", signatory), ("submitted", None)],
+                   "u_visa_certification": [("signed", signatory), ("submitted", None)]}[kind]
+        for step, (status, signed_by) in enumerate(records, start=1):
+            data = {"case_id": case_id, "certification_id": certification, "status": status,
+                    "at": datetime.now(UTC).isoformat()} | ({"signed_by": signed_by} if signed_by else {})
+            self.later(0.3 * step, lambda d=data: self.publish(
+                "certifications.recorded", "casework.certification.recorded.v1", case_id, d))
+
+    # -- the run ---------------------------------------------------------------------------
+
+    async def dlq_offsets(self, consumer: AIOKafkaConsumer) -> dict[str, int]:
+        parts = [TopicPartition(self.settings.topic(t), 0) for t in DLQ_TOPICS]
+        ends = await consumer.end_offsets(parts)
+        return {t: ends.get(TopicPartition(self.settings.topic(t), 0), 0) for t in DLQ_TOPICS}
+
+    async def execute(self, progress: Callable[[int], None] = lambda _: None, *, settle: float = 10.0) -> Summary:
+        await ensure_topics(self.settings, [*CATALOGUE, *DLQ_TOPICS])
+        started = time.monotonic()
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
+                                         enable_idempotence=True)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
+                                    enable_auto_commit=False)
+        await self.producer.start()
+        await consumer.start()
+        try:
+            before = await self.dlq_offsets(consumer)
+            topics = {self.settings.topic(t): t for t in WATCHED}
+            parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+            consumer.assign(parts)
+            await consumer.seek_to_end(*parts)
+            watcher = asyncio.create_task(self.watch(consumer, topics))
+            await self.report_encounters(progress)
+            await self.quiesce(settle)
+            watcher.cancel()
+            after = await self.dlq_offsets(consumer)
+            self.summary.dead_letters = {t: after[t] - before[t] for t in DLQ_TOPICS}
+        finally:
+            for task in list(self.tasks):
+                task.cancel()
+            await consumer.stop()
+            await self.producer.stop()
+        self.summary.elapsed = time.monotonic() - started
+        return self.summary
+
+    async def watch(self, consumer: AIOKafkaConsumer, topics: dict[str, str]) -> None:
+        while True:
+            for tp, records in (await consumer.getmany(timeout_ms=200)).items():
+                for record in records:
+                    try:
+                        await self.on_event(topics[tp.topic], json.loads(record.value))
+                    except (ValueError, KeyError, TypeError):
+                        continue
+
+    async def quiesce(self, settle: float) -> None:
+        """Wait until every case is opened and the reactions are out, then ``settle`` more."""
+        deadline = time.monotonic() + max(60.0, self.count / max(self.rate, 1) * 2)
+        while time.monotonic() < deadline and (len(self.summary.opened) < self.summary.published or self.tasks):
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(settle)

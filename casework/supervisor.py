@@ -1,0 +1,203 @@
+"""``make run``: the whole system in the foreground; Ctrl-C stops everything it started.
+
+Starts Kafka and FerretDB (unless already running), the local mail sink, every service as
+its own ``faststream run`` process, loads the demo roster, prints where to look, and
+follows the services' logs in a compact form. Each service also logs in full to
+``.local/logs/<service>.log``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+LOGS = ROOT / ".local" / "logs"
+OPS_PORTS = {"intake": 8081, "referral": 8082, "stabilization": 8083, "certification": 8084, "notify": 8085}
+COLOURS = ["cyan", "green", "magenta", "yellow", "blue", "bright_red", "bright_cyan"]
+QUIET = ("Received", "Processed", "callback for", "Auto create topics")
+console = Console(highlight=False)
+
+
+def services() -> list[str]:
+    found = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
+    return sorted(found, key=lambda s: list(OPS_PORTS).index(s) if s in OPS_PORTS else 99)
+
+
+def port_of(service: str, settings: Settings) -> int:
+    return settings.dashboard_port if service == "status" else OPS_PORTS.get(service, 8090)
+
+
+class Supervisor:
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.started_infra = False
+        self.stopping = False
+
+    def infra_answering(self) -> bool:
+        probe = [sys.executable, str(ROOT / "infra" / "probe.py")]
+        return all(subprocess.run([*probe, kind, "127.0.0.1", port], capture_output=True).returncode == 0
+                   for kind, port in (("kafka", "9092"), ("mongo", "27017")))
+
+    def infra_up(self) -> None:
+        if self.infra_answering():
+            console.print("[dim]Kafka and FerretDB already running[/]")
+            return
+        subprocess.run(["bash", str(ROOT / "infra" / "up.sh")], check=True)
+        self.started_infra = True
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.procs[name] = subprocess.Popen(
+            argv, cwd=ROOT, env=os.environ | {"PYTHONUNBUFFERED": "1"} | env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_all(self) -> None:
+        if (ROOT / "services" / "notify" / "sink.py").exists():
+            self.spawn("mailsink", [sys.executable, "-m", "services.notify.sink"], {})
+        for name in services():
+            self.spawn(name, [sys.executable, "-m", "faststream", "run", f"services.{name}.app:app"],
+                       {"CASEWORK_OPS_PORT": str(port_of(name, self.settings))})
+
+    async def wait_ready(self, timeout: float = 120) -> None:
+        pending = set(services())
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2) as client:
+            while pending and time.monotonic() < deadline:
+                for name in sorted(pending):
+                    if self.procs[name].poll() is not None:
+                        raise SystemExit(f"{name} exited ({self.procs[name].returncode}); see .local/logs/{name}.log")
+                    try:
+                        url = f"http://127.0.0.1:{port_of(name, self.settings)}/readyz"
+                        if (await client.get(url)).status_code == 200:
+                            pending.discard(name)
+                            console.print(f"[green]✓[/] {name} ready")
+                    except httpx.HTTPError:
+                        pass
+                await asyncio.sleep(0.5)
+        if pending:
+            raise SystemExit(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))} (see .local/logs/)")
+
+    def load_roster(self) -> None:
+        roster = ROOT / "examples" / "roster.yaml"
+        if roster.exists():
+            done = subprocess.run([sys.executable, "-m", "casework.cli", "roster", "load", str(roster)],
+                                  cwd=ROOT, capture_output=True, text=True)
+            console.print(f"[green]✓[/] demo roster loaded from examples/roster.yaml" if done.returncode == 0
+                          else f"[red]roster load failed:[/] {done.stderr.strip()[-500:]}")
+
+    def banner(self) -> None:
+        s = self.settings
+        tokens = _dashboard_tokens()
+        lines = [
+            "[bold]casework is running[/]",
+            f"  Dashboard      {s.dashboard_url}" + (f"   (sign in with a token below)" if tokens else ""),
+            *[f"                 {role:<11} {token}" for role, token in tokens],
+            f"  Mail sink      {s.outbox_dir}/  (one .eml per message; SMTP {s.smtp_host}:{s.smtp_port})",
+            f"  Kafka          {s.kafka_bootstrap}    MongoDB (FerretDB) {s.mongo_uri}",
+            "  Publish        .venv/bin/casework publish examples/events/encounter.json",
+            "  Simulate       .venv/bin/casework simulate --encounters 50 --rate 5",
+            "  Status stream  .venv/bin/casework case show <case id>   (or read the cases.status topic)",
+            "  Logs           .local/logs/<service>.log   metrics: http://127.0.0.1:<8081-8085>/metrics",
+            "  Stop           Ctrl-C (stops everything this command started)",
+        ]
+        console.rule()
+        for line in lines:
+            console.print(line)
+        console.rule()
+
+    async def follow(self) -> None:
+        await asyncio.gather(*(self._follow(name, proc, COLOURS[i % len(COLOURS)])
+                               for i, (name, proc) in enumerate(self.procs.items())))
+
+    async def _follow(self, name: str, proc: subprocess.Popen[bytes], colour: str) -> None:
+        loop = asyncio.get_running_loop()
+        with (LOGS / f"{name}.log").open("ab") as log:
+            while True:
+                line = await loop.run_in_executor(None, proc.stdout.readline)  # type: ignore[union-attr]
+                if not line:
+                    break
+                log.write(line)
+                log.flush()
+                text = _compact(line.decode(errors="replace"))
+                if text:
+                    console.print(f"[{colour}]{name:>13}[/] {text}", markup=True, soft_wrap=True)
+        if not self.stopping:
+            console.print(f"[red]{name} exited with {proc.poll()}[/] — see .local/logs/{name}.log")
+
+    def stop_all(self) -> None:
+        self.stopping = True
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        if self.started_infra:
+            subprocess.run(["bash", str(ROOT / "infra" / "down.sh")], check=False)
+
+
+def _dashboard_tokens() -> list[tuple[str, str]]:
+    path = ROOT / ".local" / "dashboard-tokens.json"
+    if not path.exists():
+        return []
+    try:
+        return [(t["role"], t["token"]) for t in json.loads(path.read_text())]
+    except (ValueError, KeyError, TypeError):
+        return []
+
+
+def _compact(line: str) -> str:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line.rstrip()
+    event = str(entry.pop("event", ""))
+    level = entry.pop("level", "info")
+    if level == "debug" or event.startswith(QUIET):
+        return ""
+    for noise in ("timestamp", "logger", "group_id", "message_id", "topic", "stack"):
+        entry.pop(noise, None)
+    style = {"warning": "yellow", "error": "red", "critical": "red"}.get(level)
+    details = " ".join(f"{k}={v}" for k, v in entry.items() if k != "correlation_id")
+    text = f"{event} [dim]{details}[/]" if details else event
+    return f"[{style}]{text}[/]" if style else text
+
+
+async def main() -> None:
+    supervisor = Supervisor()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        supervisor.infra_up()
+        supervisor.start_all()
+        follower = asyncio.create_task(supervisor.follow())
+        await supervisor.wait_ready()
+        supervisor.load_roster()
+        supervisor.banner()
+        await stop.wait()
+        console.print("\n[bold]stopping…[/]")
+        follower.cancel()
+    finally:
+        supervisor.stop_all()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,113 @@
+"""The notify service: the ``*.events`` topics in; e-mail, signed webhooks and
+``notifications.events`` out.
+
+Run it with ``faststream run services.notify.app:app``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from pymongo import IndexModel
+
+from shared import logging as caselog
+from shared.contracts.certifications import CERTIFICATION_EVENTS
+from shared.contracts.inbound import SpecialistRegistered
+from shared.contracts.intake import CaseOpened, EncounterUnprocessable
+from shared.contracts.notifications import NotificationFailed, NotificationSent
+from shared.contracts.referrals import REFERRAL_EVENTS
+from shared.contracts.stabilization import STABILIZATION_EVENTS
+from shared.kit import Clock, Inbound
+from shared.kit.service import Service
+from shared.kit.workflow import Workflow
+from shared.settings import Settings
+from shared.webhooks import recipient_secret, signing_key
+
+from . import domain, state
+from .audience import Directory
+from .channels import Mailer, WebhookPoster
+from .directory import DirectoryStore
+from .dispatch import Dispatcher
+from .kinds import notifiable
+from .sender import Sender
+
+OPS_PORT = 8085
+
+
+@dataclass
+class Notify:
+    """The subscribers' work: note what routing needs, decide notifications, send off the path."""
+
+    store: DirectoryStore
+    notifications: Workflow[state.Notification]
+    dispatcher: Dispatcher
+    sender: Sender
+
+    async def on_events(self, events: list[Inbound]) -> list[Any]:
+        await self.store.note_cases(events)
+        wanted = [e for e in events if notifiable(e.data)]
+        poisons = await self.notifications.handle(wanted) if wanted else []
+        await self.dispatcher.wait_capacity()  # back-pressure: Kafka lag rather than memory
+        return poisons
+
+    async def on_cases(self, events: list[Inbound]) -> list[Any]:
+        await self.store.note_cases(events)
+        return []
+
+    async def stop_sending(self) -> None:
+        await self.dispatcher.close()
+        await self.sender.close()
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, ops_port: int | None = None,
+              wall_clock: Callable[[], float] = time.time) -> Service:
+    settings = settings or Settings()
+    service = Service("notify", settings, clock=clock, ops_port=ops_port,
+                      description="Tells specialists, supervisors and officers what needs them, by "
+                                  "e-mail and signed webhooks: case ids only, never the person.")
+    store = DirectoryStore(service.db)
+    policy = state.Policy.of(settings)
+    notifications = service.workflow(
+        "notifications", state.Notification, partial(domain.decide, directory=Directory(), policy=policy),
+        prepare=partial(_with_directory, store, policy), aggregate_id=state.aggregate_of,
+        indexes=[IndexModel("state.case_id", name="case_id")])
+    sender = _sender(settings, store, wall_clock)
+    dispatcher = Dispatcher(sender, notifications.handle, service.clock, policy,
+                            concurrency=settings.notify_concurrency, send_timeout=settings.notify_send_timeout_seconds)
+    notifications.after_write = dispatcher.after_write
+    _subscribe(service, Notify(store, notifications, dispatcher, sender))
+    return service
+
+
+def _sender(settings: Settings, store: DirectoryStore, wall_clock: Callable[[], float]) -> Sender:
+    key = signing_key(settings)
+    return Sender(Mailer(settings, pool_size=min(8, settings.notify_concurrency)),
+                  WebhookPoster(settings, lambda recipient: recipient_secret(key, recipient), wall_clock),
+                  store.contact, sender=settings.smtp_sender, link_base=settings.case_link_base)
+
+
+async def _with_directory(store: DirectoryStore, policy: state.Policy, events: list[Inbound]) -> Any:
+    """The batch's ``decide``, bound to the recipients its events can reach (read once)."""
+    payloads = [e.data for e in events if notifiable(e.data)]
+    directory = await store.directory_for(payloads) if payloads else Directory()
+    return partial(domain.decide, directory=directory, policy=policy)
+
+
+def _subscribe(service: Service, notify: Notify) -> None:
+    service.consume(SpecialistRegistered, handler=notify.store.apply_roster, tombstones=True,
+                    description="The roster: who to reach, and how")
+    service.consume(CaseOpened, handler=notify.on_cases, description="Each case's region and agency")
+    for payloads in ((EncounterUnprocessable,), REFERRAL_EVENTS, STABILIZATION_EVENTS, CERTIFICATION_EVENTS):
+        service.consume(*payloads, handler=notify.on_events)
+    service.produces(NotificationSent, NotificationFailed)
+    service.on_startup(notify.store.ensure_indexes)
+    service.on_startup(partial(notify.store.load_roster, service.settings))
+    service.app.on_shutdown(notify.stop_sending)
+
+
+caselog.configure(Settings().log_level)
+app = bootstrap(ops_port=Settings().ops_port or OPS_PORT).app

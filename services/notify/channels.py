@@ -1,0 +1,127 @@
+"""The two ways out: SMTP (aiosmtplib) and signed webhooks (httpx). Each attempt has a
+timeout and ends in an :class:`Outcome`; none raises, so one bad recipient stays its own
+problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import aiosmtplib
+import httpx
+
+from shared.errors import describe
+from shared.settings import Settings
+from shared.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    error: str | None = None
+    permanent: bool = False  # retrying cannot help: the recipient refused it for good
+
+
+SENT = Outcome(True)
+STALE = Outcome(False, "the pooled SMTP connection was closed")
+
+
+def _smtp_outcome(exc: BaseException) -> Outcome:
+    """A 5xx about the recipient or the message is final; everything else may pass later."""
+    codes: list[int] = []
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+    elif isinstance(exc, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError):
+        codes = [exc.code]
+    return Outcome(False, describe(exc), permanent=bool(codes) and min(codes) >= 500)
+
+
+class Mailer:
+    """SMTP through a few reused connections, with STARTTLS and login as configured."""
+
+    def __init__(self, settings: Settings, pool_size: int = 8) -> None:
+        self.settings = settings
+        self.pool_size = pool_size
+        self.timeout = settings.notify_send_timeout_seconds
+        self._idle: list[aiosmtplib.SMTP] = []
+
+    async def send(self, mail: EmailMessage) -> Outcome:
+        if self._idle:
+            outcome = await self._attempt(self._idle.pop(), mail)
+            if outcome is not STALE:
+                return outcome
+        return await self._attempt(None, mail)
+
+    async def _attempt(self, client: aiosmtplib.SMTP | None, mail: EmailMessage) -> Outcome:
+        pooled = client is not None
+        try:
+            async with asyncio.timeout(self.timeout):
+                client = client or await self._connect()
+                await client.send_message(mail)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            if client is not None:
+                client.close()
+            if pooled and isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+                return STALE  # the server had closed this idle connection: once more, fresh
+            return _smtp_outcome(exc)
+        self._release(client)
+        return SENT
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        client = aiosmtplib.SMTP(hostname=s.smtp_host, port=s.smtp_port, timeout=self.timeout,
+                                 start_tls=s.smtp_starttls, username=s.smtp_username,
+                                 password=s.smtp_password)
+        await client.connect()
+        return client
+
+    def _release(self, client: aiosmtplib.SMTP) -> None:
+        if len(self._idle) < self.pool_size:
+            self._idle.append(client)
+        else:
+            client.close()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            try:
+                async with asyncio.timeout(2):
+                    await client.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
+
+
+class WebhookPoster:
+    """POSTs JSON with an ``Idempotency-Key`` and a per-recipient ``X-Casework-Signature``."""
+
+    def __init__(self, settings: Settings, secret_for: Callable[[str], str],
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.timeout = httpx.Timeout(settings.notify_send_timeout_seconds,
+                                     connect=min(5.0, settings.notify_send_timeout_seconds))
+        self.secret_for = secret_for
+        self.wall_clock = wall_clock  # receivers compare the stamp with their own clock
+        self._client: httpx.AsyncClient | None = None
+
+    async def post(self, url: str, body: bytes, *, recipient_id: str, idempotency_key: str) -> Outcome:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        headers = {"Content-Type": "application/json", "User-Agent": "casework-notify/1",
+                   IDEMPOTENCY_HEADER: idempotency_key,
+                   SIGNATURE_HEADER: sign(self.secret_for(recipient_id), body, int(self.wall_clock()))}
+        try:
+            response = await self._client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return Outcome(False, describe(exc) or type(exc).__name__)
+        if response.is_success:
+            return SENT
+        retry = response.status_code in (408, 429) or response.status_code >= 500
+        return Outcome(False, f"HTTP {response.status_code}", permanent=not retry)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

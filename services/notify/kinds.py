@@ -1,0 +1,206 @@
+"""Which events are notifications, of what kind, to whom (DESIGN §3 "Notifications"; pure).
+
+Each notifiable event becomes one :class:`Plan`: its kind, the case reference, a deadline,
+the facts the message needs (ids, codes and times only: never free text from upstream,
+which cannot be checked for PII), the recipients, and the supervisors to alert if a
+delivery fails for good.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.contracts.certifications import (
+    CertificationExpired,
+    CertificationExpiring,
+    ContinuedPresenceRoutedToHsi,
+)
+from shared.contracts.intake import EncounterUnprocessable
+from shared.contracts.referrals import CaseUnassigned, NotificationScope, ReferralAssigned, ReferralEscalated
+from shared.contracts.stabilization import (
+    HhsNotificationDue,
+    HhsNotificationOverdue,
+    InterviewCleared,
+    InterviewDeferred,
+)
+
+from .audience import Contact, Directory, unique
+
+
+class Kind(StrEnum):
+    REFERRAL_ASSIGNED = "referral_assigned"
+    REFERRAL_ESCALATED = "referral_escalated"
+    CASE_UNASSIGNED = "case_unassigned"
+    INTERVIEW_DEFERRED = "interview_deferred"
+    INTERVIEW_CLEARED = "interview_cleared"
+    HHS_NOTIFICATION_DUE = "hhs_notification_due"
+    HHS_NOTIFICATION_OVERDUE = "hhs_notification_overdue"
+    CERTIFICATION_EXPIRING = "certification_expiring"
+    CERTIFICATION_EXPIRED = "certification_expired"
+    CONTINUED_PRESENCE_ROUTED_TO_HSI = "continued_presence_routed_to_hsi"
+    ENCOUNTER_UNPROCESSABLE = "encounter_unprocessable"
+    NOTIFICATION_FAILED = "notification_failed"
+
+
+# Certification notifications travel by mail and webhook only (P1, 8 U.S.C. 1367).
+RESTRICTED = frozenset({Kind.CERTIFICATION_EXPIRING, Kind.CERTIFICATION_EXPIRED,
+                        Kind.CONTINUED_PRESENCE_ROUTED_TO_HSI})
+
+Facts = dict[str, Any]  # str, int, bool or list[str] values: stored as they are
+
+
+@dataclass(frozen=True)
+class Plan:
+    kind: Kind
+    reference: str
+    case_id: str | None
+    recipients: list[Contact]
+    fallback: list[Contact]  # alerted when a delivery fails for good
+    facts: Facts = field(default_factory=dict)
+    deadline: datetime | None = None
+    region: str | None = None
+    agency_id: str | None = None
+
+    @property
+    def restricted(self) -> bool:
+        return self.kind in RESTRICTED
+
+
+_CODE = re.compile(r"^[A-Za-z0-9_.:/-]{1,100}$")
+
+
+def text(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def code(value: str | None) -> str | None:
+    """A code or coordinate as it is, anything looking like prose dropped."""
+    return value if value is not None and _CODE.match(value) else None
+
+
+def supervisors(directory: Directory, scope: NotificationScope, region: str) -> list[Contact]:
+    """Escalations: the region's supervisors, or every one on duty when ``scope`` is ``all``."""
+    if scope is NotificationScope.ALL:
+        return directory.everyone()
+    return directory.region_or_everyone(region)
+
+
+def referral_assigned(e: ReferralAssigned, d: Directory) -> Plan:
+    return Plan(Kind.REFERRAL_ASSIGNED, e.case_id, e.case_id, [d.contact(e.specialist_id)],
+                d.region_or_everyone(e.region), deadline=e.ack_due_at, region=e.region,
+                agency_id=e.agency_id,
+                facts={"referral_id": e.referral_id, "priority": e.priority.value,
+                       "attempt": e.attempt, "language_match": e.language_match})
+
+
+def referral_escalated(e: ReferralEscalated, d: Directory) -> Plan:
+    return Plan(Kind.REFERRAL_ESCALATED, e.case_id, e.case_id, supervisors(d, e.scope, e.region),
+                d.everyone(), region=e.region, agency_id=e.agency_id,
+                facts={"referral_id": e.referral_id, "specialist_id": e.specialist_id,
+                       "priority": e.priority.value, "ack_due_at": text(e.ack_due_at),
+                       "escalations": e.escalations, "scope": e.scope.value})
+
+
+def case_unassigned(e: CaseUnassigned, d: Directory) -> Plan:
+    return Plan(Kind.CASE_UNASSIGNED, e.case_id, e.case_id, supervisors(d, e.scope, e.region),
+                d.everyone(), region=e.region, agency_id=e.agency_id,
+                facts={"priority": e.priority.value, "unassigned_at": text(e.unassigned_at),
+                       "escalations": e.escalations, "scope": e.scope.value})
+
+
+def interview(kind: Kind, e: InterviewDeferred | InterviewCleared, d: Directory, facts: Facts) -> Plan:
+    """The requesting officer (when they gave an e-mail) and the case's specialist."""
+    officer = [Contact.officer(e.requested_by.officer_id, e.requested_by.email)] if e.requested_by.email else []
+    specialist = [d.contact(e.specialist_id)] if e.specialist_id else d.case_specialist(e.case_id)
+    region = e.region or d.case_regions.get(e.case_id)
+    return Plan(kind, e.case_id, e.case_id, unique(officer + specialist), d.region_or_everyone(region),
+                region=region, agency_id=e.agency_id,
+                facts={"interview_id": e.interview_id, "proposed_at": text(e.proposed_at),
+                       "location_type": e.location_type.value} | facts)
+
+
+def interview_deferred(e: InterviewDeferred, d: Directory) -> Plan:
+    ends = [r.ends_at for r in e.reasons if r.ends_at is not None]
+    needs = sorted({n.value for r in e.reasons for n in r.urgent_needs})
+    return interview(Kind.INTERVIEW_DEFERRED, e, d, {
+        "reasons": [r.rule.value for r in e.reasons], "urgent_needs_open": needs,
+        "stabilization_ends_at": text(max(ends)) if ends else None})
+
+
+def interview_cleared(e: InterviewCleared, d: Directory) -> Plan:
+    return interview(Kind.INTERVIEW_CLEARED, e, d, {"after_deferral": e.after_deferral})
+
+
+def hhs(kind: Kind) -> Callable[[HhsNotificationDue | HhsNotificationOverdue, Directory], Plan]:
+    """M1: the specialist and the region's supervisors, until HHS is notified."""
+    def plan(e: HhsNotificationDue | HhsNotificationOverdue, d: Directory) -> Plan:
+        specialist = [d.contact(e.specialist_id)] if e.specialist_id else d.case_specialist(e.case_id)
+        return Plan(kind, e.case_id, e.case_id, unique(specialist + d.region_or_everyone(e.region)),
+                    d.everyone(), deadline=e.due_at, region=e.region, agency_id=e.agency_id)
+    return plan
+
+
+def certification(kind: Kind, e: CertificationExpiring | CertificationExpired | ContinuedPresenceRoutedToHsi,
+                  d: Directory, recipients: list[Contact], facts: Facts, deadline: datetime | None) -> Plan:
+    """Only the case's specialist and the agency's supervisors learn of it: never anyone else,
+    not even as a fallback (P1)."""
+    agency = d.of_agency(e.agency_id)
+    return Plan(kind, e.case_id, e.case_id, unique(recipients + agency), agency, deadline=deadline,
+                agency_id=e.agency_id,
+                facts={"certification_id": e.certification_id, "certification": e.kind.value,
+                       "status": e.status.value} | facts)
+
+
+def certification_expiring(e: CertificationExpiring, d: Directory) -> Plan:
+    return certification(Kind.CERTIFICATION_EXPIRING, e, d, d.case_specialist(e.case_id),
+                         {"action": e.action.value, "deadline": text(e.deadline), "days_left": e.days_left},
+                         e.lapses_at)
+
+
+def certification_expired(e: CertificationExpired, d: Directory) -> Plan:
+    return certification(Kind.CERTIFICATION_EXPIRED, e, d, d.case_specialist(e.case_id),
+                         {"deadline": text(e.deadline), "expired_at": text(e.expired_at)}, None)
+
+
+def routed_to_hsi(e: ContinuedPresenceRoutedToHsi, d: Directory) -> Plan:
+    """C1: a state, local or tribal request goes through HSI; the agency's supervisors follow it."""
+    return certification(Kind.CONTINUED_PRESENCE_ROUTED_TO_HSI, e, d, [],
+                         {"agency_level": e.agency_level.value, "officer_id": e.officer_id,
+                          "routed_at": text(e.routed_at)}, None)
+
+
+def encounter_unprocessable(e: EncounterUnprocessable, d: Directory) -> Plan:
+    """A person may be waiting: the region's supervisors, or every one when it is unreadable."""
+    return Plan(Kind.ENCOUNTER_UNPROCESSABLE, e.encounter_id or e.alert_id, None,
+                d.region_or_everyone(e.region), d.everyone(), region=e.region, agency_id=e.agency_id,
+                facts={"alert_id": e.alert_id, "encounter_id": e.encounter_id, "agency_id": e.agency_id,
+                       "source": code(e.source), "error_type": code(e.error_type),
+                       "received_at": text(e.received_at)})
+
+
+PLANS: dict[type[Any], Callable[[Any, Directory], Plan]] = {
+    ReferralAssigned: referral_assigned,
+    ReferralEscalated: referral_escalated,
+    CaseUnassigned: case_unassigned,
+    InterviewDeferred: interview_deferred,
+    InterviewCleared: interview_cleared,
+    HhsNotificationDue: hhs(Kind.HHS_NOTIFICATION_DUE),
+    HhsNotificationOverdue: hhs(Kind.HHS_NOTIFICATION_OVERDUE),
+    CertificationExpiring: certification_expiring,
+    CertificationExpired: certification_expired,
+    ContinuedPresenceRoutedToHsi: routed_to_hsi,
+    EncounterUnprocessable: encounter_unprocessable,
+}
+
+
+def notifiable(payload: Any) -> bool:
+    return type(payload) in PLANS
+
+
+def plan(payload: Any, directory: Directory) -> Plan:
+    return PLANS[type(payload)](payload, directory)

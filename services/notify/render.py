@@ -1,0 +1,56 @@
+"""A composed message on the wire: an e-mail (text and HTML alternatives) or a webhook body.
+
+Both carry an id derived from the notification id and the delivery, the same on every
+attempt, so a receiver can drop the rare duplicate a crash leaves (``Message-ID``,
+``Idempotency-Key``).
+"""
+
+from __future__ import annotations
+
+import json
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from .content import Message
+from .state import Delivery, Notification, recipient_hash
+
+TEMPLATES = Path(__file__).parent / "templates"
+_ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def message_id(n: Notification, d: Delivery) -> str:
+    return f"<{n.id}.{recipient_hash(d.key)}@casework>"
+
+
+def idempotency_key(n: Notification, d: Delivery) -> str:
+    return f"{n.id}:{recipient_hash(d.key)}"
+
+
+def email(m: Message, n: Notification, d: Delivery, *, sender: str, to: str) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = to
+    mail["Subject"] = m.subject
+    mail["Date"] = formatdate(usegmt=True)
+    mail["Message-ID"] = message_id(n, d)
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
+    context = {"m": m, "reference": n.reference}
+    mail.set_content(_ENV.get_template("mail.txt").render(context))
+    mail.add_alternative(_ENV.get_template("mail.html").render(context), subtype="html")
+    return mail
+
+
+def webhook_body(m: Message, n: Notification, d: Delivery) -> bytes:
+    """Compact, key-sorted JSON, the same bytes on every attempt (only the signature's time moves)."""
+    body = {
+        "id": n.id, "delivery": recipient_hash(d.key), "kind": d.kind.value, "case_id": n.case_id,
+        "reference": n.reference, "title": m.title, "summary": m.summary, "actions": m.actions,
+        "deadline": n.deadline.isoformat() if n.deadline else None, "link": m.link,
+        "facts": {k: v for k, v in n.facts.items() if v is not None},
+        "created_at": n.created_at.isoformat(),
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,82 @@
+"""The referral service: ``cases.opened``, ``referrals.responded`` and the roster in,
+``referrals.events`` out. It reads no certification topic (rule 1: assistance is never
+tied to cooperation or to an investigation's outcome).
+
+Run it with ``faststream run services.referral.app:app``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+
+from pymongo import IndexModel
+
+from shared import logging as caselog
+from shared.contracts.inbound import ReferralResponded, SpecialistRegistered
+from shared.contracts.intake import CaseOpened
+from shared.contracts.referrals import REFERRAL_EVENTS
+from shared.kit import Clock, Inbound
+from shared.kit.service import Service
+from shared.kit.workflow import Poison
+from shared.settings import Settings
+
+from . import domain
+from .capacity import Capacity
+from .ledger import CapacityLedger, Reconciler
+from .matching import Roster
+from .roster import RosterStore
+
+OPS_PORT = 8082
+RECONCILE_SECONDS = 30.0
+UNASSIGNED = {"state.status": "unassigned"}
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, ops_port: int | None = None,
+              retry_every: timedelta = timedelta(seconds=60), reconcile_seconds: float = RECONCILE_SECONDS,
+              reconcile_grace: timedelta = timedelta(minutes=5)) -> Service:
+    service = Service("referral", settings, clock=clock, ops_port=ops_port,
+                      description="Assigns every new case to a victim specialist at once; follows up "
+                                  "acknowledgements and escalates to supervisors.")
+    policy = domain.Policy.from_settings(service.settings, retry_every)
+    roster = RosterStore(service.db["roster"])
+    ledger = CapacityLedger(service.db["holds"], service.db["last_assigned"])
+    capacity = Capacity(roster, ledger, policy)
+    referrals = service.workflow(
+        "referrals", domain.CaseReferral, partial(domain.decide, roster=Roster(), policy=policy),
+        prepare=capacity.prepare, before_write=capacity.reserve, after_write=capacity.settle,
+        indexes=[IndexModel("state.status", name="status")])
+    wake = partial(referrals.store.wake, UNASSIGNED, domain.RETRY)
+    capacity.on_release = lambda: wake(service.clock.now())  # within a batch: the lock is held
+
+    async def wake_unassigned() -> None:  # someone may now be able to take an unassigned case
+        async with referrals.writing:  # the kit's one writer of referral documents per process
+            await wake(service.clock.now())
+
+    async def on_roster(events: list[Inbound]) -> list[Poison]:
+        await roster.apply(events)
+        await wake_unassigned()
+        return []
+
+    reader = service.consume(SpecialistRegistered, handler=on_roster, tombstones=True).reader
+    service.consume(CaseOpened, handler=referrals)
+    service.consume(ReferralResponded, handler=referrals)
+    service.produces(*REFERRAL_EVENTS)
+
+    async def rebuild_roster() -> None:  # a restart rebuilds the roster from the topic
+        await on_roster(await roster.read_topic(service.settings, reader))
+
+    service.on_startup(ledger.ensure_indexes)
+    service.on_startup(rebuild_roster)
+    reconciler = Reconciler(ledger, referrals.store.load, reconcile_grace)
+
+    async def reconcile_capacity() -> None:
+        if await reconciler.run(service.clock.now()):
+            await wake_unassigned()
+
+    service.every(reconcile_seconds, reconcile_capacity)
+    return service
+
+
+caselog.configure(Settings().log_level)
+app = bootstrap(ops_port=Settings().ops_port or OPS_PORT).app

@@ -1,0 +1,174 @@
+"""The capacity ledger: what keeps ``max_active_cases`` true with any number of instances.
+
+A specialist has ``max_active_cases`` numbered slots; a hold is one document per taken
+slot, ``{_id: "<specialist>|<slot>", specialist_id, token}``, its token
+``<case id>#<attempt>`` naming the assignment. Taking a slot is an *insert*: the unique
+``_id`` makes it atomic on MongoDB and on FerretDB alike (FerretDB 1.24 applies a
+conditional update as read, then write, so two updates racing on one counter both pass:
+a counter cannot guard capacity there; a primary key can). The token is unique too, so
+one assignment attempt holds one slot of one specialist, however many instances decide
+it at the same time.
+
+Without multi-document transactions the referral write and its hold cannot be one step,
+so the order makes every failure err on the safe side — a slot held too long, never a
+specialist over capacity:
+
+* **Reserve before the write** (the Workflow's ``before_write``). A case that finds no
+  free slot goes back to ``decide`` with fresh loads.
+* **Release after the write** (``after_write``): the replaced holder's slot is freed only
+  once the referral document no longer names it.
+* **Reconcile** what a crash or a lost race left behind: a token ``X#k`` is dead once case
+  ``X`` has made attempt ``k`` and its current assignment is not that token (attempts only
+  grow, so a dead token can never live again) and is released at once; a token for an
+  attempt the case has not recorded yet is released only after ``grace`` (its write may
+  still be in flight).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from shared import logging as caselog
+
+log = caselog.get_logger("casework.referral.ledger")
+CHUNK = 200
+
+
+@dataclass
+class LedgerView:
+    held: dict[str, str] = field(default_factory=dict)  # token -> specialist
+    slots: dict[str, dict[int, str]] = field(default_factory=dict)  # specialist -> {slot: token}
+    last_assigned: dict[str, datetime | None] = field(default_factory=dict)
+
+    def loads(self) -> dict[str, tuple[int, datetime | None]]:
+        """Per specialist: ``(slots held, last assigned at)``."""
+        counts = Counter(self.held.values())
+        return {s: (counts.get(s, 0), self.last_assigned.get(s)) for s in counts.keys() | self.last_assigned.keys()}
+
+
+class CapacityLedger:
+    def __init__(self, holds: AsyncCollection, assigned: AsyncCollection) -> None:
+        self.holds = holds
+        self.assigned = assigned  # per specialist: when a case last went to them
+
+    async def ensure_indexes(self) -> None:
+        await self.holds.create_index("specialist_id", name="specialist")
+        await self.holds.create_index("token", name="token", unique=True)
+
+    async def view(self) -> LedgerView:
+        """Every hold and when each specialist last got a case: one read per batch."""
+        view = LedgerView()
+        async for hold in self.holds.find({}):
+            view.held[hold["token"]] = hold["specialist_id"]
+            view.slots.setdefault(hold["specialist_id"], {})[hold["slot"]] = hold["token"]
+        view.last_assigned = {d["_id"]: d.get("at") async for d in self.assigned.find({})}
+        return view
+
+    async def reserve(self, specialist_id: str, tokens: list[str], maximum: int, now: datetime,
+                      taken: dict[int, str] | None = None) -> set[str]:
+        """Hold a slot per token within ``maximum``; return the tokens that found none.
+
+        ``taken`` is what this batch read of the specialist's slots: a slot taken since only
+        costs a failed insert.
+        """
+        if taken is None:
+            taken = {d["slot"]: d["token"] async for d in self.holds.find({"specialist_id": specialist_id})}
+        taken = dict(taken)
+        missed = set()
+        for token in tokens:
+            if token not in taken.values() and not await self._take_slot(specialist_id, token, maximum, taken):
+                missed.add(token)
+        if len(missed) < len(tokens):
+            await self.assigned.update_one({"_id": specialist_id}, {"$max": {"at": now}}, upsert=True)
+        return missed
+
+    async def _take_slot(self, specialist_id: str, token: str, maximum: int, taken: dict[int, str]) -> bool:
+        for slot in range(maximum):
+            if len(taken) >= maximum:
+                return False  # a lowered maximum: slots above it still count
+            if slot in taken:
+                continue
+            try:
+                await self.holds.insert_one({"_id": f"{specialist_id}|{slot}", "specialist_id": specialist_id,
+                                             "slot": slot, "token": token})
+            except DuplicateKeyError:
+                holder = await self.holds.find_one({"token": token})
+                if holder is not None:  # this very assignment is held already, here or elsewhere
+                    return holder["specialist_id"] == specialist_id
+                taken[slot] = "?"  # another instance took the slot first
+                continue
+            taken[slot] = token
+            return True
+        return False
+
+    async def release(self, specialist_id: str, token: str) -> int:
+        result = await self.holds.delete_many({"specialist_id": specialist_id, "token": token})
+        return result.deleted_count
+
+    async def release_slot(self, slot_id: str) -> int:
+        return (await self.holds.delete_one({"_id": slot_id})).deleted_count
+
+    async def all_holds(self) -> list[dict[str, Any]]:
+        return [d async for d in self.holds.find({})]
+
+
+class Reconciler:
+    """Releases holds no referral stands behind (see the module docstring)."""
+
+    def __init__(self, ledger: CapacityLedger, load: Callable[[list[str]], Awaitable[Mapping[str, Any]]],
+                 grace: timedelta) -> None:
+        self.ledger = ledger
+        self.load = load  # referral records by case id
+        self.grace = grace
+        self.pending: dict[str, datetime] = {}  # slot id -> first seen waiting for its write
+
+    async def run(self, now: datetime) -> int:
+        holds = await self.ledger.all_holds()
+        cases = await self._referrals({split(d["token"])[0] for d in holds})
+        released, pending = 0, {}
+        for hold in holds:
+            key = (hold["specialist_id"], hold["token"])
+            verdict = judge(key, cases.get(split(hold["token"])[0]))
+            if verdict == "live":
+                continue
+            if verdict == "pending":
+                first_seen = pending[hold["_id"]] = self.pending.get(hold["_id"], now)
+                if now - first_seen < self.grace:
+                    continue
+            if await self.ledger.release_slot(hold["_id"]):
+                released += 1
+                log.warning("stale capacity hold released", specialist_id=key[0], hold=key[1], why=verdict)
+        self.pending = pending
+        return released
+
+    async def _referrals(self, case_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids, found = sorted(case_ids), {}
+        for start in range(0, len(ids), CHUNK):
+            records = await self.load(ids[start:start + CHUNK])
+            found |= {case_id: record.state or {} for case_id, record in records.items()}
+        return found
+
+
+def split(token: str) -> tuple[str, int]:
+    case_id, _, attempt = token.rpartition("#")
+    return case_id, int(attempt) if attempt.isdigit() else 0
+
+
+def judge(hold: tuple[str, str], state: Mapping[str, Any] | None) -> str:
+    """``live``, ``dead`` (never live again) or ``pending`` (its write may be in flight)."""
+    specialist_id, token = hold
+    _, attempt = split(token)
+    if not state or state.get("attempts", 0) < attempt:
+        return "pending"
+    current = state.get("current") or {}
+    if (state.get("status") in ("assigned", "accepted") and current.get("attempt") == attempt
+            and current.get("specialist_id") == specialist_id):
+        return "live"
+    return "dead"

@@ -1,0 +1,106 @@
+"""The roster as the referral service keeps it: one document per specialist, from the topic.
+
+``roster.specialists`` is compacted and keyed by specialist id: the last registration
+wins and a null value (tombstone) removes the specialist. Each document remembers the
+offset it came from (one key stays on one partition), so a replay or a late duplicate
+never overwrites something newer. At every start the whole topic is read again
+(:meth:`RosterStore.read_topic`), so the roster is rebuilt from the topic whatever the
+database holds. Only what matching needs
+is kept: no names, e-mail addresses or phone numbers (P3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from shared import logging as caselog
+from shared.contracts.inbound import SpecialistRole
+from shared.errors import InvalidEvent
+from shared.kit import Inbound
+from shared.kit.inbound import Skip, TopicReader
+from shared.settings import Settings
+
+from .matching import Roster, Specialist, primary_language
+
+log = caselog.get_logger("casework.referral.roster")
+READ_TIMEOUT_SECONDS = 60.0
+KEPT = ("agency_id", "languages", "regions", "role", "on_duty", "max_active_cases")
+
+
+class RosterStore:
+    def __init__(self, collection: AsyncCollection) -> None:
+        self.collection = collection
+
+    async def apply(self, events: Iterable[Inbound]) -> list[str]:
+        """Record registrations and removals; return the ids of the specialists touched."""
+        latest: dict[str, Inbound] = {}
+        for event in events:  # in offset order: keep the last per specialist
+            latest[event.key or event.subject or ""] = event
+        touched = []
+        for specialist_id, event in latest.items():
+            if specialist_id and await self._record(specialist_id, event):
+                touched.append(specialist_id)
+        return touched
+
+    async def _record(self, specialist_id: str, event: Inbound) -> bool:
+        entry: dict[str, Any] = {"offset": event.offset, "removed": event.data is None}
+        if event.data is not None:
+            entry |= event.data.model_dump(mode="json", include=set(KEPT))
+        try:
+            result = await self.collection.update_one(
+                {"_id": specialist_id, "offset": {"$lt": event.offset}}, {"$set": entry}, upsert=True)
+        except DuplicateKeyError:
+            return False  # something newer is already recorded
+        return bool(result.matched_count or result.upserted_id is not None)
+
+    async def snapshot(self, loads: Mapping[str, tuple[int, Any]], held: Mapping[str, str]) -> Roster:
+        """The victim specialists now on the roster, with their current loads and holds."""
+        cursor = self.collection.find({"removed": False, "role": SpecialistRole.VICTIM_SPECIALIST.value})
+        return Roster.of([_specialist(doc, loads.get(doc["_id"], (0, None))) async for doc in cursor], held)
+
+    async def capacity(self, specialist_id: str) -> int:
+        doc = await self.collection.find_one({"_id": specialist_id})
+        return 0 if not doc or doc.get("removed") else int(doc.get("max_active_cases", 0))
+
+    async def read_topic(self, settings: Settings, reader: TopicReader) -> list[Inbound]:
+        """The whole compacted topic, read once before consuming it (start-up)."""
+        events = [e async for e in _read_all(settings, reader)]
+        log.info("roster read from the topic", records=len(events))
+        return events
+
+
+def _specialist(doc: dict[str, Any], load: tuple[int, Any]) -> Specialist:
+    return Specialist(specialist_id=doc["_id"], languages=frozenset(primary_language(t) for t in doc["languages"]),
+                      regions=tuple(doc["regions"]), on_duty=bool(doc["on_duty"]),
+                      max_active_cases=int(doc["max_active_cases"]), load=load[0], last_assigned_at=load[1])
+
+
+async def _read_all(settings: Settings, reader: TopicReader) -> Any:
+    topic = settings.topic(reader.topic)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                                group_id=None, auto_offset_reset="earliest",
+                                client_id="casework-referral-roster")
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        left = {tp for tp, end in ends.items() if end > 0}
+        deadline = asyncio.get_running_loop().time() + READ_TIMEOUT_SECONDS
+        while left and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    with contextlib.suppress(ValidationError, InvalidEvent, ValueError, RecursionError, Skip):
+                        yield reader.read(record)  # what cannot be read, the subscriber dead-letters
+            left = {tp for tp in left if tp not in consumer.assignment() or await consumer.position(tp) < ends[tp]}
+        if left:
+            log.warning("roster only partly read at start-up; the subscriber reads the rest", topic=topic)
+    finally:
+        await consumer.stop()

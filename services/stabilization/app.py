@@ -1,0 +1,55 @@
+"""The stabilization service: a plan per case from ``cases.opened``, ``referrals.events``,
+``stabilization.recorded`` and ``interviews.requested``; events on ``stabilization.events``.
+
+It never subscribes to certification or prosecution topics: help is not conditioned on
+cooperation (rule 1, M2). Run it with ``faststream run services.stabilization.app:app``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from shared import logging as caselog
+from shared.contracts.inbound import InterviewRequested, StabilizationRecorded
+from shared.contracts.intake import CaseOpened
+from shared.contracts.referrals import CaseUnassigned, ReferralAccepted, ReferralAssigned
+from shared.contracts.stabilization import STABILIZATION_EVENTS, HhsNotificationOverdue
+from shared.kit import Clock
+from shared.kit.metrics import METRICS
+from shared.kit.service import Service
+from shared.kit.workflow import Change
+from shared.settings import Settings
+
+from . import domain
+from .gates import Policy
+from .plan import Plan
+
+OPS_PORT = 8083
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
+              ops_port: int | None = None) -> Service:
+    settings = settings or Settings()
+    service = Service("stabilization", settings, clock=clock, ops_port=ops_port,
+                      description="Gates interviews on the person's stabilization; holds the "
+                                  "24-hour HHS notice for minors.")
+    policy = Policy(min_stabilization_hours=settings.min_stabilization_hours)
+
+    async def count_breaches(changes: list[Change[Plan]]) -> set[str]:
+        overdue = sum(isinstance(e, HhsNotificationOverdue) for c in changes for e in c.emitted)
+        if overdue:
+            METRICS.sla_breaches.labels(service.name, "hhs_notification").inc(overdue)
+        return set()
+
+    plans = service.workflow("plans", Plan, partial(domain.decide, policy=policy),
+                             before_write=count_breaches)
+    service.consume(CaseOpened, handler=plans)
+    service.consume(ReferralAssigned, ReferralAccepted, CaseUnassigned, handler=plans)
+    service.consume(StabilizationRecorded, handler=plans)
+    service.consume(InterviewRequested, handler=plans)
+    service.produces(*STABILIZATION_EVENTS)
+    return service
+
+
+caselog.configure(Settings().log_level)
+app = bootstrap(ops_port=Settings().ops_port or OPS_PORT).app

@@ -1,0 +1,89 @@
+"""``stabilization.recorded`` milestones (rules 3-5; D3-D5, I3, M1), one reaction per kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shared.contracts.inbound import (
+    HhsNotified,
+    InterpreterArranged,
+    NeedsAssessed,
+    RightsExplained,
+    StabilizationRecorded,
+    UrgentNeedMet,
+)
+from shared.contracts.stabilization import InterpreterRejected, PlanChange
+
+from . import hhs
+from .interpreters import arrangement_of, attestation_failures, language_failures
+from .plan import Arrangement, Plan
+from .reaction import Note, Reaction
+
+
+def when_milestone_recorded(plan: Plan, recorded: StabilizationRecorded) -> Reaction:
+    react = _REACTIONS.get(type(recorded.milestone))
+    if react is None:
+        raise TypeError(f"unknown milestone {recorded.milestone.kind!r}")
+    plan, notes, change = react(plan, recorded)
+    return Reaction(plan, notes, change, recorded.recorded_by)
+
+
+def needs_assessed(plan: Plan, recorded: StabilizationRecorded) -> tuple[Plan, list[Note], PlanChange]:
+    needs = sorted(set(plan.needs) | set(recorded.milestone.urgent_needs))
+    return plan.model_copy(update={"needs_assessed": True, "needs": needs}), [], PlanChange.NEEDS_ASSESSED
+
+
+def urgent_need_met(plan: Plan, recorded: StabilizationRecorded) -> tuple[Plan, list[Note], PlanChange]:
+    met = sorted(set(plan.met) | {recorded.milestone.need})
+    return plan.model_copy(update={"met": met}), [], PlanChange.URGENT_NEED_MET
+
+
+def interpreter_arranged(plan: Plan, recorded: StabilizationRecorded) -> tuple[Plan, list[Note], PlanChange]:
+    """Independent and speaking the person's language (I3), or rejected with every reason."""
+    milestone: InterpreterArranged = recorded.milestone
+    arrangement = arrangement_of(milestone, recorded.recorded_by.model_dump())
+    reasons = attestation_failures(milestone.attestations)
+    if plan.case is not None:
+        reasons += language_failures(plan.case.languages, milestone.language)
+    if reasons:
+        return plan, [_rejected(arrangement, reasons)], PlanChange.INTERPRETER_ARRANGED
+    if plan.case is None:  # the person's languages are not known yet: vetted on cases.opened
+        return plan.model_copy(update={"unvetted": [*plan.unvetted, arrangement]}), [], PlanChange.INTERPRETER_ARRANGED
+    return plan.model_copy(update={"interpreter": arrangement}), [], PlanChange.INTERPRETER_ARRANGED
+
+
+def rights_explained(plan: Plan, recorded: StabilizationRecorded) -> tuple[Plan, list[Note], PlanChange]:
+    return plan.model_copy(update={"rights_explained": True}), [], PlanChange.RIGHTS_EXPLAINED
+
+
+def hhs_notified(plan: Plan, recorded: StabilizationRecorded) -> tuple[Plan, list[Note], PlanChange]:
+    return hhs.disarm(plan), [], PlanChange.HHS_NOTIFIED
+
+
+_REACTIONS: dict[type, Callable[[Plan, StabilizationRecorded], tuple[Plan, list[Note], PlanChange]]] = {
+    NeedsAssessed: needs_assessed,
+    UrgentNeedMet: urgent_need_met,
+    InterpreterArranged: interpreter_arranged,
+    RightsExplained: rights_explained,
+    HhsNotified: hhs_notified,
+}
+
+
+def vet_unvetted(plan: Plan) -> tuple[Plan, list[Note]]:
+    """Arrangements recorded before the case opened, checked now that its languages are known."""
+    assert plan.case is not None
+    notes, interpreter = [], plan.interpreter
+    for arrangement in plan.unvetted:
+        reasons = language_failures(plan.case.languages, arrangement.language)
+        if reasons:
+            notes.append(_rejected(arrangement, reasons))
+        else:
+            interpreter = arrangement
+    return plan.model_copy(update={"unvetted": [], "interpreter": interpreter}), notes
+
+
+def _rejected(arrangement: Arrangement, reasons: list[Any]) -> Note:
+    fields = arrangement.model_dump(include={"language", "dialect", "mode"})
+    return InterpreterRejected, fields | {"reasons": reasons, "recorded_by": arrangement.recorded_by}
+

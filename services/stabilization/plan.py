@@ -1,0 +1,131 @@
+"""The stabilization plan, one per case, and the summary every published event carries.
+
+The plan tolerates any arrival order across topics: a milestone, a referral event or an
+interview request may come before ``cases.opened``. Until the case's facts arrive,
+``case`` is ``None`` and the gates that need those facts stay unmet.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from shared.contracts.common import UrgentNeed
+from shared.contracts.inbound import LocationType
+from shared.contracts.stabilization import GateRule, InterviewSummary, PlanSummary
+from shared.contracts.status import HhsNotification, InterpreterStatus, InterviewStatus
+
+HHS_NOTICE = timedelta(hours=24)  # M1: 22 U.S.C. 7105(b)(1)(G)
+HHS_REMINDER = timedelta(hours=12)
+
+
+class CaseFacts(BaseModel):
+    """What ``cases.opened`` tells this service; no PII."""
+
+    opened_at: datetime
+    region: str
+    agency_id: str
+    languages: list[str]
+    interpreter_needed: bool
+    minor: bool
+
+    @property
+    def hhs_due_at(self) -> datetime:
+        return self.opened_at + HHS_NOTICE
+
+
+class Arrangement(BaseModel):
+    """An interpreter arrangement whose attestations all hold."""
+
+    language: str
+    dialect: str | None = None
+    mode: str
+    recorded_by: dict[str, str] | None = None
+
+
+class InterviewRequest(BaseModel):
+    interview_id: str
+    requested_by: dict[str, str]
+    proposed_at: datetime
+    location_type: LocationType
+    status: InterviewStatus = InterviewStatus.NOT_REQUESTED
+    reasons: list[GateRule] = Field(default_factory=list)
+    deferred_once: bool = False
+
+    def same_request(self, other: InterviewRequest) -> bool:
+        keys = {"requested_by", "proposed_at", "location_type"}
+        return self.model_dump(include=keys) == other.model_dump(include=keys)
+
+
+class Plan(BaseModel):
+    case_id: str
+    case: CaseFacts | None = None
+    # Known from referral events even before the case opens here (for notifications).
+    region: str | None = None
+    agency_id: str | None = None
+    referral_id: str | None = None
+    specialist_id: str | None = None
+    engaged: bool = False  # the current referral was accepted (rule 4)
+    language_match: bool | None = None  # False: no assigned specialist speaks the language (rule 3)
+    needs: list[UrgentNeed] = Field(default_factory=list)  # from the encounter and assessments
+    met: list[UrgentNeed] = Field(default_factory=list)
+    needs_assessed: bool = False
+    interpreter: Arrangement | None = None
+    unvetted: list[Arrangement] = Field(default_factory=list)  # languages not known yet
+    rights_explained: bool = False
+    hhs_notified: bool = False
+    hhs_overdue: bool = False
+    interviews: list[InterviewRequest] = Field(default_factory=list)  # the latest last
+    version: int = 0
+    timers: dict[str, datetime] = Field(default_factory=dict)
+
+    @property
+    def urgent_needs_open(self) -> list[UrgentNeed]:
+        return sorted(set(self.needs) - set(self.met))
+
+    @property
+    def interpreter_needed(self) -> bool:
+        return bool(self.case and self.case.interpreter_needed) or self.language_match is False
+
+    @property
+    def minor(self) -> bool:
+        return bool(self.case and self.case.minor)
+
+    def interview(self, interview_id: str) -> InterviewRequest | None:
+        return next((i for i in self.interviews if i.interview_id == interview_id), None)
+
+
+def interpreter_status(plan: Plan) -> InterpreterStatus:
+    """As the interpreter gate sees it: needed until the case's facts say otherwise."""
+    if plan.interpreter is not None:
+        return InterpreterStatus.ARRANGED
+    needed = plan.case is None or plan.interpreter_needed
+    return InterpreterStatus.NEEDED if needed else InterpreterStatus.NOT_NEEDED
+
+
+def hhs_status(plan: Plan) -> HhsNotification:
+    if plan.hhs_notified:
+        return HhsNotification.DONE
+    if not plan.minor:
+        return HhsNotification.NOT_REQUIRED
+    return HhsNotification.OVERDUE if plan.hhs_overdue else HhsNotification.DUE
+
+
+def interview_summary(plan: Plan) -> InterviewSummary:
+    if not plan.interviews:
+        return InterviewSummary()
+    latest = plan.interviews[-1]
+    return InterviewSummary(interview_id=latest.interview_id, status=latest.status,
+                            reasons=list(latest.reasons))
+
+
+def summarize(plan: Plan) -> PlanSummary:
+    return PlanSummary(
+        plan_version=max(plan.version, 1), case_opened=plan.case is not None, minor=plan.minor,
+        engaged=plan.engaged, needs_assessed=plan.needs_assessed,
+        urgent_needs_open=plan.urgent_needs_open, interpreter=interpreter_status(plan),
+        rights_explained=plan.rights_explained, hhs_notification=hhs_status(plan),
+        hhs_due_at=plan.case.hhs_due_at if plan.minor and plan.case else None,
+        interview=interview_summary(plan),
+    )

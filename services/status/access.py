@@ -1,0 +1,125 @@
+"""Who may see what on the dashboard: hashed API tokens, each with a role and a scope (P3).
+
+* ``specialist``: the cases currently referred to their ``specialist_id``;
+* ``supervisor``: every case of their agencies (``*``: all agencies);
+* ``analyst``: aggregates of their agencies only, never a single case (P2: identifying
+  data is never sent for reporting).
+
+Only SHA-256 hashes of the tokens are configured; a presented token is hashed and
+compared with every entry in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field, TypeAdapter, model_validator
+
+from shared.devsecrets import generated_once
+from shared.settings import Settings
+
+ALL_AGENCIES = "*"
+
+
+class Role(StrEnum):
+    SUPERVISOR = "supervisor"
+    SPECIALIST = "specialist"
+    ANALYST = "analyst"
+
+
+class Principal(BaseModel):
+    """A configured token holder (the token itself is never stored)."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")
+    role: Role
+    agencies: list[str] = Field(default_factory=list)
+    specialist_id: str | None = None
+
+    @model_validator(mode="after")
+    def _specialist_has_an_id(self) -> Principal:
+        if self.role == Role.SPECIALIST and not self.specialist_id:
+            raise ValueError(f"token {self.name}: a specialist token needs a specialist_id")
+        return self
+
+    @property
+    def all_agencies(self) -> bool:
+        return ALL_AGENCIES in self.agencies
+
+    @property
+    def sees_cases(self) -> bool:
+        return self.role != Role.ANALYST
+
+    def may_see(self, agency_id: str, specialist_id: str | None) -> bool:
+        """One case: the specialist's own, or a supervisor's agencies'."""
+        if self.role == Role.SPECIALIST:
+            return specialist_id is not None and specialist_id == self.specialist_id
+        if self.role == Role.SUPERVISOR:
+            return self.all_agencies or agency_id in self.agencies
+        return False
+
+    def may_count(self, agency_id: str) -> bool:
+        """Aggregates: a supervisor's or an analyst's agencies."""
+        return self.role != Role.SPECIALIST and (self.all_agencies or agency_id in self.agencies)
+
+    def public(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role, "agencies": self.agencies,
+                "specialist_id": self.specialist_id}
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Tokens:
+    def __init__(self, principals: list[Principal]) -> None:
+        self.principals = principals
+
+    def authenticate(self, token: str | None) -> Principal | None:
+        if not token or len(token) > 512:
+            return None
+        presented = digest(token)
+        found = None
+        for principal in self.principals:  # no early exit: the same time whichever matches
+            if hmac.compare_digest(presented, principal.sha256):
+                found = principal
+        return found
+
+    @classmethod
+    def from_json(cls, text: str) -> Tokens:
+        return cls(TypeAdapter(list[Principal]).validate_json(text))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Tokens:
+        if settings.dashboard_tokens:
+            return cls.from_json(settings.dashboard_tokens)
+        if settings.environment == "production":
+            raise ValueError("CASEWORK_DASHBOARD_TOKENS must be set in production")
+        return cls.from_json(json.dumps(dev_tokens(settings)["principals"]))
+
+
+def new_token(name: str, role: Role, agencies: list[str], specialist_id: str | None = None) -> tuple[str, Principal]:
+    token = "cw_" + secrets.token_urlsafe(32)
+    return token, Principal(sha256=digest(token), name=name, role=role, agencies=agencies,
+                            specialist_id=specialist_id)
+
+
+DEV_SPECIALIST = "sp-tx-1"
+
+
+def _make_dev_tokens() -> str:
+    made = [new_token("dev-supervisor", Role.SUPERVISOR, [ALL_AGENCIES]),
+            new_token("dev-specialist", Role.SPECIALIST, [], DEV_SPECIALIST),
+            new_token("dev-analyst", Role.ANALYST, [ALL_AGENCIES])]
+    return json.dumps({"tokens": {p.name: t for t, p in made},
+                       "principals": [p.model_dump(mode="json") for _, p in made]}, indent=2)
+
+
+def dev_tokens(settings: Settings) -> dict[str, Any]:
+    """Development tokens, generated once (mode 0600): ``tokens`` by name and their ``principals``."""
+    return json.loads(generated_once(settings.dev_dashboard_tokens_path, _make_dev_tokens))

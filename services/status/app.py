@@ -1,0 +1,118 @@
+"""The status service: folds the case topics into the read model, publishes ``cases.status``,
+and serves the dashboard (with ``/healthz``, ``/readyz``, ``/metrics``) on
+``CASEWORK_DASHBOARD_PORT``.
+
+Run it with ``faststream run services.status.app:app``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import logging as caselog
+from shared.contracts.status import CaseStatus
+from shared.kit import Clock, Inbound
+from shared.kit.service import Service
+from shared.kit.workflow import Poison, Workflow
+from shared.settings import Settings
+
+from . import casefile, domain, sources
+from .access import Tokens
+from .board import Board
+from .feed import Broadcaster, StatusFeed
+from .state import CaseView
+from .views import Views
+from .web.app import create_dashboard
+from .web.pages import render_card
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, tokens: Tokens | None = None,
+              dashboard_port: int | None = None) -> Service:
+    settings = settings or Settings()
+    service = Service("status", settings, clock=clock, ops_port=dashboard_port or settings.dashboard_port,
+                      description="Folds every case topic into the case read model and publishes the "
+                                  "whole snapshot on cases.status; serves the supervisors' dashboard.")
+    cases = projection(service)
+    one_writer = asyncio.Lock()
+    for payloads in sources.INPUTS:
+        # P1: T and U visa events are dropped here, before anything is stored, counted or logged.
+        service.consume(*payloads, handler=only(sources.kept, cases, one_writer))
+    service.produces(CaseStatus)
+    report_in(service)
+    serve_dashboard(service, tokens or Tokens.from_settings(settings))
+    return service
+
+
+INSTANCES = "instances"
+ALIVE_SECONDS = 20
+
+
+def report_in(service: Service) -> None:
+    """A heartbeat document per running process: ``casework status rebuild`` refuses to race it."""
+    instance = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    instances = service.db[INSTANCES]
+
+    async def heartbeat() -> None:
+        await instances.update_one({"_id": instance}, {"$set": {"seen_at": datetime.now(UTC)}}, upsert=True)
+
+    async def leave() -> None:
+        await instances.delete_one({"_id": instance})
+
+    service.on_startup(heartbeat)
+    service.every(ALIVE_SECONDS / 4, heartbeat)
+    service.app.on_shutdown(leave)
+
+
+def projection(service: Service) -> Workflow[CaseView]:
+    return service.workflow(casefile.COLLECTION, CaseView, domain.decide, aggregate_id=lambda e: e.data.case_id)
+
+
+def only(keep: Callable[[Any], bool], flow: Workflow[CaseView],
+         one_writer: asyncio.Lock) -> Callable[[list[Inbound]], Any]:
+    """A handler that passes on only the events whose payload ``keep`` accepts.
+
+    The five topics' consumers write the same case documents. On FerretDB 1.24 a guarded
+    ``update_one({_id, version})`` is not atomic (two concurrent writers both match and
+    the second overwrites the first), so the kit's optimistic check cannot be relied on
+    there: batches are written one at a time in this process.
+    """
+    async def handle(events: list[Inbound]) -> list[Poison]:
+        kept = [e for e in events if keep(e.data)]
+        if not kept:
+            return []
+        async with one_writer:
+            return await flow.handle(kept)
+    return handle
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    board: Board
+    views: Views
+    broadcaster: Broadcaster
+    feed: StatusFeed
+
+
+def serve_dashboard(service: Service, tokens: Tokens) -> Dashboard:
+    board = Board()
+    views = Views(board, service.clock, service.settings.cp_renewal_lead_days, render=render_card)
+    broadcaster = Broadcaster(views)
+    feed = StatusFeed(service.settings, board, broadcaster, service.clock)
+    service.on_startup(feed.start)
+    service.app.on_shutdown(feed.stop)
+    service.http = create_dashboard(service, tokens=tokens, views=views, broadcaster=broadcaster, feed=feed,
+                                    cases=service.db[casefile.COLLECTION])
+    service.dashboard = Dashboard(board, views, broadcaster, feed)  # type: ignore[attr-defined]
+    return service.dashboard  # type: ignore[attr-defined, no-any-return]
+
+
+caselog.configure(Settings().log_level)
+# CASEWORK_OPS_PORT, when set (test and benchmark harnesses), moves the dashboard with the ops routes.
+app = bootstrap(dashboard_port=Settings().ops_port).app

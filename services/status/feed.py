@@ -1,0 +1,157 @@
+"""The dashboard tails the compacted ``cases.status`` topic: board index and live updates.
+
+Every dashboard instance reads all partitions from the beginning with its own consumer
+(no group, nothing committed), so the board holds every case whichever instance folded
+it, and a restart rebuilds the board from the topic. Once caught up with the end offsets
+seen at start, each newer snapshot goes to the server-sent-event subscribers that may
+see it (a specialist also hears when a case stops being theirs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared import logging as caselog
+from shared.contracts.status import CaseStatus
+from shared.kit import Clock
+from shared.settings import Settings
+
+from .access import Principal
+from .board import Board
+from .rows import Row
+from .views import Views
+
+log = caselog.get_logger("casework.status.feed")
+QUEUE_LIMIT = 1000  # a subscriber this far behind is told to reload instead
+
+
+@dataclass(eq=False)
+class Subscriber:
+    principal: Principal
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+
+
+class Broadcaster:
+    """In-process fan-out of board changes to the open event streams."""
+
+    def __init__(self, views: Views) -> None:
+        self.views = views
+        self.subscribers: set[Subscriber] = set()
+
+    def subscribe(self, principal: Principal) -> Subscriber:
+        subscriber = Subscriber(principal)
+        self.subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    def changed(self, row: Row, before: Row | None) -> None:
+        for sub in list(self.subscribers):
+            message = self.views.change_for(sub.principal, row, before)
+            if message is None:
+                continue
+            try:
+                sub.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                sub.queue = asyncio.Queue(QUEUE_LIMIT)  # drop the backlog: the page reloads
+                sub.queue.put_nowait({"event": "reload", "data": "{}"})
+
+
+class StatusFeed:
+    def __init__(self, settings: Settings, board: Board, broadcaster: Broadcaster, clock: Clock) -> None:
+        self.settings = settings
+        self.board = board
+        self.broadcaster = broadcaster
+        self.clock = clock
+        self.caught_up = asyncio.Event()
+        self.read = 0
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        topic = self.settings.topic(CaseStatus.TOPIC)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
+                                    enable_auto_commit=False, auto_offset_reset="earliest",
+                                    client_id="casework-status-feed", max_partition_fetch_bytes=4 << 20)
+        await consumer.start()
+        self._consumer = consumer
+        partitions = await partitions_of(self.settings.kafka_bootstrap, [topic])
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        self._task = asyncio.create_task(self._run(consumer, ends), name="status-feed")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._consumer:
+            await self._consumer.stop()
+
+    async def _run(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
+        pending = {tp: end for tp, end in ends.items() if end > 0}
+        if not pending:
+            self._mark_caught_up()
+        while True:
+            try:
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            except Exception as exc:  # the broker went away: aiokafka reconnects, keep going
+                log.warning("status feed read failed", exc_info=exc)
+                await asyncio.sleep(1)
+                continue
+            for tp, records in batches.items():
+                self.apply(records)
+                if tp in pending and records[-1].offset + 1 >= pending[tp]:
+                    del pending[tp]
+            if pending == {} and not self.caught_up.is_set():
+                self._mark_caught_up()
+
+    def _mark_caught_up(self) -> None:
+        self.caught_up.set()
+        log.info("status feed caught up", cases=len(self.board.rows), records=self.read)
+
+    def apply(self, records: list[Any]) -> None:
+        now = self.clock.now().timestamp()
+        live = self.caught_up.is_set()
+        for record in records:
+            self.read += 1
+            row = _row(record)
+            if row is None:
+                continue
+            before = self.board.put(row, now)
+            if live and (before is not None or self.board.rows.get(row.case_id) is row):
+                self.broadcaster.changed(row, before)
+
+
+async def partitions_of(bootstrap: str, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of these (existing) topics."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="casework-status-feed")
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return sorted(TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"])
+
+
+def _row(record: Any) -> Row | None:
+    if record.value is None:
+        return None
+    try:
+        event = json.loads(record.value)
+        if event.get("type") != CaseStatus.TYPE:
+            return None
+        return Row.from_snapshot(event["data"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("unreadable status snapshot skipped", offset=record.offset, partition=record.partition,
+                    error_type=type(exc).__name__)
+        return None

@@ -1,0 +1,161 @@
+"""``casework status rebuild``: a fresh read model from the topics, through the same fold.
+
+1. Refuse while a status service runs (its writes would race the rebuild).
+2. Remember the snapshots the current read model gives, then drop it.
+3. Read every input topic from the beginning up to its current end, with a consumer of
+   its own (no group: the service's committed offsets are left as they are), and feed
+   the events through the service's own ``decide``, the kit's Workflow and its outbox.
+4. Compare the rebuilt snapshots with the remembered ones.
+
+Snapshots are published again (unless ``publish=False``) under the ids the live service
+gave them: output ids derive from input event ids, and the fold is indifferent to the
+order of the topics (see :mod:`.domain`), so consumers see duplicates they drop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+from shared import logging as caselog
+from shared.kit.inbound import Inbound, Skip, TopicReader
+from shared.kit.service import Service
+from shared.kit.workflow import Workflow
+from shared.settings import Settings
+
+from . import casefile, domain, sources
+from .app import ALIVE_SECONDS, INSTANCES, projection
+from .feed import partitions_of
+from .state import CaseView
+
+log = caselog.get_logger("casework.status.rebuild")
+BATCH = 500
+
+
+class ServiceRunning(RuntimeError):
+    """A status service is consuming: stop it before rebuilding."""
+
+
+@dataclass
+class Report:
+    events: int = 0
+    skipped: int = 0  # other types, dropped T/U events, deliveries without a case
+    invalid: int = 0  # unreadable records (the live service dead-lettered them)
+    cases: int = 0
+    identical: int = 0
+    differing: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # had a snapshot before, none now
+    new: list[str] = field(default_factory=list)
+
+
+async def rebuild(settings: Settings, *, publish: bool = True, force: bool = False) -> Report:
+    service = Service("status", settings)
+    flow = projection(service)
+    if not force and (busy := await running_instances(service)):
+        await service.mongo.close()
+        raise ServiceRunning(f"status service instance(s) {', '.join(busy)} running: stop them first")
+    if not publish:
+        flow.publisher = _Discard()  # type: ignore[assignment]
+    collection = service.db[casefile.COLLECTION]
+    report = Report()
+    try:
+        before = await snapshots(collection)
+        await collection.drop()
+        await flow.store.ensure_indexes()
+        if publish:
+            await service.broker.start()  # no subscribers: only the producer
+        try:
+            await replay(settings, flow, report)
+        finally:
+            if publish:
+                await service.broker.stop()
+        after = await snapshots(collection)
+    finally:
+        await service.mongo.close()
+    compare(before, after, report)
+    log.info("status read model rebuilt", events=report.events, cases=report.cases,
+             identical=report.identical, differing=len(report.differing))
+    return report
+
+
+async def running_instances(service: Service) -> list[str]:
+    """Status services that reported in recently (see :func:`services.status.app.report_in`)."""
+    horizon = datetime.now(UTC) - timedelta(seconds=ALIVE_SECONDS)
+    return [doc["_id"] async for doc in service.db[INSTANCES].find({}) if doc.get("seen_at") and
+            doc["seen_at"].replace(tzinfo=UTC) >= horizon]
+
+
+async def replay(settings: Settings, flow: Workflow[CaseView], report: Report) -> None:
+    readers = {settings.topic(p[0].TOPIC): TopicReader(p[0].TOPIC, p, strict_types=False,
+                                                       max_bytes=settings.max_message_bytes)
+               for p in sources.INPUTS}
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        partitions = await partitions_of(settings.kafka_bootstrap, list(readers))
+        ends = {tp: end for tp, end in (await consumer.end_offsets(partitions)).items() if end > 0}
+        consumer.assign(list(ends))
+        if ends:
+            await consumer.seek_to_beginning(*ends)
+        while ends:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=BATCH)
+            events = [e for tp, records in batches.items() for e in _read(readers[tp.topic], records, ends[tp], report)]
+            for tp, records in batches.items():
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    del ends[tp]
+                    consumer.pause(tp)
+            if events:
+                await flow.handle(events)
+                report.events += len(events)
+    finally:
+        await consumer.stop()
+
+
+def _read(reader: TopicReader, records: list[Any], end: int, report: Report) -> list[Inbound]:
+    out = []
+    for record in records:
+        if record.offset >= end:
+            continue  # written after the rebuild began: the restarted service will take it
+        try:
+            event = reader.read(record)
+        except Skip:
+            report.skipped += 1
+            continue
+        except (ValueError, RecursionError):  # unreadable: the live service dead-lettered it
+            report.invalid += 1
+            continue
+        if sources.kept(event.data):
+            out.append(event)
+        else:
+            report.skipped += 1
+    return out
+
+
+async def snapshots(collection: Any) -> dict[str, dict[str, Any]]:
+    """Every opened case's snapshot as the read model gives it (an operator-time full read)."""
+    found = {}
+    async for doc in collection.find({}, {"state": 1}):
+        view = CaseView.model_validate(doc["state"]) if doc.get("state") else None
+        if view is not None and view.opened is not None:
+            found[doc["_id"]] = domain.snapshot(view).model_dump(mode="json")
+    return found
+
+
+def compare(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], report: Report) -> None:
+    report.cases = len(after)
+    report.identical = sum(1 for k, v in after.items() if before.get(k) == v)
+    report.differing = sorted(k for k, v in after.items() if k in before and before[k] != v)
+    report.missing = sorted(set(before) - set(after))
+    report.new = sorted(set(after) - set(before))
+
+
+class _Discard:
+    """A publisher that sends nothing: ``--no-publish`` rebuilds compare only."""
+
+    async def send(self, entries: Any) -> int:
+        return len(list(entries))
+

@@ -1,0 +1,96 @@
+"""The read model of one case: what each source said last, and the case's timeline.
+
+Stored as JSON in the case's document (one per case, DESIGN §4). Each source keeps its
+own part, so the order in which the topics arrive does not matter: a referral event only
+ever replaces the referral part, a plan summary only the plan part (and only by a higher
+``plan_version``). The snapshot is computed from the parts (see :mod:`.domain`).
+
+No field holds anything about the person (rule 7, P2), nor about T or U visas (P1).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from shared.contracts.common import Priority
+from shared.contracts.status import HhsNotification, InterpreterStatus, InterviewStatus, ReferralStatus
+
+TIMELINE_LIMIT = 200  # newest moments kept per case; a case hears a few dozen events
+
+
+class Opened(BaseModel):
+    """What ``cases.opened`` said: the snapshot cannot be built before it arrived."""
+
+    encounter_id: str
+    agency_id: str
+    region: str
+    opened_at: datetime
+    priority: Priority
+    minor: bool
+    categories: dict[str, int]
+    indicator_count: int
+    languages: list[str]
+    interpreter_needed: bool
+    urgent_needs: list[str]
+
+
+class Referral(BaseModel):
+    """The case's current referral, as the last ``referrals.events`` event left it."""
+
+    referral_id: str | None = None
+    specialist_id: str | None = None
+    status: ReferralStatus = ReferralStatus.UNASSIGNED
+    assigned_at: datetime | None = None
+    accepted_at: datetime | None = None
+    ack_due_at: datetime | None = None
+    escalations: int = 0
+    language_match: bool | None = None
+    first_assigned_at: datetime | None = None  # read model only: time to first assignment
+
+
+class Plan(BaseModel):
+    """The newest stabilization plan summary (highest ``plan_version``)."""
+
+    plan_version: int = 0
+    engaged: bool = False
+    needs_assessed: bool = False
+    urgent_needs_open: list[str] = Field(default_factory=list)
+    interpreter: InterpreterStatus = InterpreterStatus.NOT_NEEDED
+    rights_explained: bool = False
+    hhs_notification: HhsNotification = HhsNotification.NOT_REQUIRED
+    hhs_due_at: datetime | None = None
+    interview_id: str | None = None
+    interview_status: InterviewStatus = InterviewStatus.NOT_REQUESTED
+    interview_reasons: list[str] = Field(default_factory=list)
+
+
+class ContinuedPresence(BaseModel):
+    """Continued Presence only (C1-C3): T and U records never get here (P1)."""
+
+    certification_id: str | None = None
+    status: str = "not_requested"
+    valid_until: datetime | None = None
+
+
+class Moment(BaseModel):
+    """One line of the case's timeline: ids, codes and times, never free text from a person."""
+
+    at: datetime
+    source: str  # the topic it came from
+    kind: str  # e.g. referral_assigned
+    text: str
+
+
+class CaseView(BaseModel):
+    """The status service's aggregate for one case."""
+
+    case_id: str
+    opened: Opened | None = None
+    referral: Referral = Field(default_factory=Referral)
+    plan: Plan | None = None
+    continued_presence: ContinuedPresence = Field(default_factory=ContinuedPresence)
+    version: int = 0  # snapshot-bearing events folded so far (see domain.fold)
+    updated_at: datetime | None = None
+    timeline: list[Moment] = Field(default_factory=list)

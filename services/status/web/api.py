@@ -1,0 +1,85 @@
+"""The JSON API behind the dashboard (documented by OpenAPI at ``/api/openapi.json``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sse_starlette import EventSourceResponse
+
+from shared.contracts.status import Stage
+
+from .. import casefile
+from ..access import Principal
+from ..views import Views
+from .auth import require_aggregate_reader, require_case_reader, require_principal
+from .schemas import Aggregates, BoardView, CaseDetail, CaseList, Me
+
+router = APIRouter(prefix="/api")
+Reader = Annotated[Principal, Depends(require_case_reader)]
+Counter = Annotated[Principal, Depends(require_aggregate_reader)]
+Anyone = Annotated[Principal, Depends(require_principal)]
+
+
+def views(request: Request) -> Views:
+    return request.app.state.views  # type: ignore[no-any-return]
+
+
+@router.get("/me", response_model=Me, summary="Who the token belongs to and what it may see")
+async def me(principal: Anyone) -> dict[str, Any]:
+    return principal.public()
+
+
+@router.get("/board", response_model=BoardView, summary="Cases by stage, most urgent first, with the attention counts")
+async def board(request: Request, principal: Reader,
+                per_stage: Annotated[int, Query(ge=1, le=200)] = 25) -> dict[str, Any]:
+    return views(request).board_view(principal, per_stage)
+
+
+@router.get("/cases", response_model=CaseList, summary="One stage's cases, a page at a time")
+async def cases(request: Request, principal: Reader, stage: Stage = Stage.REFERRAL,
+                limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                offset: Annotated[int, Query(ge=0, le=100_000)] = 0) -> dict[str, Any]:
+    return views(request).cases(principal, stage.value, limit, offset)
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetail, summary="One case: snapshot and timeline (audited)")
+async def case(request: Request, principal: Anyone, case_id: str) -> dict[str, Any]:
+    return await readable_case(request, principal, case_id, via="api")
+
+
+async def readable_case(request: Request, principal: Principal, case_id: str, *, via: str) -> dict[str, Any]:
+    """The case if this reader may see it: 403 outside their scope, 404 only for all-agency readers."""
+    view = await casefile.load(request.app.state.cases, case_id[:128]) if principal.sees_cases else None
+    visible = view is not None and principal.may_see(view.opened.agency_id, view.referral.specialist_id)  # type: ignore[union-attr]
+    casefile.audit(case_id[:128], viewer=principal.name, role=principal.role, via=via, allowed=visible)
+    if view is None and principal.all_agencies and principal.role == "supervisor":
+        raise HTTPException(404, "no such case")
+    if not visible:
+        raise HTTPException(403, "this case is outside the token's scope")
+    return casefile.document(view)  # type: ignore[arg-type]
+
+
+@router.get("/aggregates", response_model=Aggregates,
+            summary="Times to assignment and acceptance (p50/p90), SLA breaches, open urgent needs")
+async def aggregates(request: Request, principal: Counter) -> dict[str, Any]:
+    return views(request).aggregates(principal)
+
+
+@router.get("/events", summary="Live changes as server-sent events: case, gone, stats, reload",
+            response_class=EventSourceResponse)
+async def events(request: Request, principal: Anyone) -> EventSourceResponse:
+    broadcaster = request.app.state.broadcaster
+    subscriber = broadcaster.subscribe(principal)
+
+    async def stream() -> AsyncIterator[dict[str, Any]]:
+        try:
+            yield {"event": "hello", "data": json.dumps({"role": principal.role})}
+            while True:
+                yield await subscriber.queue.get()
+        finally:
+            broadcaster.unsubscribe(subscriber)
+
+    return EventSourceResponse(stream(), ping=15, headers={"Cache-Control": "no-store"})

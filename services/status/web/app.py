@@ -1,0 +1,82 @@
+"""The dashboard application, served by the status service on ``CASEWORK_DASHBOARD_PORT``.
+
+It also answers the kit's ``/healthz`` and ``/metrics``, and a ``/readyz`` that waits for
+the board to have caught up with ``cases.status``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from shared.kit.ops import ops_routes
+
+from . import api, pages
+
+# Everything from this origin only: no CDN, no inline script, nothing framed elsewhere.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any, feed: Any, cases: Any) -> FastAPI:
+    app = FastAPI(title="casework status dashboard", version="1.0.0", openapi_url="/api/openapi.json",
+                  docs_url=None, redoc_url=None,
+                  description="Case status for supervisors and specialists; aggregates for analysts. "
+                              "Every call needs `Authorization: Bearer <token>` (or the login cookie).")
+    app.state.tokens, app.state.views, app.state.broadcaster = tokens, views, broadcaster
+    app.state.cases, app.state.secure_cookies = cases, service.settings.environment == "production"
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    kit = {route.path: route for route in ops_routes(service)}
+    app.router.routes.append(kit["/healthz"])
+    app.router.routes.append(kit["/metrics"])
+    app.router.routes.append(Route("/readyz", _readiness(kit["/readyz"].endpoint, feed)))
+
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+class SecurityHeaders:
+    """Plain ASGI (not BaseHTTPMiddleware), so event streams pass through untouched."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        cacheable = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                if not cacheable and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _readiness(kit_readyz: Any, feed: Any) -> Any:
+    async def readyz(request: Request) -> Response:
+        response = await kit_readyz(request)
+        if response.status_code == 200 and feed.caught_up.is_set():
+            return response
+        return JSONResponse({"ready": False, "checks": {"service": response.status_code == 200,
+                                                        "board_caught_up": feed.caught_up.is_set()}},
+                            status_code=503)
+    return readyz

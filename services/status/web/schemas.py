@@ -1,0 +1,106 @@
+"""The JSON API's response shapes (they make the OpenAPI document). No PII anywhere."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from shared.contracts.status import CaseStatus
+
+from ..state import Moment
+
+
+class CardReferral(BaseModel):
+    status: str
+    referral_id: str | None
+    specialist_id: str | None
+    ack_due_at: str | None
+    escalations: int
+
+
+class CardCertification(BaseModel):
+    status: str
+    valid_until: str | None
+
+
+class Card(BaseModel):
+    """A case on the board: its snapshot's essentials and the flags to act on."""
+
+    case_id: str
+    encounter_id: str
+    version: int
+    agency_id: str
+    region: str
+    priority: str
+    minor: bool
+    stage: str
+    opened_at: str | None
+    updated_at: str | None
+    referral: CardReferral
+    interpreter: str
+    hhs_notification: str
+    hhs_due_at: str | None
+    urgent_needs_open: list[str]
+    interview: str
+    continued_presence: CardCertification
+    flags: list[str]
+
+
+class Attention(BaseModel):
+    awaiting_acceptance: int
+    overdue: int
+    escalated: int
+    unassigned: int
+    hhs_due: int
+    hhs_overdue: int
+    cp_expiring: int
+    cp_expired: int
+
+
+class BoardView(BaseModel):
+    now: str | None
+    totals: dict[str, int]
+    attention: Attention
+    columns: dict[str, list[Card]]
+
+
+class CaseList(BaseModel):
+    stage: str
+    total: int
+    limit: int
+    offset: int
+    items: list[Card]
+
+
+class CaseDetail(BaseModel):
+    case: CaseStatus
+    first_assigned_at: str | None
+    timeline: list[Moment]
+
+
+class Timing(BaseModel):
+    p50_seconds: float | None
+    p90_seconds: float | None
+    cases: int
+
+
+class Sla(Attention):
+    cases_with_missed_acknowledgement: int
+    missed_acknowledgements: int
+
+
+class Aggregates(BaseModel):
+    now: str | None
+    window_days: int
+    cases: int
+    by_stage: dict[str, dict[str, int]]
+    time_to_assignment: Timing
+    time_to_acceptance: Timing
+    sla: Sla
+    urgent_needs_open: dict[str, int]
+
+
+class Me(BaseModel):
+    name: str
+    role: str
+    agencies: list[str]
+    specialist_id: str | None

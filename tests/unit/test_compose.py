@@ -1,0 +1,54 @@
+"""docker-compose.yml runs every service with the settings it needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
+NEEDS = {
+    "intake": {"CASEWORK_PII_KEYS", "CASEWORK_PII_ACTIVE_KEY_ID"},
+    "notify": {"CASEWORK_SMTP_HOST", "CASEWORK_SMTP_PORT", "CASEWORK_WEBHOOK_SIGNING_KEY"},
+    "status": {"CASEWORK_DASHBOARD_PORT", "CASEWORK_DASHBOARD_TOKENS"},
+}
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_every_service_has_a_container_running_its_app() -> None:
+    services = compose()["services"]
+    for name in SERVICES:
+        assert name in services, f"{name} is missing from docker-compose.yml"
+        assert services[name]["command"] == ["faststream", "run", f"services.{name}.app:app"]
+        assert services[name]["build"] == "."
+
+
+def test_every_service_has_the_settings_it_needs() -> None:
+    services = compose()["services"]
+    for name in SERVICES:
+        env = services[name]["environment"]
+        assert env["CASEWORK_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert env["CASEWORK_MONGO_URI"].startswith("mongodb://mongo:27017")
+        assert NEEDS.get(name, set()) <= set(env), name
+        assert {"kafka", "mongo"} <= set(services[name]["depends_on"])
+
+
+def test_every_variable_is_a_real_setting() -> None:
+    known = {f"CASEWORK_{field.upper()}" for field in Settings.model_fields}
+    for name, service in compose()["services"].items():
+        unknown = {k for k in service.get("environment", {}) if k.startswith("CASEWORK_")} - known
+        assert not unknown, f"{name}: {unknown} are not settings"
+
+
+def test_servers_are_kafka_in_kraft_mode_and_mongodb() -> None:
+    services = compose()["services"]
+    assert services["kafka"]["image"].startswith("apache/kafka:4.")
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert services["mongo"]["image"].startswith("mongo:")

@@ -1,0 +1,92 @@
+"""Which event notifies whom (DESIGN §3 "Notifications"): the recipient rules, pure."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.notify.audience import Contact, Directory
+from services.notify.kinds import RESTRICTED, Kind, notifiable, plan
+from shared.contracts.notifications import NotificationKind, RecipientRole
+from shared.contracts.referrals import ReferralAccepted
+from tests.support import notifications as n
+
+
+def supervisor(sid: str, regions: list[str], agency: str) -> Contact:
+    return Contact(id=sid, role=RecipientRole.SUPERVISOR, email=f"{sid}@x.org", regions=regions, agency_id=agency)
+
+
+A = Contact(id="spec-a", role=RecipientRole.VICTIM_SPECIALIST, email="a@x.org")
+TX, CA, ANY = supervisor("sup-tx", ["US-TX"], "TX-DPS"), supervisor("sup-ca", ["US-CA"], "CA-DOJ"), \
+    supervisor("sup-any", ["*"], "HSI")
+DIRECTORY = Directory(contacts={"spec-a": A}, supervisors=(TX, CA, ANY),
+                      case_specialists={"case-1": "spec-a"}, case_regions={"case-1": "US-TX"})
+
+
+def ids(contacts) -> list[str]:
+    return [c.id for c in contacts]
+
+
+@pytest.mark.parametrize(("payload", "kind", "recipients", "fallback"), [
+    (n.assigned("case-1", "spec-a"), Kind.REFERRAL_ASSIGNED, ["spec-a"], ["sup-tx", "sup-any"]),
+    (n.escalated("case-1"), Kind.REFERRAL_ESCALATED, ["sup-tx", "sup-any"], ["sup-tx", "sup-ca", "sup-any"]),
+    (n.escalated("case-1", scope="all"), Kind.REFERRAL_ESCALATED, ["sup-tx", "sup-ca", "sup-any"],
+     ["sup-tx", "sup-ca", "sup-any"]),
+    (n.unassigned("case-1", region="US-CA"), Kind.CASE_UNASSIGNED, ["sup-ca", "sup-any"],
+     ["sup-tx", "sup-ca", "sup-any"]),
+    (n.deferred("case-1"), Kind.INTERVIEW_DEFERRED, ["officer:officer-17", "spec-a"], ["sup-tx", "sup-any"]),
+    (n.cleared("case-1", "spec-b"), Kind.INTERVIEW_CLEARED, ["officer:officer-17", "spec-b"],
+     ["sup-tx", "sup-any"]),
+    (n.hhs_due("case-1", "spec-a"), Kind.HHS_NOTIFICATION_DUE, ["spec-a", "sup-tx", "sup-any"],
+     ["sup-tx", "sup-ca", "sup-any"]),
+    (n.hhs_due("case-1", "spec-a", overdue=True), Kind.HHS_NOTIFICATION_OVERDUE, ["spec-a", "sup-tx", "sup-any"],
+     ["sup-tx", "sup-ca", "sup-any"]),
+    (n.expiring("case-1"), Kind.CERTIFICATION_EXPIRING, ["spec-a", "sup-tx"], ["sup-tx"]),
+    (n.expired("case-1"), Kind.CERTIFICATION_EXPIRED, ["spec-a", "sup-tx"], ["sup-tx"]),
+    (n.routed_to_hsi("case-1", agency="CA-DOJ"), Kind.CONTINUED_PRESENCE_ROUTED_TO_HSI, ["sup-ca"], ["sup-ca"]),
+    (n.unprocessable("a-1", region="US-CA"), Kind.ENCOUNTER_UNPROCESSABLE, ["sup-ca", "sup-any"],
+     ["sup-tx", "sup-ca", "sup-any"]),
+    (n.unprocessable("a-2", region=None), Kind.ENCOUNTER_UNPROCESSABLE, ["sup-tx", "sup-ca", "sup-any"],
+     ["sup-tx", "sup-ca", "sup-any"]),
+])
+def test_recipients_per_kind(payload, kind: Kind, recipients: list[str], fallback: list[str]) -> None:
+    made = plan(payload, DIRECTORY)
+    assert made.kind is kind
+    assert ids(made.recipients) == recipients and ids(made.fallback) == fallback
+
+
+def test_a_region_nobody_supervises_goes_to_every_supervisor_on_duty() -> None:
+    made = plan(n.escalated("case-1", region="US-NY"), Directory(supervisors=(TX, CA)))
+    assert ids(made.recipients) == ["sup-tx", "sup-ca"]
+
+
+def test_certifications_never_fall_back_beyond_the_agency() -> None:
+    made = plan(n.routed_to_hsi("case-9", agency="NO-SUPERVISORS"), DIRECTORY)
+    assert made.recipients == [] and made.fallback == [] and made.restricted
+
+
+def test_an_officer_without_an_email_is_not_a_recipient() -> None:
+    event = n.deferred("case-1", "spec-a")
+    event = event.model_copy(update={"requested_by": event.requested_by.model_copy(update={"email": None})})
+    assert ids(plan(event, DIRECTORY).recipients) == ["spec-a"]
+
+
+def test_facts_are_ids_codes_and_times_never_free_text() -> None:
+    deferred = plan(n.deferred("case-1"), DIRECTORY).facts
+    assert deferred["reasons"] == ["location_not_neutral", "urgent_needs_open"]
+    assert deferred["urgent_needs_open"] == ["shelter"] and "detail" not in str(deferred)
+    assert "reason" not in plan(n.unassigned("case-1"), DIRECTORY).facts
+    alert = plan(n.unprocessable("a-1").model_copy(update={"error_type": "Name Here", "source": "x y"}),
+                 DIRECTORY).facts
+    assert alert["error_type"] is None and alert["source"] is None and "error" not in alert
+
+
+def test_only_certification_kinds_are_restricted_and_absent_from_the_general_contract() -> None:
+    assert {k.value for k in Kind} - {k.value for k in RESTRICTED} == {k.value for k in NotificationKind}
+
+
+def test_other_events_notify_nobody() -> None:
+    accepted = ReferralAccepted.model_validate({
+        "case_id": "case-1", "agency_id": "TX-DPS", "region": "US-TX", "priority": "normal", "escalations": 0,
+        "referral_id": "r", "specialist_id": "spec-a", "assigned_at": n.T0, "accepted_at": n.T0,
+        "ack_due_at": n.T0}, strict=False)
+    assert not notifiable(accepted) and notifiable(n.assigned("case-1", "spec-a"))
