@@ -23,8 +23,6 @@ WAITING = CASES - SPECIALISTS * MAX
 
 
 async def test_1000_cases_over_10_specialists_and_two_instances(settings, bus: Bus, mongo) -> None:
-    # background scans at their usual pace: on FerretDB each one reads the whole collection
-    settings = settings.model_copy(update={"timer_sweep_seconds": 3.0, "outbox_relay_seconds": 10.0})
     await bus.ensure("roster.specialists", "cases.opened")
     for i in range(SPECIALISTS):
         await bus.publish("roster.specialists", r.victim_specialist(
