@@ -37,7 +37,8 @@ infra-down: ## stop Kafka and FerretDB (data is kept under .local/data)
 infra-reset: ## stop and delete all local data
 	@bash infra/reset.sh
 
-test: setup ## the whole test suite on the real Kafka and FerretDB
+test: setup ## lint, then the whole test suite on the real Kafka and FerretDB
+	@$(VENV)/bin/ruff check shared services casework tests bench
 	@bash scripts/test.sh $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## only the unit tests (no servers needed)

@@ -12,8 +12,9 @@ import typer
 
 from casework import commands
 
-app = typer.Typer(name="casework", help="Operator tools: publish events, load the roster, simulate traffic, inspect and repair.", no_args_is_help=True, add_completion=False,
-                  rich_markup_mode="rich")
+app = typer.Typer(name="casework",
+                  help="Operator tools: publish events, load the roster, simulate traffic, inspect and repair.",
+                  no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
 
 
 def _register_commands() -> None:

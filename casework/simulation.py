@@ -23,11 +23,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from shared.cloudevents import CONTENT_TYPE
 from shared.contracts.vocabulary import INDICATORS
 from shared.kafka import ensure_topics
 from shared.settings import Settings
-from shared.cloudevents import CONTENT_TYPE
-from shared.topics import CATALOGUE, dlq
+from shared.topics import CATALOGUE, dlq, spec
 
 REGIONS = {"US-TX": 0.4, "US-CA": 0.25, "US-NY": 0.2, "US-FL": 0.15}
 LANGUAGES = {"es": 0.45, "en": 0.25, "zh": 0.08, "vi": 0.07, "ar": 0.05, "fr": 0.05, "ht": 0.05}
@@ -239,7 +239,8 @@ class Simulation:
         location = self.rng.choices(["neutral", "shelter", "police_station"], weights=[0.6, 0.25, 0.15])[0]
         await self.publish("interviews.requested", "casework.interview.requested.v1", case_id, {
             "case_id": case_id, "interview_id": f"int-{uuid.uuid4().hex[:10]}",
-            "requested_by": {"officer_id": encounter["reported_by"]["officer_id"], "agency_id": encounter["agency"]["id"],
+            "requested_by": {"officer_id": encounter["reported_by"]["officer_id"],
+                             "agency_id": encounter["agency"]["id"],
                              "email": encounter["reported_by"]["email"]},
             "proposed_at": (datetime.now(UTC) + timedelta(days=2)).isoformat(), "location_type": location})
 
@@ -274,19 +275,22 @@ class Simulation:
         started = time.monotonic()
         self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
                                          enable_idempotence=True)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
-                                    enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                    group_id=f"{self.settings.topic_prefix}casework.simulate.{self.run}",
+                                    auto_offset_reset="latest", enable_auto_commit=False)
         await self.producer.start()
         await consumer.start()
         try:
             before = await self.dlq_offsets(consumer)
             topics = {self.settings.topic(t): t for t in WATCHED}
-            parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-            consumer.assign(parts)
-            await consumer.seek_to_end(*parts)
+            consumer.subscribe(list(topics))
+            while len(consumer.assignment()) < sum(spec(t).partitions for t in WATCHED):
+                await consumer.getmany(timeout_ms=100)  # joins the group; a new group starts at the end
             watcher = asyncio.create_task(self.watch(consumer, topics))
             await self.report_encounters(progress)
             await self.quiesce(settle)
+            if watcher.done():
+                watcher.result()  # the watcher died: say why instead of a summary that looks quiet
             watcher.cancel()
             after = await self.dlq_offsets(consumer)
             self.summary.dead_letters = {t: after[t] - before[t] for t in DLQ_TOPICS}

@@ -26,7 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / ".local" / "logs"
 OPS_PORTS = {"intake": 8081, "referral": 8082, "stabilization": 8083, "certification": 8084, "notify": 8085}
 COLOURS = ["cyan", "green", "magenta", "yellow", "blue", "bright_red", "bright_cyan"]
-QUIET = ("Received", "Processed", "callback for", "Auto create topics")
+# Start-up chatter of the libraries underneath; their warnings and errors still show.
+QUIET = ("Received", "Processed", "callback for", "Auto create topics", "Consumer ", "FastStream app",
+         "Started server process", "Uvicorn running", "Waiting for", "Application ", "Finished server",
+         "Topic ", "Failed fetch offsets", "Marking the coordinator", "Group Coordinator", "Shutting down")
 console = Console(highlight=False)
 
 
@@ -93,29 +96,30 @@ class Supervisor:
     def load_roster(self) -> None:
         roster = ROOT / "examples" / "roster.yaml"
         if roster.exists():
-            done = subprocess.run([sys.executable, "-m", "casework.cli", "roster", "load", str(roster)],
+            done = subprocess.run([sys.executable, "-m", "casework", "roster", "load", str(roster)],
                                   cwd=ROOT, capture_output=True, text=True)
-            console.print(f"[green]✓[/] demo roster loaded from examples/roster.yaml" if done.returncode == 0
+            console.print("[green]✓[/] demo roster loaded from examples/roster.yaml" if done.returncode == 0
                           else f"[red]roster load failed:[/] {done.stderr.strip()[-500:]}")
 
     def banner(self) -> None:
         s = self.settings
-        tokens = _dashboard_tokens()
+        tokens = _dashboard_tokens(s)
         lines = [
             "[bold]casework is running[/]",
-            f"  Dashboard      {s.dashboard_url}" + (f"   (sign in with a token below)" if tokens else ""),
-            *[f"                 {role:<11} {token}" for role, token in tokens],
-            f"  Mail sink      {s.outbox_dir}/  (one .eml per message; SMTP {s.smtp_host}:{s.smtp_port})",
-            f"  Kafka          {s.kafka_bootstrap}    MongoDB (FerretDB) {s.mongo_uri}",
-            "  Publish        .venv/bin/casework publish examples/events/encounter.json",
-            "  Simulate       .venv/bin/casework simulate --encounters 50 --rate 5",
-            "  Status stream  .venv/bin/casework case show <case id>   (or read the cases.status topic)",
-            "  Logs           .local/logs/<service>.log   metrics: http://127.0.0.1:<8081-8085>/metrics",
-            "  Stop           Ctrl-C (stops everything this command started)",
+            f"  Dashboard   {s.dashboard_url}" + ("  — sign in with a token:" if tokens else ""),
+            *[f"              {name:<15} {token}" for name, token in tokens],
+            f"  Mail        {s.outbox_dir}/ (one .eml per message)",
+            f"  Servers     Kafka {s.kafka_bootstrap}, FerretDB 127.0.0.1:27017",
+            "  Try         .venv/bin/casework publish examples/events/encounter.json",
+            "              .venv/bin/casework simulate --encounters 50 --rate 5",
+            "              .venv/bin/casework case show <case id>",
+            "  Logs        .local/logs/<service>.log",
+            "  Health      http://127.0.0.1:808[1-5]/readyz and /metrics",
+            "  Stop        Ctrl-C (stops all this command started)",
         ]
         console.rule()
         for line in lines:
-            console.print(line)
+            console.print(line, soft_wrap=True)
         console.rule()
 
     async def follow(self) -> None:
@@ -152,13 +156,14 @@ class Supervisor:
             subprocess.run(["bash", str(ROOT / "infra" / "down.sh")], check=False)
 
 
-def _dashboard_tokens() -> list[tuple[str, str]]:
-    path = ROOT / ".local" / "dashboard-tokens.json"
-    if not path.exists():
+def _dashboard_tokens(settings: Settings) -> list[tuple[str, str]]:
+    """The development sign-in tokens the status service generated (none when configured)."""
+    path = ROOT / settings.dev_dashboard_tokens_path
+    if settings.dashboard_tokens or not path.exists():
         return []
     try:
-        return [(t["role"], t["token"]) for t in json.loads(path.read_text())]
-    except (ValueError, KeyError, TypeError):
+        return sorted(json.loads(path.read_text())["tokens"].items())
+    except (ValueError, KeyError, TypeError, AttributeError):
         return []
 
 
@@ -169,9 +174,9 @@ def _compact(line: str) -> str:
         return line.rstrip()
     event = str(entry.pop("event", ""))
     level = entry.pop("level", "info")
-    if level == "debug" or event.startswith(QUIET):
+    if level == "debug" or event.startswith(QUIET) or "NotLeaderForPartition" in event:
         return ""
-    for noise in ("timestamp", "logger", "group_id", "message_id", "topic", "stack"):
+    for noise in ("timestamp", "logger", "group_id", "message_id", "topic", "stack", "service", "event_id"):
         entry.pop(noise, None)
     style = {"warning": "yellow", "error": "red", "critical": "red"}.get(level)
     details = " ".join(f"{k}={v}" for k, v in entry.items() if k != "correlation_id")

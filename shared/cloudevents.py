@@ -56,7 +56,7 @@ class CloudEvent(BaseModel):
                 raise ValueError("data_base64 is not accepted: events carry JSON data")
             if not _matches(name):
                 raise ValueError(f"extension attribute name {name[:40]!r} is not [a-z0-9]{{1,20}}")
-            if not isinstance(value, str | int | bool) or isinstance(value, str) and len(value) > 1024:
+            if not isinstance(value, str | int | bool) or (isinstance(value, str) and len(value) > 1024):
                 raise ValueError(f"extension attribute {name!r} must be a short string, integer or boolean")
         if self.datacontenttype and self.datacontenttype.split(";")[0].strip() not in _JSON_CONTENT:
             raise ValueError(f"datacontenttype {self.datacontenttype[:60]!r} is not JSON")

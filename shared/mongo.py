@@ -8,7 +8,12 @@ no change streams, no TTL indexes.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.settings import Settings
 
@@ -21,3 +26,14 @@ def make_client(settings: Settings) -> AsyncMongoClient:
         serverSelectionTimeoutMS=10_000,
         appname="casework",
     )
+
+
+async def find_by_ids(collection: AsyncCollection, ids: Iterable[str],
+                      projection: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Documents by ``_id``, one lookup each, concurrently.
+
+    FerretDB pushes only an ``_id`` equality down to its SQLite index; ``{"_id": {"$in":
+    ids}}`` reads the whole collection there, so its cost would grow with history.
+    """
+    docs = await asyncio.gather(*(collection.find_one({"_id": i}, projection) for i in dict.fromkeys(ids)))
+    return {d["_id"]: d for d in docs if d}

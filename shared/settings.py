@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     ops_port: int | None = None
     # Where the HTTP endpoints listen: loopback locally; 0.0.0.0 inside a container.
     http_host: str = "127.0.0.1"
+    # Shifts every service's clock (end-to-end tests and demos of day-long deadlines): keep 0.
+    clock_offset_seconds: float = 0.0
     log_level: str = "INFO"
     batch_max_records: int = Field(default=500, gt=0)
     batch_timeout_ms: int = Field(default=20, ge=0)

@@ -53,7 +53,8 @@ def check(raw: bytes) -> tuple[str, str, bytes]:
 def fill(text: str, case_id: str | None, referral_id: str | None) -> bytes:
     """Fill the example files' placeholders: a fresh id per publish, and the case's ids."""
     short = uuid.uuid4().hex[:8]
-    values = {"${UUID}": str(uuid.uuid4()), "${SHORT}": short, "${CASE_ID}": case_id or os.environ.get("CASE_ID") or None,
+    values = {"${UUID}": str(uuid.uuid4()), "${SHORT}": short,
+              "${CASE_ID}": case_id or os.environ.get("CASE_ID") or None,
               "${REFERRAL_ID}": referral_id or os.environ.get("REFERRAL_ID") or None}
     for placeholder, value in values.items():
         if placeholder in text:

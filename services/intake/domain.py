@@ -81,7 +81,8 @@ def subject_of(encounter: EncounterReported) -> dict[str, Any]:
     }
 
 
-def decide(state: CaseFile | None, event: Inbound, now: datetime, *, sealed: dict[str, str]) -> tuple[CaseFile, list[CaseOpened]]:
+def decide(state: CaseFile | None, event: Inbound, now: datetime, *,
+           sealed: dict[str, str]) -> tuple[CaseFile, list[CaseOpened]]:
     """Open one case per encounter id, whatever the screening says (rule 1, D2).
 
     A second report of the same encounter, under any event id, opens nothing new.

@@ -25,6 +25,7 @@ from shared.contracts.stabilization import PlanEvent
 from shared.kit import Inbound
 from shared.kit.inbound import TopicReader
 from shared.kit.store import chunks
+from shared.mongo import find_by_ids
 from shared.settings import Settings
 
 from .audience import Contact, Directory
@@ -77,10 +78,10 @@ class DirectoryStore:
     async def directory_for(self, payloads: Sequence[Any]) -> Directory:
         """Everything the batch's recipients are chosen from, in three reads."""
         case_ids = sorted({p.case_id for p in payloads if getattr(p, "case_id", None)})
-        cases = {d["_id"]: d async for d in self.cases.find({"_id": {"$in": case_ids}})} if case_ids else {}
+        cases = await find_by_ids(self.cases, case_ids)
         holders = {c: d["specialist_id"] for c, d in cases.items() if d.get("specialist_id")}
         named = sorted({getattr(p, "specialist_id", None) for p in payloads} - {None} | set(holders.values()))
-        contacts = await self._contacts({"_id": {"$in": named}}) if named else []
+        contacts = [Contact(id=d.pop("_id"), **d) for d in (await find_by_ids(self.contacts, named)).values()]
         supervisors = await self._contacts({"role": "supervisor", "on_duty": True})
         return Directory(contacts={c.id: c for c in contacts}, supervisors=tuple(supervisors),
                          case_specialists=holders,

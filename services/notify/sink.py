@@ -2,8 +2,13 @@
 
 ``python -m services.notify.sink`` listens on ``CASEWORK_SMTP_HOST``:``CASEWORK_SMTP_PORT``
 and writes into ``CASEWORK_OUTBOX_DIR``, so under ``make run`` anyone can read what was
-sent. Files are named ``<UTC time>-<message id>-<n>.eml``: a message delivered twice shows
-up twice (nothing is overwritten), which is what tests count.
+sent. Files are named ``<UTC time>-<message id>-<n>.eml``.
+
+Notify delivers at least once: a crash between the server accepting a mail and notify
+recording it leaves a repeat with the same ``Message-ID``, which receivers drop. The
+sink run as a program does that too, the way a mailbox collapses repeats: a message whose
+``Message-ID`` was filed before goes to ``duplicates/`` instead, so the outbox holds each
+mail once and the repeats stay visible. Tests that count repeats file everything.
 """
 
 from __future__ import annotations
@@ -35,11 +40,14 @@ OnMessage = Callable[[str, bytes], None]  # (Message-ID, the message as received
 class Outbox:
     """The aiosmtpd handler: file the message, then accept it."""
 
-    def __init__(self, directory: Path, on_message: OnMessage | None = None) -> None:
+    def __init__(self, directory: Path, on_message: OnMessage | None = None, *,
+                 set_aside_repeats: bool = False) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.on_message = on_message
         self._numbers = itertools.count(1)
+        self.set_aside_repeats = set_aside_repeats
+        self._filed = {self._name_of(p) for p in self.directory.glob("*.eml")} if set_aside_repeats else set()
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         content: bytes = envelope.original_content or envelope.content
@@ -49,10 +57,21 @@ class Outbox:
             self.on_message(message_id, content)
         return "250 2.0.0 Message accepted for delivery"
 
+    @staticmethod
+    def _name_of(path: Path) -> str:
+        return path.stem.split("-", 1)[1].rsplit("-", 1)[0]  # <stamp>-<name>-<n>
+
     def file(self, message_id: str, content: bytes) -> Path:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         name = _UNSAFE.sub("_", message_id.strip().strip("<>"))[:150]
-        path = self.directory / f"{stamp}-{name}-{next(self._numbers)}.eml"
+        directory = self.directory
+        if self.set_aside_repeats:
+            if name in self._filed:
+                directory = self.directory / "duplicates"
+                directory.mkdir(exist_ok=True)
+                print(f"duplicate of {message_id} set aside in {directory}", flush=True)
+            self._filed.add(name)
+        path = directory / f"{stamp}-{name}-{next(self._numbers)}.eml"
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_bytes(content)
         os.replace(tmp, path)  # readers never see half a message
@@ -72,8 +91,8 @@ class Sink:
     (a stopped sink refuses mail at once, like a mail server that went down)."""
 
     def __init__(self, directory: Path, *, on_message: OnMessage | None = None,
-                 credentials: tuple[str, str] | None = None) -> None:
-        self.outbox = Outbox(directory, on_message)
+                 credentials: tuple[str, str] | None = None, set_aside_repeats: bool = False) -> None:
+        self.outbox = Outbox(directory, on_message, set_aside_repeats=set_aside_repeats)
         self.options: dict[str, Any] = {"hostname": "casework-sink", "enable_SMTPUTF8": True}
         if credentials:  # plain login without TLS: for the local sink and tests only
             self.options |= {"auth_required": True, "auth_require_tls": False,
@@ -107,7 +126,7 @@ class Sink:
 
 
 async def main(settings: Settings) -> None:
-    sink = Sink(settings.outbox_dir)
+    sink = Sink(settings.outbox_dir, set_aside_repeats=True)
     await sink.start(settings.smtp_host, settings.smtp_port)
     print(f"SMTP sink on {settings.smtp_host}:{settings.smtp_port}, "
           f"filing each message under {settings.outbox_dir.resolve()}", flush=True)

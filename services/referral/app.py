@@ -28,7 +28,7 @@ from .matching import Roster
 from .roster import RosterStore
 
 OPS_PORT = 8082
-RECONCILE_SECONDS = 30.0
+RECONCILE_SECONDS = 300.0  # a full read of the holds: keep it rare
 UNASSIGNED = {"state.status": "unassigned"}
 
 
@@ -39,7 +39,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, o
                       description="Assigns every new case to a victim specialist at once; follows up "
                                   "acknowledgements and escalates to supervisors.")
     policy = domain.Policy.from_settings(service.settings, retry_every)
-    roster = RosterStore(service.db["roster"])
+    roster = RosterStore(service.db["roster"], service.clock)
     ledger = CapacityLedger(service.db["holds"], service.db["last_assigned"])
     capacity = Capacity(roster, ledger, policy)
     referrals = service.workflow(

@@ -22,6 +22,11 @@ specialist over capacity:
   grow, so a dead token can never live again) and is released at once; a token for an
   attempt the case has not recorded yet is released only after ``grace`` (its write may
   still be in flight).
+
+The process keeps its own view of the holds, read once and then kept up to date by its
+own takes and releases, so a batch costs what it assigns, not how many cases are open.
+Another instance's takes show up as a refused insert (the slot is re-read then) and in
+the reconciler's periodic full read.
 """
 
 from __future__ import annotations
@@ -57,19 +62,40 @@ class CapacityLedger:
     def __init__(self, holds: AsyncCollection, assigned: AsyncCollection) -> None:
         self.holds = holds
         self.assigned = assigned  # per specialist: when a case last went to them
+        self._view: LedgerView | None = None
 
     async def ensure_indexes(self) -> None:
         await self.holds.create_index("specialist_id", name="specialist")
         await self.holds.create_index("token", name="token", unique=True)
 
     async def view(self) -> LedgerView:
-        """Every hold and when each specialist last got a case: one read per batch."""
+        """Every hold and when each specialist last got a case (read in full only once)."""
+        if self._view is None:
+            await self.refresh()
+        assert self._view is not None
+        return self._view
+
+    async def refresh(self) -> list[dict[str, Any]]:
+        """Read every hold again (start-up, reconciliation: other instances move them too)."""
         view = LedgerView()
-        async for hold in self.holds.find({}):
+        holds = [d async for d in self.holds.find({})]
+        for hold in holds:
             view.held[hold["token"]] = hold["specialist_id"]
             view.slots.setdefault(hold["specialist_id"], {})[hold["slot"]] = hold["token"]
         view.last_assigned = {d["_id"]: d.get("at") async for d in self.assigned.find({})}
-        return view
+        self._view = view
+        return holds
+
+    def _noted(self, specialist_id: str, slot: int, token: str | None) -> None:
+        """Keep the view in step with a take (``token``) or a release (``None``)."""
+        if self._view is None:
+            return
+        slots = self._view.slots.setdefault(specialist_id, {})
+        if token is None:
+            self._view.held.pop(slots.pop(slot, ""), None)
+        else:
+            slots[slot] = token
+            self._view.held[token] = specialist_id
 
     async def reserve(self, specialist_id: str, tokens: list[str], maximum: int, now: datetime,
                       taken: dict[int, str] | None = None) -> set[str]:
@@ -87,6 +113,9 @@ class CapacityLedger:
                 missed.add(token)
         if len(missed) < len(tokens):
             await self.assigned.update_one({"_id": specialist_id}, {"$max": {"at": now}}, upsert=True)
+            if self._view is not None:
+                last = self._view.last_assigned.get(specialist_id)
+                self._view.last_assigned[specialist_id] = max(last, now) if last else now
         return missed
 
     async def _take_slot(self, specialist_id: str, token: str, maximum: int, taken: dict[int, str]) -> bool:
@@ -101,22 +130,34 @@ class CapacityLedger:
             except DuplicateKeyError:
                 holder = await self.holds.find_one({"token": token})
                 if holder is not None:  # this very assignment is held already, here or elsewhere
+                    self._noted(holder["specialist_id"], holder["slot"], token)
                     return holder["specialist_id"] == specialist_id
-                taken[slot] = "?"  # another instance took the slot first
+                other = await self.holds.find_one({"_id": f"{specialist_id}|{slot}"})
+                taken[slot] = other["token"] if other else "?"  # another instance took the slot first
+                if other:
+                    self._noted(specialist_id, slot, other["token"])
                 continue
             taken[slot] = token
+            self._noted(specialist_id, slot, token)
             return True
         return False
 
     async def release(self, specialist_id: str, token: str) -> int:
-        result = await self.holds.delete_many({"specialist_id": specialist_id, "token": token})
-        return result.deleted_count
+        slots = (await self.view()).slots.get(specialist_id, {})
+        slot = next((n for n, t in slots.items() if t == token), None)
+        if slot is None:  # not taken by this process's view: look it up (rare)
+            found = await self.holds.find_one({"specialist_id": specialist_id, "token": token})
+            slot = found["slot"] if found else None
+        if slot is None:
+            return 0
+        self._noted(specialist_id, slot, None)
+        return (await self.holds.delete_one({"_id": f"{specialist_id}|{slot}", "token": token})).deleted_count
 
     async def release_slot(self, slot_id: str) -> int:
+        specialist_id, _, slot = slot_id.rpartition("|")
+        if slot.isdigit():
+            self._noted(specialist_id, int(slot), None)
         return (await self.holds.delete_one({"_id": slot_id})).deleted_count
-
-    async def all_holds(self) -> list[dict[str, Any]]:
-        return [d async for d in self.holds.find({})]
 
 
 class Reconciler:
@@ -130,7 +171,7 @@ class Reconciler:
         self.pending: dict[str, datetime] = {}  # slot id -> first seen waiting for its write
 
     async def run(self, now: datetime) -> int:
-        holds = await self.ledger.all_holds()
+        holds = await self.ledger.refresh()  # other instances' takes and releases, too
         cases = await self._referrals({split(d["token"])[0] for d in holds})
         released, pending = 0, {}
         for hold in holds:

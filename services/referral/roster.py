@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -24,7 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from shared import logging as caselog
 from shared.contracts.inbound import SpecialistRole
 from shared.errors import InvalidEvent
-from shared.kit import Inbound
+from shared.kit import Clock, Inbound
 from shared.kit.inbound import Skip, TopicReader
 from shared.settings import Settings
 
@@ -36,8 +37,22 @@ KEPT = ("agency_id", "languages", "regions", "role", "on_duty", "max_active_case
 
 
 class RosterStore:
-    def __init__(self, collection: AsyncCollection) -> None:
+    """The roster as stored, cached for ``fresh_for``: every batch needs it, it rarely changes,
+    and another instance may be the one consuming the roster topic."""
+
+    def __init__(self, collection: AsyncCollection, clock: Clock, fresh_for: timedelta = timedelta(seconds=5)) -> None:
         self.collection = collection
+        self.clock = clock
+        self.fresh_for = fresh_for
+        self._cached: dict[str, dict[str, Any]] | None = None
+        self._read_at: datetime | None = None
+
+    async def _docs(self) -> dict[str, dict[str, Any]]:
+        now = self.clock.now()
+        if self._cached is None or self._read_at is None or now - self._read_at > self.fresh_for:
+            self._cached = {d["_id"]: d async for d in self.collection.find({})}
+            self._read_at = now
+        return self._cached
 
     async def apply(self, events: Iterable[Inbound]) -> list[str]:
         """Record registrations and removals; return the ids of the specialists touched."""
@@ -48,6 +63,7 @@ class RosterStore:
         for specialist_id, event in latest.items():
             if specialist_id and await self._record(specialist_id, event):
                 touched.append(specialist_id)
+        self._cached = None  # the next batch reads the change
         return touched
 
     async def _record(self, specialist_id: str, event: Inbound) -> bool:
@@ -63,11 +79,12 @@ class RosterStore:
 
     async def snapshot(self, loads: Mapping[str, tuple[int, Any]], held: Mapping[str, str]) -> Roster:
         """The victim specialists now on the roster, with their current loads and holds."""
-        cursor = self.collection.find({"removed": False, "role": SpecialistRole.VICTIM_SPECIALIST.value})
-        return Roster.of([_specialist(doc, loads.get(doc["_id"], (0, None))) async for doc in cursor], held)
+        docs = [d for d in (await self._docs()).values()
+                if not d.get("removed") and d.get("role") == SpecialistRole.VICTIM_SPECIALIST.value]
+        return Roster.of([_specialist(doc, loads.get(doc["_id"], (0, None))) for doc in docs], held)
 
     async def capacity(self, specialist_id: str) -> int:
-        doc = await self.collection.find_one({"_id": specialist_id})
+        doc = (await self._docs()).get(specialist_id)
         return 0 if not doc or doc.get("removed") else int(doc.get("max_active_cases", 0))
 
     async def read_topic(self, settings: Settings, reader: TopicReader) -> list[Inbound]:

@@ -7,7 +7,6 @@ Run it with ``faststream run services.status.app:app``.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import uuid
@@ -17,13 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import logging as caselog
+from shared.contracts.intake import EncounterUnprocessable
 from shared.contracts.status import CaseStatus
 from shared.kit import Clock, Inbound
 from shared.kit.service import Service
-from shared.kit.workflow import Poison, Workflow
+from shared.kit.workflow import Change, Poison, Workflow
 from shared.settings import Settings
 
-from . import casefile, domain, sources
+from . import alerts, casefile, domain, sources
 from .access import Tokens
 from .board import Board
 from .feed import Broadcaster, StatusFeed
@@ -40,14 +40,26 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, t
                       description="Folds every case topic into the case read model and publishes the "
                                   "whole snapshot on cases.status; serves the supervisors' dashboard.")
     cases = projection(service)
-    one_writer = asyncio.Lock()
     for payloads in sources.INPUTS:
         # P1: T and U visa events are dropped here, before anything is stored, counted or logged.
-        service.consume(*payloads, handler=only(sources.kept, cases, one_writer))
+        service.consume(*payloads, handler=only(sources.kept, cases))
     service.produces(CaseStatus)
     report_in(service)
-    serve_dashboard(service, tokens or Tokens.from_settings(settings))
+    dashboard = serve_dashboard(service, tokens or Tokens.from_settings(settings))
+    watch_alerts(service, dashboard.broadcaster)
     return service
+
+
+def watch_alerts(service: Service, broadcaster: Broadcaster) -> None:
+    """Unprocessable encounters (``intake.events``): kept, and shown live to supervisors."""
+    async def announce(changes: list[Change[alerts.Alert]]) -> None:
+        for change in changes:
+            if change.before is None and change.after is not None:
+                broadcaster.alert(change.after)
+
+    flow = service.workflow(alerts.COLLECTION, alerts.Alert, alerts.decide,
+                            aggregate_id=lambda e: e.data.alert_id, after_write=announce)
+    service.consume(EncounterUnprocessable, handler=flow)
 
 
 INSTANCES = "instances"
@@ -74,21 +86,16 @@ def projection(service: Service) -> Workflow[CaseView]:
     return service.workflow(casefile.COLLECTION, CaseView, domain.decide, aggregate_id=lambda e: e.data.case_id)
 
 
-def only(keep: Callable[[Any], bool], flow: Workflow[CaseView],
-         one_writer: asyncio.Lock) -> Callable[[list[Inbound]], Any]:
+def only(keep: Callable[[Any], bool], flow: Workflow[CaseView]) -> Callable[[list[Inbound]], Any]:
     """A handler that passes on only the events whose payload ``keep`` accepts.
 
-    The five topics' consumers write the same case documents. On FerretDB 1.24 a guarded
-    ``update_one({_id, version})`` is not atomic (two concurrent writers both match and
-    the second overwrites the first), so the kit's optimistic check cannot be relied on
-    there: batches are written one at a time in this process.
+    The five topics' consumers write the same case documents; the Workflow writes one
+    batch at a time (its ``writing`` lock), since on FerretDB a guarded update is not
+    atomic between concurrent writers.
     """
     async def handle(events: list[Inbound]) -> list[Poison]:
         kept = [e for e in events if keep(e.data)]
-        if not kept:
-            return []
-        async with one_writer:
-            return await flow.handle(kept)
+        return await flow.handle(kept) if kept else []
     return handle
 
 
@@ -108,7 +115,7 @@ def serve_dashboard(service: Service, tokens: Tokens) -> Dashboard:
     service.on_startup(feed.start)
     service.app.on_shutdown(feed.stop)
     service.http = create_dashboard(service, tokens=tokens, views=views, broadcaster=broadcaster, feed=feed,
-                                    cases=service.db[casefile.COLLECTION])
+                                    cases=service.db[casefile.COLLECTION], alerts=service.db[alerts.COLLECTION])
     service.dashboard = Dashboard(board, views, broadcaster, feed)  # type: ignore[attr-defined]
     return service.dashboard  # type: ignore[attr-defined, no-any-return]
 

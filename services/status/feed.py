@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from shared.kit import Clock
 from shared.settings import Settings
 
 from .access import Principal
+from .alerts import Alert, for_reader
 from .board import Board
 from .rows import Row
 from .views import Views
@@ -55,14 +57,22 @@ class Broadcaster:
 
     def changed(self, row: Row, before: Row | None) -> None:
         for sub in list(self.subscribers):
-            message = self.views.change_for(sub.principal, row, before)
-            if message is None:
-                continue
-            try:
-                sub.queue.put_nowait(message)
-            except asyncio.QueueFull:
-                sub.queue = asyncio.Queue(QUEUE_LIMIT)  # drop the backlog: the page reloads
-                sub.queue.put_nowait({"event": "reload", "data": "{}"})
+            self._send(sub, self.views.change_for(sub.principal, row, before))
+
+    def alert(self, alert: Alert) -> None:
+        message = {"event": "alert", "data": json.dumps(alert.card())}
+        for sub in list(self.subscribers):
+            self._send(sub, message if for_reader(sub.principal, alert) else None)
+
+    @staticmethod
+    def _send(sub: Subscriber, message: dict[str, Any] | None) -> None:
+        if message is None:
+            return
+        try:
+            sub.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            sub.queue = asyncio.Queue(QUEUE_LIMIT)  # drop the backlog: the page reloads
+            sub.queue.put_nowait({"event": "reload", "data": "{}"})
 
 
 class StatusFeed:
@@ -73,10 +83,13 @@ class StatusFeed:
         self.clock = clock
         self.caught_up = asyncio.Event()
         self.read = 0
+        self.started_at = 0.0
+        self.caught_up_after: float | None = None  # seconds from start to the end offsets
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self.started_at = time.monotonic()
         topic = self.settings.topic(CaseStatus.TOPIC)
         consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest",
@@ -116,8 +129,9 @@ class StatusFeed:
                 self._mark_caught_up()
 
     def _mark_caught_up(self) -> None:
+        self.caught_up_after = round(time.monotonic() - self.started_at, 2)
         self.caught_up.set()
-        log.info("status feed caught up", cases=len(self.board.rows), records=self.read)
+        log.info("status feed caught up", cases=len(self.board.rows), records=self.read, seconds=self.caught_up_after)
 
     def apply(self, records: list[Any]) -> None:
         now = self.clock.now().timestamp()

@@ -7,9 +7,12 @@
    the events through the service's own ``decide``, the kit's Workflow and its outbox.
 4. Compare the rebuilt snapshots with the remembered ones.
 
-Snapshots are published again (unless ``publish=False``) under the ids the live service
-gave them: output ids derive from input event ids, and the fold is indifferent to the
-order of the topics (see :mod:`.domain`), so consumers see duplicates they drop.
+Snapshots are published again (unless ``publish=False``). The fold is indifferent to the
+order in which the topics interleave (see :mod:`.domain`), so each case's last snapshot
+comes out field for field as the live one, same ``version`` and ``updated_at``: consumers
+that keep the highest version see no change. (Intermediate versions may differ in number
+when the live run saw the topics in another order; their ids derive from the input event
+ids, so where the order was the same they are exact duplicates.)
 """
 
 from __future__ import annotations

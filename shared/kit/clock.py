@@ -11,8 +11,14 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    """The wall clock, optionally shifted (``CASEWORK_CLOCK_OFFSET_SECONDS``): a whole running
+    system can be moved hours ahead to watch day-long deadlines fire. Zero in operation."""
+
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        self.offset = offset
+
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return datetime.now(UTC) + self.offset
 
 
 class FakeClock:

@@ -72,7 +72,8 @@ class BatchConsumer:
         METRICS.batch_size.labels(self.service.name, topic).observe(len(records))
         METRICS.latency.labels(self.service.name, topic).observe(time.perf_counter() - started)
 
-    def _read(self, records: Sequence[ConsumerRecord]) -> tuple[list[Inbound], list[tuple[ConsumerRecord, BaseException]]]:
+    def _read(self, records: Sequence[ConsumerRecord]
+              ) -> tuple[list[Inbound], list[tuple[ConsumerRecord, BaseException]]]:
         events, dead = [], []
         for record in records:
             try:
@@ -136,7 +137,7 @@ class BatchConsumer:
             event_id = derived_id(f"{record.topic}/{record.partition}/{record.offset}", index)
             event = new_event(payload, event_id=event_id, source=self.service.source,
                               time=self.service.clock.now())
-            entries.append(entry(event_id, payload.TOPIC, payload.subject, encode(event), event_id))
+            entries.append(entry(event_id, payload.TOPIC, payload.subject, encode(event), event_id, payload.TYPE))
         await self.service.publisher.send(entries)
 
 

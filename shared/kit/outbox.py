@@ -14,13 +14,33 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
+from shared import logging as caselog
 from shared.cloudevents import CONTENT_TYPE
 from shared.settings import Settings
+from shared.topics import RESTRICTED_TOPICS
+
+log = caselog.get_logger("casework.kit")
 
 
-def entry(event_id: str, topic: str, key: str, value: bytes, correlation_id: str | None) -> dict[str, Any]:
+def entry(event_id: str, topic: str, key: str, value: bytes, correlation_id: str | None,
+          type_: str = "") -> dict[str, Any]:
     return {"id": event_id, "topic": topic, "key": key, "value": value.decode(),
-            "correlation_id": correlation_id or event_id}
+            "correlation_id": correlation_id or event_id, "type": type_}
+
+
+def log_published(service: str, entries: list[dict[str, Any]]) -> None:
+    """One line per event published, naming its type and case: what a user follows.
+
+    Restricted topics are only counted: that a T or U visa case exists is itself protected.
+    """
+    restricted = 0
+    for e in entries:
+        if e["topic"] in RESTRICTED_TOPICS:
+            restricted += 1
+        else:
+            log.info("published", service=service, type=e.get("type", ""), subject=e["key"], event_id=e["id"])
+    if restricted:
+        log.info("published on restricted topics", service=service, events=restricted)
 
 
 class Publisher:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -44,7 +45,7 @@ class Service:
                  description: str = "", ops_port: int | None = None) -> None:
         self.name = name
         self.settings = settings or Settings()
-        self.clock = clock or SystemClock()
+        self.clock = clock or SystemClock(timedelta(seconds=self.settings.clock_offset_seconds))
         self.source = f"casework/{name}"
         self.ops_port = ops_port
         self.broker = make_broker(self.settings, client_id=f"casework-{name}")
@@ -162,7 +163,8 @@ class Service:
         await self.relay_outbox()  # what a crash left unpublished
         self._loops_start()
         if self.ops_port is not None:
-            self._tasks.append(asyncio.create_task(_serve(self.http, self.settings.http_host, self.ops_port), name="ops-http"))
+            serving = _serve(self.http, self.settings.http_host, self.ops_port)
+            self._tasks.append(asyncio.create_task(serving, name="ops-http"))
         self.ready = True
         log.info("service ready", service=self.name, topics=sorted(self.topics), ops_port=self.ops_port)
 

@@ -13,7 +13,6 @@ whole collection there. Such queries run only at start-up and in operator tools.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +23,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from shared.kit.timers import TimerIndex, to_millis
+from shared.mongo import find_by_ids
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # FerretDB 1.24 (SQLite) keeps each update statement's cursor, and with it one of the
@@ -107,9 +107,7 @@ class AggregateStore:
             await self.collection.create_indexes([index])
 
     async def load(self, ids: list[str]) -> dict[str, Record]:
-        """By ``_id`` one at a time, concurrently: an ``$in`` reads the whole collection on FerretDB."""
-        docs = await asyncio.gather(*(self.collection.find_one({"_id": i}) for i in ids))
-        return {doc["_id"]: Record.from_doc(doc) for doc in docs if doc}
+        return {i: Record.from_doc(doc) for i, doc in (await find_by_ids(self.collection, ids)).items()}
 
     async def get(self, aggregate_id: str) -> Record | None:
         doc = await self.collection.find_one({"_id": aggregate_id})

@@ -110,7 +110,7 @@ async def sweep(workflow: Workflow[Any], now: datetime, limit: int = SWEEP_LIMIT
     records = await workflow.store.load(sorted({e["a"] for _, e in entries}))
     events: list[Inbound] = []
     for record in records.values():
-        state = workflow._state(record)  # noqa: SLF001 - the sweeper is part of the workflow's kit
+        state = workflow._state(record)
         due = sorted((at, name) for name, at in (getattr(state, "timers", None) or {}).items() if at <= now)
         events += [Inbound.timer(record.id, name, at) for at, name in due]
     if events:

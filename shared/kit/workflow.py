@@ -25,7 +25,7 @@ from shared.kit.clock import Clock
 from shared.kit.failpoints import failpoint
 from shared.kit.inbound import Inbound, TimerFired
 from shared.kit.metrics import METRICS
-from shared.kit.outbox import Publisher, entry
+from shared.kit.outbox import Publisher, entry, log_published
 from shared.kit.store import AggregateStore, Record, Write
 
 S = TypeVar("S", bound=BaseModel)
@@ -128,8 +128,9 @@ class Workflow(Generic[S]):
         writes = [w for w in writes if w.outbox]
         if not writes:
             return
+        entries = [e for w in writes for e in w.outbox]
         try:
-            sent = await self.publisher.send(e for w in writes for e in w.outbox)
+            sent = await self.publisher.send(entries)
         except Exception:
             self.unpublished |= {w.id for w in writes}
             METRICS.outbox_backlog.labels(self.service).set(len(self.unpublished))
@@ -138,6 +139,7 @@ class Workflow(Generic[S]):
         self.unpublished -= {w.id for w in writes}
         METRICS.outbox_backlog.labels(self.service).set(len(self.unpublished))
         METRICS.published.labels(self.service).inc(sent)
+        log_published(self.service, entries)
 
     async def relay(self, before: datetime, limit: int = 500) -> int:
         """At start-up: publish outboxes a crash left between a write and its publish.
@@ -214,7 +216,7 @@ class Workflow(Generic[S]):
         event = new_event(payload, event_id=event_id, source=self.source, time=now,
                           correlation_id=cause.correlation_id or cause.id)
         METRICS.emitted.labels(self.service, payload.TYPE).inc()
-        return entry(event_id, payload.TOPIC, payload.subject, encode(event), event.correlationid)
+        return entry(event_id, payload.TOPIC, payload.subject, encode(event), event.correlationid, payload.TYPE)
 
 
 def next_due(state: BaseModel | None) -> datetime | None:

@@ -7,8 +7,8 @@ import asyncio
 from typer.testing import CliRunner
 
 from casework.cli import app
-from shared.kit.service import Service
 from shared.contracts.inbound import ReferralResponded
+from shared.kit.service import Service
 from tests.support import events
 from tests.support.kafka import Bus
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from services.intake.app import bootstrap

@@ -73,6 +73,15 @@ async def test_each_role_sees_exactly_what_it_may(settings, bus: Bus, tokens, lo
         tx1, tx2 = cases_of(status, "TX-DPS")
         [ca] = cases_of(status, "CA-HP")
         await assign(bus, status, tx1, "sp-1", 2)
+        unreadable = events.encounter("ENC-UNREADABLE")
+        unreadable["data"]["region"] = 42  # intake dead-letters it and raises an alert
+        await bus.publish("encounters.reported", unreadable)
+
+        async def alerted() -> list:
+            return (await client.get("/api/board", headers=auth(token["sup_tx"]))).json()["alerts"]
+
+        [alert] = await eventually(alerted)
+        assert (alert["agency_id"], alert["encounter_id"]) == ("TX-DPS", "ENC-UNREADABLE")
 
         async def get(path: str, who: str | None, expected: int) -> httpx.Response:
             response = await client.get(path, headers=auth(token[who]) if who else {})
@@ -91,6 +100,7 @@ async def test_each_role_sees_exactly_what_it_may(settings, bus: Bus, tokens, lo
         await get(f"/api/cases/{ca}", "sup_tx", 403)
         await get("/api/cases/case-unknown", "sup_tx", 403)
 
+        assert (await get("/api/board", "spec", 200)).json()["alerts"] == []  # supervisors' business
         mine = (await get("/api/cases?stage=referral", "spec", 200)).json()
         assert [c["case_id"] for c in mine["items"]] == [tx1] and mine["total"] == 1
         detail = (await get(f"/api/cases/{tx1}", "spec", 200)).json()
@@ -155,3 +165,4 @@ async def test_live_updates_reach_the_readers_who_may_see_them(settings, bus: Bu
     assert [k for k, _ in seen["spec"]] == ["case", "gone"] and seen["spec"][0][1]["case"]["case_id"] == tx1
     assert seen["spec"][1][1]["case_id"] == tx1 and 'data-case-id="' + tx1 in seen["spec"][0][1]["html"]
     assert seen["analyst_tx"] == [("stats", {})]
+    assert not [c for c in events.CANARIES if c in json.dumps(seen)]

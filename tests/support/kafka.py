@@ -73,7 +73,8 @@ class Bus:
         finally:
             await consumer.stop()
 
-    async def events(self, topic: str, *, count: int | None = None, where: Callable[[dict[str, Any]], bool] | None = None,
+    async def events(self, topic: str, *, count: int | None = None,
+                     where: Callable[[dict[str, Any]], bool] | None = None,
                      timeout: float = 30.0, settle: float = 0.0) -> list[dict[str, Any]]:
         """Decoded CloudEvents on a topic; waits for ``count`` of those matching ``where``."""
         def decode(recs: list[ConsumerRecord]) -> list[dict[str, Any]]:

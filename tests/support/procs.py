@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import signal
 import socket
@@ -32,6 +33,16 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+_started: list[ServiceProcess] = []
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """A test that failed half-way must not leave services running after the session."""
+    for process in _started:
+        process.kill()
+
+
 class ServiceProcess:
     """One service under ``faststream run``, its log in a file the test can read."""
 
@@ -55,6 +66,7 @@ class ServiceProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "faststream", "run", f"services.{self.name}.app:app"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        _started.append(self)
 
     async def ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

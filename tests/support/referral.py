@@ -53,7 +53,7 @@ def is_kind(kind: str, case_id: str | None = None) -> Any:
     return lambda e: e["type"] == TYPES[kind] and (case_id is None or e["subject"] == case_id)
 
 
-async def until_cases(bus: Any, cases: int, *kinds: str, timeout: float = 120) -> list[dict[str, Any]]:  # noqa: ASYNC109
+async def until_cases(bus: Any, cases: int, *kinds: str, timeout: float = 120) -> list[dict[str, Any]]:
     """Every event on ``referrals.events`` once ``cases`` distinct cases have one of ``kinds``
     (a re-sent event id counts once)."""
     def enough(records: list[Any]) -> bool:

@@ -86,9 +86,10 @@ def test_every_valid_encounter_opens_one_case_never_labelled(codes, needs, estim
     """Rule 1 and 2: whatever the screening says, a case opens, and nothing labels the person."""
     event = events.encounter(indicators=codes, urgent_needs=[n.value for n in needs],
                              person={"age_estimate": estimate, "date_of_birth": None})
-    state, opened = domain.decide(None, inbound(event), NOW, sealed={})
+    _state, opened = domain.decide(None, inbound(event), NOW, sealed={})
     assert len(opened) == 1
     data = opened[0].model_dump()
     assert "victim" not in str(data).lower()
     assert data["screening"]["indicator_count"] == sum(1 for c in codes if c in ALL_CODES)
-    assert (data["priority"] == Priority.URGENT) == (data["minor"] or bool({UrgentNeed.MEDICAL, UrgentNeed.SAFETY} & set(needs)))
+    urgent = data["minor"] or bool({UrgentNeed.MEDICAL, UrgentNeed.SAFETY} & set(needs))
+    assert (data["priority"] == Priority.URGENT) == urgent

@@ -11,7 +11,7 @@ from sse_starlette import EventSourceResponse
 
 from shared.contracts.status import Stage
 
-from .. import casefile
+from .. import alerts, casefile
 from ..access import Principal
 from ..views import Views
 from .auth import require_aggregate_reader, require_case_reader, require_principal
@@ -35,7 +35,8 @@ async def me(principal: Anyone) -> dict[str, Any]:
 @router.get("/board", response_model=BoardView, summary="Cases by stage, most urgent first, with the attention counts")
 async def board(request: Request, principal: Reader,
                 per_stage: Annotated[int, Query(ge=1, le=200)] = 25) -> dict[str, Any]:
-    return views(request).board_view(principal, per_stage)
+    view = views(request).board_view(principal, per_stage)
+    return view | {"alerts": await alerts.recent(request.app.state.alerts, principal)}
 
 
 @router.get("/cases", response_model=CaseList, summary="One stage's cases, a page at a time")

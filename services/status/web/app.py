@@ -6,6 +6,7 @@ the board to have caught up with ``cases.status``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,15 @@ SECURITY_HEADERS = {
 }
 
 
-def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any, feed: Any, cases: Any) -> FastAPI:
+def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any, feed: Any, cases: Any,
+                     alerts: Any) -> FastAPI:
     app = FastAPI(title="casework status dashboard", version="1.0.0", openapi_url="/api/openapi.json",
                   docs_url=None, redoc_url=None,
                   description="Case status for supervisors and specialists; aggregates for analysts. "
                               "Every call needs `Authorization: Bearer <token>` (or the login cookie).")
     app.state.tokens, app.state.views, app.state.broadcaster = tokens, views, broadcaster
-    app.state.cases, app.state.secure_cookies = cases, service.settings.environment == "production"
+    app.state.cases, app.state.alerts = cases, alerts
+    app.state.secure_cookies = service.settings.environment == "production"
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
@@ -75,7 +78,9 @@ def _readiness(kit_readyz: Any, feed: Any) -> Any:
     async def readyz(request: Request) -> Response:
         response = await kit_readyz(request)
         if response.status_code == 200 and feed.caught_up.is_set():
-            return response
+            body = json.loads(response.body) | {"board": {"cases": len(feed.board.rows), "records_read": feed.read,
+                                                          "caught_up_after_seconds": feed.caught_up_after}}
+            return JSONResponse(body)
         return JSONResponse({"ready": False, "checks": {"service": response.status_code == 200,
                                                         "board_caught_up": feed.caught_up.is_set()}},
                             status_code=503)

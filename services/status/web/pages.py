@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from .. import alerts
 from ..access import Principal
 from ..views import STAGES
 from . import charts
@@ -100,7 +101,8 @@ async def board(request: Request) -> Response:
     if not principal.sees_cases:
         return RedirectResponse("/aggregates", status_code=303)
     view = request.app.state.views.board_view(principal, 25)
-    return _page(request, "board.html", principal, board=view, stages=STAGES)
+    recent = await alerts.recent(request.app.state.alerts, principal)
+    return _page(request, "board.html", principal, board=view, stages=STAGES, alerts=recent)
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)

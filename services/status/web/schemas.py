@@ -56,11 +56,24 @@ class Attention(BaseModel):
     cp_expired: int
 
 
+class UnprocessableEncounter(BaseModel):
+    """An encounter intake could not read: a person may be waiting (supervisors only)."""
+
+    alert_id: str
+    agency_id: str | None
+    region: str | None
+    encounter_id: str | None
+    error_type: str
+    error: str
+    received_at: str
+
+
 class BoardView(BaseModel):
     now: str | None
     totals: dict[str, int]
     attention: Attention
     columns: dict[str, list[Card]]
+    alerts: list[UnprocessableEncounter]
 
 
 class CaseList(BaseModel):

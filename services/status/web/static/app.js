@@ -53,6 +53,16 @@ function onCase(data) {
   tick();
 }
 
+function onAlert(a) {
+  const list = document.getElementById("alerts");
+  if (!list) return;
+  const item = document.createElement("li");
+  item.textContent = a.received_at.replace("T", " ").slice(0, 16) + " UTC · " + (a.agency_id || "agency unknown")
+    + (a.encounter_id ? " · encounter " + a.encounter_id : "") + " · " + a.error_type + ": " + a.error;
+  list.prepend(item);
+  list.closest(".alerts").classList.remove("empty");
+}
+
 function listen(page) {
   if (!window.EventSource || page === "login") return;
   const live = document.getElementById("live");
@@ -62,6 +72,7 @@ function listen(page) {
   source.addEventListener("reload", () => window.location.reload());
   if (page === "board") {
     source.addEventListener("case", (e) => onCase(JSON.parse(e.data)));
+    source.addEventListener("alert", (e) => onAlert(JSON.parse(e.data)));
     source.addEventListener("gone", (e) => {
       const data = JSON.parse(e.data);
       document.querySelectorAll('.card[data-case-id="' + data.case_id + '"]').forEach((el) => el.remove());

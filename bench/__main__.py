@@ -1,0 +1,119 @@
+"""``make bench``: every benchmark, then one markdown report under ``bench/results/``.
+
+``python -m bench`` runs them all; ``python -m bench pipeline status`` only those named.
+Each benchmark uses a fresh topic prefix and database prefix, so it never touches the
+data of ``make run`` and leaves nothing behind. Figures depend on the machine: the
+report starts with it, and the pipeline's figure is also given as a ratio to a raw
+aiokafka chain with the same hops measured in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import intake, notify, pipeline, referral, status
+from bench.common import machine
+from shared.settings import Settings
+
+RESULTS = Path(__file__).parent / "results"
+
+# DESIGN §6 targets, checked against the pipeline figures
+PIPELINE_TARGET_PER_S = 300
+LATENCY_TARGET_P99_MS = 500
+
+
+def _settings() -> Settings:
+    return Settings(log_level="WARNING")
+
+
+BENCHMARKS: dict[str, tuple[str, Callable[[], Awaitable[dict[str, Any]]]]] = {
+    "pipeline": ("Whole pipeline vs a raw aiokafka chain (encounter → referral mail)", lambda: pipeline.run()),
+    "intake": ("Intake alone vs a raw consume-produce loop", lambda: intake.run()),
+    "referral": ("Referral: assignment latency and the timer sweep with 100,000 open referrals",
+                 lambda: referral.run(_settings())),
+    "notify": ("Notify: mails per second and latency at 80 % of that rate", lambda: notify.run(_settings())),
+    "status": ("Status: snapshots per second; dashboard API p99 with 100,000 cases", lambda: status.run(_settings())),
+}
+
+
+def _rows(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        rows: list[tuple[str, str]] = []
+        for key, inner in value.items():
+            rows += _rows(inner, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    if isinstance(value, float):
+        value = f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value:,}"
+    return [(prefix, str(value).replace("|", "\\|"))]
+
+
+def _targets(figures: dict[str, Any]) -> list[str]:
+    if "pipeline" not in figures or "error" in figures["pipeline"]:
+        return []
+    p = figures["pipeline"]
+    rate, p99 = p["pipeline_per_s"], p["latency_p99_ms"]
+    return [
+        "## Targets (DESIGN §6)", "",
+        "| target | measured | met |", "|---|---|---|",
+        f"| pipeline ≥ {PIPELINE_TARGET_PER_S} encounters/s | {rate:,.1f}/s "
+        f"({p['ratio']:.3f} of the raw chain's {p['raw_chain_per_s']:,.1f}/s) | "
+        f"{'yes' if rate >= PIPELINE_TARGET_PER_S else 'no'} |",
+        f"| p99 encounter → mail ≤ {LATENCY_TARGET_P99_MS} ms at {p['offered_rate']:g}/s | {p99:,} ms "
+        f"(p50 {p['latency_p50_ms']:,} ms) | {'yes' if p99 <= LATENCY_TARGET_P99_MS else 'no'} |", "",
+    ]
+
+
+def report(figures: dict[str, Any], seconds: dict[str, float], started: datetime) -> str:
+    lines = [f"# casework benchmarks, {started:%Y-%m-%d %H:%M} UTC", "", "## Machine", "",
+             "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in machine().items()]
+    lines += ["", *_targets(figures)]
+    for name, result in figures.items():
+        lines += [f"## {name}: {BENCHMARKS[name][0]}", "", f"_{seconds[name]:.0f} s_", "",
+                  "| figure | value |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in _rows(result)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+async def main(names: list[str]) -> int:
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    started = datetime.now(UTC)
+    figures: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    failed = False
+    for name in names or list(BENCHMARKS):
+        print(f"bench: {name} …", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        try:
+            figures[name] = await BENCHMARKS[name][1]()
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            figures[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            failed = True
+        seconds[name] = time.perf_counter() - t0
+        print(json.dumps(figures[name], indent=2, default=str), file=sys.stderr, flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    text = report(figures, seconds, started)
+    path = RESULTS / f"{started:%Y-%m-%dT%H%M}.md"
+    path.write_text(text + "\n")
+    (RESULTS / "latest.md").write_text(text + "\n")
+    print(text)
+    print(f"\nbench: written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}",
+          file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))

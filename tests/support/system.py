@@ -1,0 +1,100 @@
+"""The whole system as separate processes: six services under ``faststream run`` and the mail sink."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import subprocess
+import sys
+from collections import Counter
+from email.message import EmailMessage
+from pathlib import Path
+
+import yaml
+
+from shared.settings import Settings
+from tests.support.procs import ROOT, ServiceProcess, free_port, settings_env
+
+SERVICES = ("intake", "referral", "stabilization", "certification", "notify", "status")
+
+
+def roster(capacity: int = 1000) -> dict:
+    """Victim specialists in every region the tests use, and their supervisors."""
+    def person(sid: str, role: str, regions: list[str], languages: list[str], agency: str = "TX-DPS") -> dict:
+        return {"specialist_id": sid, "agency_id": agency, "name": f"Test {sid}", "email": f"{sid}@example.org",
+                "languages": languages, "regions": regions, "role": role, "on_duty": True,
+                "max_active_cases": capacity if role == "victim_specialist" else 0}
+    return {"specialists": [
+        person("vs-tx-1", "victim_specialist", ["US-TX"], ["en", "es"]),
+        person("vs-tx-2", "victim_specialist", ["US-TX"], ["en", "es"]),
+        *(person(f"vs-any-{i}", "victim_specialist", ["*"], ["en", "es", "zh", "vi", "ar", "fr", "ht"])
+          for i in range(1, 7)),
+        person("sup-tx", "supervisor", ["US-TX"], ["en"]),
+        person("sup-all", "supervisor", ["*"], ["en"]),
+        person("sup-fbi", "supervisor", ["US-FL"], ["en"], agency="FBI-MIA"),
+    ]}
+
+
+class System:
+    def __init__(self, settings: Settings, workdir: Path) -> None:
+        self.settings = settings
+        self.logs = workdir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.outbox = settings.outbox_dir
+        self.services = {name: ServiceProcess(name, settings, self.logs) for name in SERVICES}
+        self.sink: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        env = os.environ | settings_env(self.settings)
+        self.sink = subprocess.Popen(  # noqa: ASYNC220 - Popen only forks; ServiceProcess does the same
+            [sys.executable, "-m", "services.notify.sink"], cwd=ROOT, env=env,
+            stdout=(self.logs / "sink.log").open("ab"), stderr=subprocess.STDOUT)
+        for process in self.services.values():
+            process.start()
+        await asyncio.gather(*(p.ready(timeout=120) for p in self.services.values()))
+
+    def load_roster(self, path: Path, capacity: int = 1000) -> None:
+        path.write_text(yaml.safe_dump(roster(capacity)))
+        done = subprocess.run([sys.executable, "-m", "casework", "roster", "load", str(path)], cwd=ROOT,
+                              env=os.environ | settings_env(self.settings), capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    async def restart(self, name: str, *, kill: bool = True, **env: str) -> None:
+        process = self.services[name]
+        process.kill() if kill else process.stop()
+        process.extra_env |= env
+        process.start()
+        await process.ready(timeout=120)
+
+    def stop(self) -> None:
+        for process in self.services.values():
+            process.stop()
+        if self.sink and self.sink.poll() is None:
+            self.sink.terminate()
+            self.sink.wait(10)
+
+    def mails(self) -> list[EmailMessage]:
+        return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+                for p in sorted(self.outbox.glob("*.eml"))]
+
+    def mails_to(self, address: str, subject: str = "") -> list[EmailMessage]:
+        return [m for m in self.mails() if str(m["To"]) == address and subject in str(m["Subject"])]
+
+    def repeats_set_aside(self) -> int:
+        return len(list((self.outbox / "duplicates").glob("*.eml")))
+
+    def message_ids(self) -> Counter[str]:
+        return Counter(str(m["Message-ID"]) for m in self.mails())
+
+    def log_text(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in self.logs.glob("*.log"))
+
+
+def e2e_settings(tmp: Path) -> Settings:
+    tag = os.urandom(4).hex()
+    return Settings(topic_prefix=f"e{tag}.", db_prefix=f"e{tag}_", smtp_port=free_port(), dashboard_port=free_port(),
+                    dashboard_url="http://127.0.0.1:8080", outbox_dir=tmp / "outbox",
+                    ack_sla_seconds_urgent=4, ack_sla_seconds_high=4, ack_sla_seconds_normal=4,
+                    min_stabilization_hours=0, timer_sweep_seconds=0.5, notify_retry_base_seconds=0.5)
