@@ -1,6 +1,7 @@
 """``make bench``: every benchmark, then one markdown report under ``bench/results/``.
 
-``python -m bench`` runs them all; ``python -m bench pipeline status`` only those named.
+``python -m bench`` runs them all; ``python -m bench pipeline status`` only those named
+(the report keeps the other benchmarks' last figures, each with when it was measured).
 Each benchmark uses a fresh topic prefix and database prefix, so it never touches the
 data of ``make run`` and leaves nothing behind. Figures depend on the machine: the
 report starts with it, and the pipeline's figure is also given as a ratio to a raw
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import intake, notify, pipeline, referral, status
+from bench import database, intake, notify, pipeline, referral, status
 from bench.common import machine
 from shared.settings import Settings
 
@@ -35,6 +36,8 @@ def _settings() -> Settings:
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], Awaitable[dict[str, Any]]]]] = {
     "pipeline": ("Whole pipeline vs a raw aiokafka chain (encounter → referral mail)", lambda: pipeline.run()),
+    "database": ("The database alone: one document operation of the kit, to read the pipeline's profile by",
+                 lambda: database.run(_settings())),
     "intake": ("Intake alone vs a raw consume-produce loop", lambda: intake.run()),
     "referral": ("Referral: assignment latency and the timer sweep with 100,000 open referrals",
                  lambda: referral.run(_settings())),
@@ -68,21 +71,36 @@ def _targets(figures: dict[str, Any]) -> list[str]:
         f"({p['ratio']:.3f} of the raw chain's {p['raw_chain_per_s']:,.1f}/s) | "
         f"{'yes' if rate >= PIPELINE_TARGET_PER_S else 'no'} |",
         f"| p99 encounter → mail ≤ {LATENCY_TARGET_P99_MS} ms at {p['offered_rate']:g}/s | {p99:,} ms "
-        f"(p50 {p['latency_p50_ms']:,} ms) | {'yes' if p99 <= LATENCY_TARGET_P99_MS else 'no'} |", "",
+        f"(p50 {p['latency_p50_ms']:,} ms) | {'yes' if p99 <= LATENCY_TARGET_P99_MS else 'no'} |",
+        *[f"| (for comparison) p99 encounter → mail at {v['offered_per_s']:g}/s | {v['p99_ms']:,} ms "
+          f"(p50 {v['p50_ms']:,} ms) | |" for k, v in p.items() if k.startswith("latency_at_") and k[11].isdigit()],
+        "",
     ]
 
 
-def report(figures: dict[str, Any], seconds: dict[str, float], started: datetime) -> str:
-    lines = [f"# casework benchmarks, {started:%Y-%m-%d %H:%M} UTC", "", "## Machine", "",
+def report(runs: dict[str, dict[str, Any]]) -> str:
+    newest = max(datetime.fromisoformat(r["at"]) for r in runs.values())
+    lines = [f"# casework benchmarks, {newest:%Y-%m-%d %H:%M} UTC", "", "## Machine", "",
              "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in machine().items()]
-    lines += ["", *_targets(figures)]
-    for name, result in figures.items():
-        lines += [f"## {name}: {BENCHMARKS[name][0]}", "", f"_{seconds[name]:.0f} s_", "",
+    lines += ["", *_targets({name: run["figures"] for name, run in runs.items()})]
+    for name in [n for n in BENCHMARKS if n in runs]:
+        run = runs[name]
+        lines += [f"## {name}: {BENCHMARKS[name][0]}", "",
+                  f"_measured {datetime.fromisoformat(run['at']):%Y-%m-%d %H:%M} UTC in {run['seconds']:.0f} s_", "",
                   "| figure | value |", "|---|---|"]
-        lines += [f"| {k} | {v} |" for k, v in _rows(result)]
+        lines += [f"| {k} | {v} |" for k, v in _rows(run["figures"])]
         lines.append("")
     return "\n".join(lines)
+
+
+def _previous() -> dict[str, dict[str, Any]]:
+    """The last report's runs, so re-running one benchmark keeps the others' figures."""
+    try:
+        runs = json.loads((RESULTS / "latest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in runs.items() if k in BENCHMARKS and {"figures", "seconds", "at"} <= set(v)}
 
 
 async def main(names: list[str]) -> int:
@@ -90,25 +108,24 @@ async def main(names: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
-    started = datetime.now(UTC)
-    figures: dict[str, Any] = {}
-    seconds: dict[str, float] = {}
+    runs = _previous() if names else {}
     failed = False
     for name in names or list(BENCHMARKS):
         print(f"bench: {name} …", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
+        at, t0 = datetime.now(UTC), time.perf_counter()
         try:
-            figures[name] = await BENCHMARKS[name][1]()
+            figures = await BENCHMARKS[name][1]()
         except Exception as exc:  # one broken benchmark must not hide the others' figures
-            figures[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            figures = {"error": f"{type(exc).__name__}: {exc}"}
             failed = True
-        seconds[name] = time.perf_counter() - t0
-        print(json.dumps(figures[name], indent=2, default=str), file=sys.stderr, flush=True)
+        runs[name] = {"figures": figures, "seconds": time.perf_counter() - t0, "at": at.isoformat()}
+        print(json.dumps(figures, indent=2, default=str), file=sys.stderr, flush=True)
     RESULTS.mkdir(exist_ok=True)
-    text = report(figures, seconds, started)
-    path = RESULTS / f"{started:%Y-%m-%dT%H%M}.md"
+    text = report(runs)
+    path = RESULTS / f"{datetime.now(UTC):%Y-%m-%dT%H%M}.md"
     path.write_text(text + "\n")
     (RESULTS / "latest.md").write_text(text + "\n")
+    (RESULTS / "latest.json").write_text(json.dumps(runs, indent=2, default=str) + "\n")
     print(text)
     print(f"\nbench: written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}",
           file=sys.stderr)

@@ -6,14 +6,17 @@ notifications.events — each its own process, doing nothing but read, publish, 
 ``encounters.reported`` to a referral mail accepted by an SMTP sink. Both are fed the same
 way: N encounters published as fast as possible into an idle, warmed-up system; the rate
 is N over the time from the first publish to the last output. Then, on the real
-pipeline, latency from publishing an encounter to its referral mail at a fixed offered
-rate, and each service's peak RSS.
+pipeline, latency from publishing an encounter to its referral mail at the target's
+offered rate and at a rate well below this machine's capacity, each service's peak RSS,
+and a profile of the burst: CPU time of every process (services, Kafka, FerretDB) and
+database commands per encounter.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import socket
 import sys
@@ -23,11 +26,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psutil
 from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import ServiceProcess, cleanup, fresh_settings, percentiles, producer, sampling, wait_for
 from bench.intake import encounter
 from services.notify.sink import Sink
+from shared.contracts.inbound import SpecialistRegistered
 from shared.kafka import ensure_topics
 from shared.settings import Settings
 from shared.topics import CATALOGUE, dlq
@@ -35,6 +42,8 @@ from shared.topics import CATALOGUE, dlq
 SERVICES = ["intake", "referral", "stabilization", "certification", "notify", "status"]
 RAW_HOPS = [("encounters.reported", "cases.opened"), ("cases.opened", "referrals.events"),
             ("referrals.events", "notifications.events")]
+EASY_RATE = 10.0  # an offered rate well below what this machine sustains: latency without a queue
+RUN_DIR = Path(__file__).resolve().parents[1] / ".local" / "run"
 CASE = re.compile(rb"case-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -50,7 +59,7 @@ def specialist(index: int) -> dict[str, Any]:
             "type": "casework.specialist.registered.v1",
             "data": {"specialist_id": sid, "agency_id": "TX-DPS", "name": f"Bench Specialist {index}",
                      "email": f"{sid}@victim-services.example.org", "languages": ["en", "es"], "regions": ["*"],
-                     "role": "victim_specialist", "on_duty": True, "max_active_cases": 100_000}}
+                     "role": "victim_specialist", "on_duty": True, "max_active_cases": 10_000}}
 
 
 async def publish_now(p: AIOKafkaProducer, settings: Settings, count: int, tag: str,
@@ -88,6 +97,77 @@ async def raw_chain(count: int) -> float:
         await cleanup(settings)
 
 
+def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    seconds = {}
+    for name, pid in pids.items():
+        try:
+            times = psutil.Process(pid).cpu_times()
+            seconds[name] = times.user + times.system
+        except psutil.Error:
+            seconds[name] = float("nan")
+    return seconds
+
+
+def _server_pids() -> dict[str, int]:
+    pids = {}
+    for server in ("kafka", "ferretdb"):
+        try:
+            pids[server] = int((RUN_DIR / f"{server}.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return pids
+
+
+async def _db_commands(procs: list[ServiceProcess]) -> dict[str, dict[str, float]]:
+    """Per service, what its database commands have added up to so far: ``{"n": count,
+    "<command> s": seconds waiting for that command}`` (from ``/metrics``)."""
+    found: dict[str, dict[str, float]] = {}
+    async with httpx.AsyncClient(timeout=5) as client:
+        for proc in procs:
+            text = (await client.get(f"http://127.0.0.1:{proc.port}/metrics")).text
+            mine = found[proc.name] = {"n": 0.0}
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    if sample.name == "casework_db_commands_total":
+                        mine["n"] += sample.value
+                    elif sample.name == "casework_db_command_seconds_sum":
+                        mine[f"{sample.labels['command']} s"] = sample.value
+    return found
+
+
+class Profile:
+    """Where a burst's time goes: CPU seconds of every process and database commands per encounter."""
+
+    def __init__(self, procs: list[ServiceProcess]) -> None:
+        self.procs = procs
+        self.pids = {p.name: p.proc.pid for p in procs if p.proc} | _server_pids() | {"bench driver": os.getpid()}
+
+    async def __aenter__(self) -> Profile:
+        self.cpu, self.commands = _cpu_seconds(self.pids), await _db_commands(self.procs)
+        self.wall = time.perf_counter()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        cpu, commands = _cpu_seconds(self.pids), await _db_commands(self.procs)
+        self.cpu = {name: cpu[name] - self.cpu[name] for name in self.pids}
+        self.commands = {name: {k: v - self.commands[name].get(k, 0.0) for k, v in commands[name].items()}
+                         for name in commands}
+
+    def per_encounter(self, count: int) -> dict[str, Any]:
+        busiest = sorted(self.cpu.items(), key=lambda item: -item[1])
+        return {
+            "cores_busy": round(sum(self.cpu.values()) / self.wall, 2),
+            "cpu_ms_per_encounter": {name: round(seconds * 1000 / count, 2) for name, seconds in busiest},
+            "db_commands_per_encounter": {name: round(c["n"] / count, 1) for name, c in self.commands.items()},
+            # time each service spent waiting for the database, per encounter, by command
+            "db_wait_ms_per_encounter": {
+                name: {k.removesuffix(" s"): round(v * 1000 / count, 1)
+                       for k, v in sorted(c.items(), key=lambda kv: -kv[1]) if k != "n" and v * 1000 / count >= 0.5}
+                for name, c in self.commands.items()},
+        }
+
+
 class Mailbox:
     """The SMTP sink the referral mails land in, noting when each case's mail arrived."""
 
@@ -103,8 +183,31 @@ class Mailbox:
 
     async def until(self, count: int, timeout: float = 300) -> None:
         deadline = time.perf_counter() + timeout
-        while self.count < count and time.perf_counter() < deadline:
+        while self.count < count:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"{self.count} referral mails after {timeout:.0f} s, expected {count}")
             await asyncio.sleep(0.05)
+
+
+async def latency(p: AIOKafkaProducer, settings: Settings, mailbox: Mailbox, rate: float, seconds: float,
+                  tag: str) -> dict[str, Any]:
+    """Encounters offered at a steady ``rate`` for ``seconds``: publish → referral mail accepted."""
+    sent: dict[str, float] = {}
+    total, before = int(rate * seconds), mailbox.count
+    start = time.perf_counter()
+    for i in range(total):
+        await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        eid = f"ENC-{tag}-{i}"
+        sent[eid] = time.perf_counter()
+        await p.send(settings.topic("encounters.reported"), json.dumps(encounter(eid)).encode(), key=eid.encode())
+    await mailbox.until(before + total, timeout=600)
+    opened = [json.loads(r.value)["data"] for r in await wait_for(settings, "cases.opened", before + total)]
+    case_of = {o["encounter_id"]: o["case_id"] for o in opened}
+    seconds_each = [mailbox.arrived[case_of[e]] - t for e, t in sent.items()
+                    if e in case_of and case_of[e] in mailbox.arrived]
+    lat = percentiles(seconds_each)
+    return {"offered_per_s": rate, "samples": len(seconds_each), "of": total,
+            "p50_ms": round(lat["p50"] * 1000), "p99_ms": round(lat["p99"] * 1000), "max_ms": round(lat["max"] * 1000)}
 
 
 async def pipeline(count: int, rate: float, seconds: float) -> dict[str, Any]:
@@ -117,6 +220,8 @@ async def pipeline(count: int, rate: float, seconds: float) -> dict[str, Any]:
     await ensure_topics(settings, topics)
     p = await producer(settings)
     roster = [specialist(i) for i in range(20)]
+    for event in roster:  # a roster the services would dead-letter would measure nothing
+        SpecialistRegistered.model_validate_json(json.dumps(event["data"]))
     for event in roster:
         await p.send_and_wait(settings.topic("roster.specialists"), json.dumps(event).encode(),
                               key=event["subject"].encode())
@@ -132,28 +237,17 @@ async def pipeline(count: int, rate: float, seconds: float) -> dict[str, Any]:
         await publish_now(p, settings, 200, "warm")
         await mailbox.until(200)
 
-        # latency at a fixed offered rate
-        sent: dict[str, float] = {}
-        total = int(rate * seconds)
-        start = time.perf_counter()
-        for i in range(total):
-            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-            eid = f"ENC-lat-{i}"
-            sent[eid] = time.perf_counter()
-            await p.send(settings.topic("encounters.reported"), json.dumps(encounter(eid)).encode(), key=eid.encode())
-        await mailbox.until(200 + total)
-        opened = await wait_for(settings, "cases.opened", 200 + total)
-        case_of = {json.loads(r.value)["data"]["encounter_id"]: json.loads(r.value)["data"]["case_id"] for r in opened}
-        latencies = [mailbox.arrived[case_of[e]] - t for e, t in sent.items()
-                     if e in case_of and case_of[e] in mailbox.arrived]
+        easy = await latency(p, settings, mailbox, EASY_RATE, seconds, "easy")
+        target = await latency(p, settings, mailbox, rate, seconds, "target")
 
         # throughput: a burst into the idle system
         before = mailbox.count
-        started = time.perf_counter()
-        await publish_now(p, settings, count, "burst")
-        await mailbox.until(before + count, timeout=600)
-        elapsed = time.perf_counter() - started
-        delivered = mailbox.count - before
+        async with Profile(procs) as profile:
+            started = time.perf_counter()
+            await publish_now(p, settings, count, "burst")
+            await mailbox.until(before + count, timeout=600)
+            elapsed = time.perf_counter() - started
+            delivered = mailbox.count - before
     finally:
         stop.set()
         await sampler
@@ -162,14 +256,13 @@ async def pipeline(count: int, rate: float, seconds: float) -> dict[str, Any]:
         await p.stop()
         await sink.stop()
         await cleanup(settings)
-    lat = percentiles(latencies)
     return {
         "pipeline_per_s": round(delivered / elapsed, 1),
         "burst": count, "delivered": delivered,
-        "offered_rate": rate, "latency_samples": len(latencies), "of": total,
-        "latency_p50_ms": round(lat["p50"] * 1000), "latency_p99_ms": round(lat["p99"] * 1000),
-        "latency_max_ms": round(lat["max"] * 1000),
+        "offered_rate": rate, "latency_p50_ms": target["p50_ms"], "latency_p99_ms": target["p99_ms"],
+        "latency_at_offered_rate": target, f"latency_at_{EASY_RATE:g}_per_s": easy,
         "peak_rss_mib": {proc.name: round(proc.peak_rss / 2**20) for proc in procs},
+        "profile_of_the_burst": profile.per_encounter(count),
     }
 
 

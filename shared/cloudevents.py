@@ -118,6 +118,12 @@ def encode(event: CloudEvent) -> bytes:
     return event.model_dump_json(exclude_none=True).encode()
 
 
-def derived_id(input_id: str, index: int | str) -> str:
-    """Deterministic output id: a handler re-run after a crash emits the same ids (DESIGN §4)."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"casework:{input_id}:{index}"))
+def derived_id(input_id: str, index: int | str, *, by: str = "") -> str:
+    """Deterministic output id: a handler re-run after a crash emits the same ids (DESIGN §4).
+
+    ``by`` names the producer: several services react to the same input (every service
+    reads ``cases.opened``), and their outputs must not share ids, or a consumer of
+    several topics (status, notify) would drop one as a repeat of the other.
+    """
+    producer = f"{by}:" if by else ""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"casework:{producer}{input_id}:{index}"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream import AckPolicy
@@ -56,5 +58,28 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
                 raise for_code(code)(f"cannot create topic {topic}: {rest[0] if rest else code}")
         log.info("topics created", topics=sorted(missing))
         return missing
+    finally:
+        await admin.close()
+
+
+async def partitions_of(bootstrap: str, topics: list[str], *, wait_seconds: float = 30.0) -> list[TopicPartition]:
+    """Every partition of these topics, waiting for a topic created a moment ago to be known.
+
+    Right after ``create_topics`` the broker may still describe a new topic as unknown,
+    with no partitions; reading it then would silently read nothing.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="casework-admin")
+    await admin.start()
+    try:
+        while True:
+            described = await admin.describe_topics(topics)
+            missing = set(topics) - {d["topic"] for d in described if d["partitions"] and not d.get("error_code")}
+            if not missing:
+                return sorted(TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"])
+            if loop.time() > deadline:
+                raise RuntimeError(f"topics {sorted(missing)} have no partitions after {wait_seconds:.0f} s")
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()

@@ -9,13 +9,69 @@ no change streams, no TTL indexes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from prometheus_client import Counter, Histogram
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.results import BulkWriteResult
 
 from shared.settings import Settings
+
+COMMANDS = Counter("casework_db_commands_total", "Database commands sent, by database and command",
+                   ["database", "command", "outcome"])
+COMMAND_SECONDS = Histogram("casework_db_command_seconds", "Database command round trips", ["command"],
+                            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+
+
+class CommandMetrics(monitoring.CommandListener):
+    """Counts and times every database command, so ``/metrics`` shows where the time goes."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._note(event, "ok")
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._note(event, "error")
+
+    @staticmethod
+    def _note(event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent, outcome: str) -> None:
+        COMMANDS.labels(getattr(event, "database_name", "") or "", event.command_name, outcome).inc()
+        COMMAND_SECONDS.labels(event.command_name).observe(event.duration_micros / 1e6)
+
+
+# FerretDB 1.24 (SQLite) gives each database a pool of 100 SQL connections, and an update
+# command keeps one per statement until the whole command ends; a command that creates a
+# collection or an index meanwhile holds the metadata lock while it waits for a connection,
+# and the statements waiting for that lock never give theirs back: the database hangs for
+# good (seen after a service was killed mid-batch and its successor created its indexes
+# while the old commands still ran). So each process keeps far below 100: at most
+# POOL_SIZE commands at once, of which BULK_COMMANDS_AT_ONCE bulk writes of at most
+# MAX_UPDATES_PER_COMMAND statements — 42 connections at worst, two overlapping
+# processes (a restart) included still below the limit.
+POOL_SIZE = 24
+MAX_UPDATES_PER_COMMAND = 10
+BULK_COMMANDS_AT_ONCE = 2
+_bulk_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def chunks(items: Sequence[Any], size: int = MAX_UPDATES_PER_COMMAND) -> list[list[Any]]:
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+async def bulk_write(collection: AsyncCollection, operations: list[Any], *, ordered: bool) -> BulkWriteResult:
+    """One bulk command (at most ``MAX_UPDATES_PER_COMMAND`` operations; see above)."""
+    assert len(operations) <= MAX_UPDATES_PER_COMMAND, len(operations)
+    loop = asyncio.get_running_loop()
+    slots = _bulk_slots.get(loop)
+    if slots is None:
+        slots = _bulk_slots[loop] = asyncio.Semaphore(BULK_COMMANDS_AT_ONCE)
+    async with slots:
+        return await collection.bulk_write(operations, ordered=ordered)
 
 
 def make_client(settings: Settings) -> AsyncMongoClient:
@@ -25,6 +81,8 @@ def make_client(settings: Settings) -> AsyncMongoClient:
         connect=False,
         serverSelectionTimeoutMS=10_000,
         appname="casework",
+        maxPoolSize=POOL_SIZE,
+        event_listeners=[CommandMetrics()],
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import socket
 import uuid
@@ -14,10 +13,9 @@ from pymongo import AsyncMongoClient
 
 from shared import logging as caselog
 from shared.settings import Settings
-from tests.support.kafka import Bus, delete_topics
+from tests.support.kafka import Bus, forget
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICE_DATABASES = ("intake", "referral", "stabilization", "certification", "notify", "status")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -56,18 +54,7 @@ async def bus(settings: Settings) -> AsyncIterator[Bus]:
     await bus.start()
     yield bus
     await bus.stop()
-    await delete_topics(settings)
-    client = AsyncMongoClient(settings.mongo_uri)
-    try:
-        # FerretDB's listDatabases at times blocks for minutes while other databases are
-        # busy; the services' own databases are then dropped by name.
-        names = await asyncio.wait_for(client.list_database_names(), timeout=3)
-    except TimeoutError:
-        names = [settings.database(service) for service in SERVICE_DATABASES]
-    for name in names:
-        if name.startswith(settings.db_prefix):
-            await client.drop_database(name)
-    await client.close()
+    await forget(settings)
 
 
 @pytest.fixture

@@ -24,8 +24,7 @@ from shared.contracts.referrals import CaseUnassigned, ReferralAccepted, Referra
 from shared.contracts.stabilization import PlanEvent
 from shared.kit import Inbound
 from shared.kit.inbound import TopicReader
-from shared.kit.store import chunks
-from shared.mongo import find_by_ids
+from shared.mongo import bulk_write, chunks, find_by_ids
 from shared.settings import Settings
 
 from .audience import Contact, Directory
@@ -66,14 +65,14 @@ class DirectoryStore:
                 ops.append(UpdateOne({"_id": contact.id}, {"$set": contact.model_dump(mode="json", exclude={"id"})},
                                      upsert=True))
         for chunk in chunks(ops):  # in topic order: the last word wins
-            await self.contacts.bulk_write(chunk, ordered=True)
+            await bulk_write(self.contacts, chunk, ordered=True)
         return []
 
     async def note_cases(self, events: Iterable[Inbound]) -> None:
         ops = [UpdateOne({"_id": e.data.case_id}, update, upsert=True)
                for e in events if (update := case_facts(e.data)) is not None]
         for chunk in chunks(ops):
-            await self.cases.bulk_write(chunk, ordered=True)
+            await bulk_write(self.cases, chunk, ordered=True)
 
     async def directory_for(self, payloads: Sequence[Any]) -> Directory:
         """Everything the batch's recipients are chosen from, in three reads."""

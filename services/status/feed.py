@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import logging as caselog
 from shared.contracts.status import CaseStatus
+from shared.kafka import partitions_of
 from shared.kit import Clock
 from shared.settings import Settings
 
@@ -144,17 +144,6 @@ class StatusFeed:
             before = self.board.put(row, now)
             if live and (before is not None or self.board.rows.get(row.case_id) is row):
                 self.broadcaster.changed(row, before)
-
-
-async def partitions_of(bootstrap: str, topics: list[str]) -> list[TopicPartition]:
-    """Every partition of these (existing) topics."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="casework-status-feed")
-    await admin.start()
-    try:
-        described = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
-    return sorted(TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"])
 
 
 def _row(record: Any) -> Row | None:

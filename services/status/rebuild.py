@@ -24,6 +24,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 from shared import logging as caselog
+from shared.kafka import partitions_of
 from shared.kit.inbound import Inbound, Skip, TopicReader
 from shared.kit.service import Service
 from shared.kit.workflow import Workflow
@@ -31,7 +32,6 @@ from shared.settings import Settings
 
 from . import casefile, domain, sources
 from .app import ALIVE_SECONDS, INSTANCES, projection
-from .feed import partitions_of
 from .state import CaseView
 
 log = caselog.get_logger("casework.status.rebuild")

@@ -133,8 +133,12 @@ class BatchConsumer:
 
     async def _alert(self, alerts: list[tuple[ConsumerRecord, Payload]]) -> None:
         entries = []
-        for index, (record, payload) in enumerate(alerts):
-            event_id = derived_id(f"{record.topic}/{record.partition}/{record.offset}", index)
+        per_record: dict[tuple[str, int, int], int] = {}
+        for record, payload in alerts:
+            # numbered within the record, not the batch: a redelivery in another batch gives the same id
+            source = (record.topic, record.partition, record.offset)
+            index = per_record[source] = per_record.get(source, -1) + 1
+            event_id = derived_id("/".join(map(str, source)), index, by=self.service.name)
             event = new_event(payload, event_id=event_id, source=self.service.source,
                               time=self.service.clock.now())
             entries.append(entry(event_id, payload.TOPIC, payload.subject, encode(event), event_id, payload.TYPE))

@@ -23,18 +23,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from shared.kit.timers import TimerIndex, to_millis
-from shared.mongo import find_by_ids
+from shared.mongo import bulk_write, chunks, find_by_ids
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# FerretDB 1.24 (SQLite) keeps each update statement's cursor, and with it one of the
-# database's 100 SQLite connections, until the whole command ends: one bulk_write of ~100
-# updates deadlocks that database for good. So updates go in commands of at most this many.
-MAX_UPDATES_PER_COMMAND = 50
 SEEN_LIMIT = 2000  # event ids remembered per aggregate; far more than one case receives
-
-
-def chunks(items: list[Any], size: int = MAX_UPDATES_PER_COMMAND) -> list[list[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 @dataclass
@@ -123,7 +115,7 @@ class AggregateStore:
         matched = 0
         for chunk in chunks(writes):
             try:
-                result = await self.collection.bulk_write([w.operation() for w in chunk], ordered=False)
+                result = await bulk_write(self.collection, [w.operation() for w in chunk], ordered=False)
                 matched += result.matched_count + result.inserted_count
             except BulkWriteError as exc:
                 errors = exc.details.get("writeErrors", [])
@@ -147,8 +139,8 @@ class AggregateStore:
             return
         matched = 0
         for chunk in chunks(sent):
-            result = await self.collection.bulk_write(
-                [UpdateOne({"_id": i, "version": v}, {"$set": {"outbox": [], "outbox_since": None}})
+            result = await bulk_write(
+                self.collection, [UpdateOne({"_id": i, "version": v}, {"$set": {"outbox": [], "outbox_since": None}})
                  for i, v, _ in chunk], ordered=False)
             matched += result.matched_count
         if matched == len(sent):
@@ -156,8 +148,8 @@ class AggregateStore:
         # Written again since: remove exactly what was sent, keep anything newer. ($pullAll
         # of whole entries: FerretDB ignores a $pull with a condition.)
         for chunk in chunks(sent):
-            await self.collection.bulk_write(
-                [UpdateOne({"_id": i}, {"$pullAll": {"outbox": entries}}) for i, _, entries in chunk],
+            await bulk_write(
+                self.collection, [UpdateOne({"_id": i}, {"$pullAll": {"outbox": entries}}) for i, _, entries in chunk],
                 ordered=False)
         for i, _, _ in sent:
             await self.collection.update_one({"_id": i, "outbox": {"$size": 0}}, {"$set": {"outbox_since": None}})

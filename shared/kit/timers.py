@@ -23,6 +23,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.kit.inbound import Inbound
 from shared.kit.metrics import METRICS
+from shared.mongo import bulk_write, chunks
 
 if TYPE_CHECKING:
     from shared.kit.workflow import Workflow
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 SWEEP_LIMIT = 500
 MINUTE = "%Y%m%d%H%M"
 READ_EACH_UP_TO = 120  # minutes; a longer gap (a restart, a test's clock jump) is one range read
-MAX_UPDATES_PER_COMMAND = 50  # see store.MAX_UPDATES_PER_COMMAND
 
 
 def minute_of(moment: datetime) -> str:
@@ -58,8 +58,8 @@ class TimerIndex:
         ops = [UpdateOne({"_id": minute_of(max(at, written))},
                          {"$addToSet": {"entries": {"a": aid, "t": to_millis(at)}}}, upsert=True)
                for aid, at, written in timers]
-        for start in range(0, len(ops), MAX_UPDATES_PER_COMMAND):
-            await self.collection.bulk_write(ops[start:start + MAX_UPDATES_PER_COMMAND], ordered=False)
+        for chunk in chunks(ops):
+            await bulk_write(self.collection, chunk, ordered=False)
 
     async def due(self, now: datetime, limit: int) -> list[tuple[str, dict[str, Any]]]:
         """``(minute, entry)`` pairs due by ``now``, oldest first, at most ``limit``."""
@@ -90,8 +90,8 @@ class TimerIndex:
             by_minute.setdefault(minute, []).append(entry)
         current = minute_of(now)
         ops = [UpdateOne({"_id": m}, {"$pullAll": {"entries": es}}) for m, es in by_minute.items()]
-        for start in range(0, len(ops), MAX_UPDATES_PER_COMMAND):
-            await self.collection.bulk_write(ops[start:start + MAX_UPDATES_PER_COMMAND], ordered=False)
+        for chunk in chunks(ops):
+            await bulk_write(self.collection, chunk, ordered=False)
         for minute in by_minute:
             if minute < current:
                 await self.collection.delete_one({"_id": minute, "entries": {"$size": 0}})

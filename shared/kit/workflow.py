@@ -195,7 +195,7 @@ class Workflow(Generic[S]):
                     continue
                 produced = ()  # a failing timer is dropped (logged), or it would fire forever
             for index, payload in enumerate(produced):
-                outbox.append(self._outbox_entry(payload, derived_id(event.id, index), now, event))
+                outbox.append(self._outbox_entry(payload, derived_id(event.id, index, by=self.service), now, event))
             emitted.extend(produced)
             seen.append(event.id)
             done.add(event.id)

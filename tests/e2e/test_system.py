@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from pymongo import AsyncMongoClient
 
 from casework.simulation import Shares, Simulation
 from tests.support import events
-from tests.support.kafka import Bus, delete_topics
+from tests.support.kafka import Bus, forget
 from tests.support.system import SERVICES, System, e2e_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -39,7 +40,7 @@ async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Syst
         yield running
     finally:
         running.stop()
-        await delete_topics(settings)
+        await forget(settings)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -191,6 +192,19 @@ async def test_each_service_killed_once_during_500_encounters_loses_and_duplicat
     unassigned = [c for c, s in latest.items()
                   if s["referral"]["status"] == "unassigned" or not s["referral"]["referral_id"]]
     assert unassigned == []  # every encounter has one active referral (capacity is ample)
+
+    # The read model took the first reaction of every service to each case: referral and
+    # stabilization both answer the same cases.opened, and neither answer may shadow the other.
+    read_model = system.settings.database("status")
+    client = AsyncMongoClient(system.settings.mongo_uri)
+    try:
+        kinds = {d["_id"]: {m["kind"] for m in d["state"]["timeline"]}
+                 async for d in client[read_model]["cases"].find({"_id": {"$in": sorted(ours)}})}
+    finally:
+        await client.close()
+    missing = {c: sorted({"case_opened", "referral_assigned", "stabilization_progressed"} - k)
+               for c, k in kinds.items()}
+    assert set(kinds) == ours and not {c: m for c, m in missing.items() if m}
 
     # The mailbox holds each mail once. A repeat can come only from the crash window the
     # Message-ID exists for (accepted by the server, notify killed before recording it): at most

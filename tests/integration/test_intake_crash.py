@@ -27,6 +27,6 @@ async def test_sigkill_after_write_before_publish_publishes_once_after_restart(
     finally:
         intake.stop()
     assert len(opened) == 1
-    assert opened[0]["id"] == derived_id(encounter["id"], 0)
+    assert opened[0]["id"] == derived_id(encounter["id"], 0, by="intake")
     assert opened[0]["data"]["case_id"] == doc["state"]["case_id"]
     assert not [c for c in events.CANARIES if c in intake.log()]

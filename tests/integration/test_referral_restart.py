@@ -52,6 +52,6 @@ async def test_sigkill_after_the_write_publishes_the_assignment_once_after_resta
     finally:
         referral.stop()
     [assigned] = events
-    assert assigned["id"] == derived_id(opened["id"], 0)
+    assert assigned["id"] == derived_id(opened["id"], 0, by="referral")
     assert assigned["data"]["specialist_id"] == specialist
     assert await r.holds(db) == {specialist: ["case-crash#1"]}

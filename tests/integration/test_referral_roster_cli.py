@@ -48,7 +48,7 @@ async def test_the_demo_roster_is_published_and_used_and_a_removal_is_a_tombston
 
 async def test_a_wrong_file_publishes_nothing(settings, bus: Bus, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text((ROOT / "examples" / "roster.yaml").read_text().replace("max_active_cases: 15",
+    bad.write_text((ROOT / "examples" / "roster.yaml").read_text().replace("max_active_cases: 45",
                                                                             "max_active_cases: many"))
     code, out = await roster_load(settings, bad)
     assert code == 1 and "entry 5 ('vs-ca-morales'): field 'max_active_cases'" in out, out

@@ -48,7 +48,7 @@ async def test_sigkill_after_the_write_publishes_once_and_applies_once(
         await eventually(lambda: committed(settings, "cases.opened"))  # the redelivery was handled
     finally:
         service.stop()
-    assert progressed["id"] == derived_id(opened["id"], 0)
+    assert progressed["id"] == derived_id(opened["id"], 0, by="stabilization")
     assert progressed["data"]["plan"]["urgent_needs_open"] == ["medical"]
     assert [e["id"] for e in await case_events(bus, case)] == [progressed["id"]]
     doc = await plans.find_one({"_id": case})

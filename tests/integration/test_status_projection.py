@@ -3,12 +3,14 @@ reordering, rebuild equality, T/U dropped on arrival, bad input dead-lettered.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
 from services.status import rebuild as status_rebuild
 from services.status.access import Tokens
 from services.status.app import bootstrap
+from shared.cloudevents import derived_id
 from shared.contracts.certifications import CertificationStatus
 from shared.contracts.inbound import CertificationKind
 from shared.contracts.stabilization import PlanChange
@@ -156,3 +158,35 @@ async def test_rebuild_yields_the_same_snapshots_as_the_live_read_model(settings
     before, after = snapshots(live_records), snapshots(await bus.read("cases.status", timeout=3))
     for case, event in live.items():  # published again, field for field, updated_at included
         assert len(after[case]) > len(before[case]) and after[case][-1]["data"] == event["data"]
+
+
+async def test_a_cases_events_arriving_on_several_topics_at_once_are_all_applied(settings, bus: Bus, mongo) -> None:
+    """Referral and stabilization both answer the same ``cases.opened`` at the same moment, each
+    with the id its kit derives from that input: the read model must take both."""
+    cases = [f"case-c{n}" for n in range(12)]
+    status, port = service(settings)
+    async with status.app:
+        await ev.ready(port)
+        opened = {case: ev.cloudevent(ev.case_opened(case), at=T0) for case in cases}
+        for event in opened.values():
+            await bus.publish("cases.opened", event)
+        await bus.events("cases.status", count=len(cases))
+        at = T0 + timedelta(seconds=2)
+        for case in cases:  # no waiting between them: each topic's consumer takes its own at once
+            cause = opened[case]["id"]
+            assigned = ev.assigned(case, f"{case}-r1", "sp-1", at=at)
+            progressed = ev.progressed(case, ev.plan(2, engaged=True))
+            await bus.publish("referrals.events",
+                              ev.cloudevent(assigned, at=at, event_id=derived_id(cause, 0, by="referral")))
+            await bus.publish("stabilization.events",
+                              ev.cloudevent(progressed, at=at, event_id=derived_id(cause, 0, by="stabilization")))
+
+        async def every_case_has_both() -> bool:
+            docs = [d async for d in mongo[settings.database("status")]["cases"].find({})]
+            return len(docs) == len(cases) and all(len(d["seen"]) == 3 for d in docs)
+
+        await eventually(every_case_has_both, timeout=30)
+        await asyncio.sleep(1.0)  # and nothing undoes it afterwards
+    docs = {d["_id"]: d async for d in mongo[settings.database("status")]["cases"].find({})}
+    assert {c: len(d["seen"]) for c, d in docs.items()} == dict.fromkeys(cases, 3)
+    assert {c: d["state"]["referral"]["referral_id"] for c, d in docs.items()} == {c: f"{c}-r1" for c in cases}

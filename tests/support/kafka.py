@@ -10,6 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
 
 from shared.kafka import ensure_topics
 from shared.settings import Settings
@@ -97,6 +98,32 @@ async def delete_topics(settings: Settings) -> None:
             await admin.delete_topics(mine)
     finally:
         await admin.close()
+
+
+SERVICE_DATABASES = ("intake", "referral", "stabilization", "certification", "notify", "status")
+
+
+async def drop_databases(settings: Settings) -> None:
+    """Remove a test's prefixed databases so FerretDB does not accumulate them."""
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri)
+    try:
+        # FerretDB's listDatabases at times blocks for minutes while other databases are
+        # busy; the services' own databases are then dropped by name.
+        names = await asyncio.wait_for(client.list_database_names(), timeout=3)
+    except TimeoutError:
+        names = [settings.database(service) for service in SERVICE_DATABASES]
+    try:
+        for name in names:
+            if name.startswith(settings.db_prefix):
+                await client.drop_database(name)
+    finally:
+        await client.close()
+
+
+async def forget(settings: Settings) -> None:
+    """Everything a test created on the servers: its topics and its databases."""
+    await delete_topics(settings)
+    await drop_databases(settings)
 
 
 async def eventually(check: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.2) -> Any:

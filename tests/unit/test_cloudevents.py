@@ -61,3 +61,10 @@ def test_produced_event_round_trips_and_ids_are_deterministic() -> None:
     assert raw["correlationid"] == "corr-1" and raw["time"] == "2026-01-01T00:00:00Z"
     assert reader(ReferralResponded).validate_json(encode(event)).data == payload
     assert derived_id("in-1", 0) == derived_id("in-1", 0) != derived_id("in-1", 1)
+
+
+def test_services_reacting_to_the_same_input_emit_different_ids() -> None:
+    # every service reads cases.opened: status and notify read all their outputs and drop repeats by id
+    services = ["intake", "referral", "stabilization", "certification", "notify", "status"]
+    assert len({derived_id("opened-1", 0, by=s) for s in services}) == len(services)
+    assert derived_id("opened-1", 0, by="referral") == derived_id("opened-1", 0, by="referral")
