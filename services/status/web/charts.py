@@ -5,11 +5,14 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 PALETTE = {"urgent": "#b3261e", "high": "#d97706", "normal": "#2563eb", "p50": "#2563eb", "p90": "#7c3aed"}
-BAR_HEIGHT, GAP, LABEL_WIDTH, WIDTH = 22, 8, 150, 560
+BAR_HEIGHT, GAP, LABEL_WIDTH, WIDTH = 22, 8, 200, 600  # labels up to ~26 characters at 13 px
 
 
 def bars(title: str, values: dict[str, float], *, unit: str = "", color: str = "#2563eb") -> Markup:
     """Horizontal bars, one per label, with the value written at the end."""
+    if not values:
+        return Markup(f'<figure class="chart"><figcaption>{escape(title)}</figcaption>'
+                      f'<p class="muted">No cases in this window yet.</p></figure>')
     top = max(values.values(), default=0) or 1
     rows = []
     for i, (label, value) in enumerate(values.items()):

@@ -120,7 +120,7 @@ async def aggregates(request: Request) -> Response:
     data = request.app.state.views.aggregates(principal)
     timing = {f"{label} {p}": charts.minutes(data[key][f"{p}_seconds"])
               for label, key in (("assignment", "time_to_assignment"), ("acceptance", "time_to_acceptance"))
-              for p in ("p50", "p90")}
+              for p in ("p50", "p90") if data[key][f"{p}_seconds"] is not None}  # no cases yet: no bar
     sla = data["sla"]
     figures = [
         charts.stacked("Cases by stage and priority", {STAGE_TITLES[s]: v for s, v in data["by_stage"].items()}),
