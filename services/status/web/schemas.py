@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from shared.contracts.status import CaseStatus
 
+from ..alerts import Alert
 from ..state import Moment
 
 
@@ -56,24 +57,12 @@ class Attention(BaseModel):
     cp_expired: int
 
 
-class UnprocessableEncounter(BaseModel):
-    """An encounter intake could not read: a person may be waiting (supervisors only)."""
-
-    alert_id: str
-    agency_id: str | None
-    region: str | None
-    encounter_id: str | None
-    error_type: str
-    error: str
-    received_at: str
-
-
 class BoardView(BaseModel):
     now: str | None
     totals: dict[str, int]
     attention: Attention
     columns: dict[str, list[Card]]
-    alerts: list[UnprocessableEncounter]
+    alerts: list[Alert]  # encounters intake could not read: a person may be waiting (supervisors only)
 
 
 class CaseList(BaseModel):
