@@ -45,8 +45,7 @@ test-unit: $(STAMP) ## only the unit tests (no servers needed)
 	@$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
 run: setup ## the whole system: infra, every service, the dashboard, a demo roster, a mail sink
-	@bash infra/up.sh
-	@$(PY) -m casework.supervisor
+	@$(PY) -m casework.supervisor  # starts Kafka and FerretDB if needed, and stops what it started
 
 bench: setup ## the benchmarks; results under bench/results/
 	@bash infra/up.sh

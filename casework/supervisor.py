@@ -154,6 +154,9 @@ class Supervisor:
                 os.killpg(proc.pid, signal.SIGKILL)
         if self.started_infra:
             subprocess.run(["bash", str(ROOT / "infra" / "down.sh")], check=False)
+        left = "Kafka and FerretDB stopped too" if self.started_infra else \
+            "Kafka and FerretDB left running (started before; `make infra-down` stops them)"
+        console.print(f"[bold]stopped[/] {', '.join(self.procs) or 'nothing'}; {left}")
 
 
 def _dashboard_tokens(settings: Settings) -> list[tuple[str, str]]:
