@@ -10,12 +10,11 @@ import statistics
 import uuid
 from collections.abc import Iterable
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from pymongo import AsyncMongoClient
 
 from shared.settings import Settings
 from shared.topics import MAX_MESSAGE_BYTES
@@ -83,20 +82,30 @@ async def wait_for(settings: Settings, topic: str, count: int, *, timeout: float
         await consumer.stop()
 
 
-async def cleanup(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
-    client = AsyncMongoClient(settings.mongo_uri)
-    for name in await client.list_database_names():
-        if name.startswith(settings.db_prefix):
-            await client.drop_database(name)
-    await client.close()
+RUN_DIR = Path(__file__).resolve().parents[1] / ".local" / "run"
+
+
+def server_pids() -> dict[str, int]:
+    """Kafka's and FerretDB's process ids, as ``infra/up.sh`` recorded them."""
+    pids = {}
+    for server in ("kafka", "ferretdb"):
+        try:
+            pids[server] = int((RUN_DIR / f"{server}.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return pids
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system) each process has used so far."""
+    seconds = {}
+    for name, pid in pids.items():
+        try:
+            times = psutil.Process(pid).cpu_times()
+            seconds[name] = times.user + times.system
+        except psutil.Error:
+            seconds[name] = float("nan")
+    return seconds
 
 
 class ServiceProcess:

@@ -13,16 +13,13 @@ import asyncio
 import json
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-import psutil
 from pymongo import AsyncMongoClient
 
-from bench.common import fresh_settings
+from bench.common import cpu_seconds, fresh_settings, server_pids
 from shared.settings import Settings
 
-RUN_DIR = Path(__file__).resolve().parents[1] / ".local" / "run"
 CLIENTS = 8
 
 
@@ -34,12 +31,8 @@ def _aggregate(i: int) -> dict[str, Any]:
 
 
 def _server_cpu() -> float:
-    try:
-        pid = int((RUN_DIR / "ferretdb.pid").read_text().split()[0])
-        times = psutil.Process(pid).cpu_times()
-        return times.user + times.system
-    except (OSError, ValueError, IndexError, psutil.Error):
-        return float("nan")
+    pid = server_pids().get("ferretdb")
+    return cpu_seconds({"ferretdb": pid})["ferretdb"] if pid else float("nan")
 
 
 async def _timed(label: str, operations: int, work: Any) -> dict[str, Any]:

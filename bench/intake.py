@@ -11,7 +11,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.common import ServiceProcess, cleanup, fresh_settings, produce_all, sampling, wait_for
+from bench.common import ServiceProcess, fresh_settings, produce_all, sampling, wait_for
+from casework.namespace import forget
 from shared.kafka import ensure_topics
 from shared.settings import Settings
 
@@ -82,8 +83,8 @@ async def run(count: int = 5000) -> dict[str, Any]:
         return {"encounters": count, "raw_per_s": round(raw_rate), "intake_per_s": round(intake_rate),
                 "ratio": round(intake_rate / raw_rate, 2), "intake_peak_rss_mib": round(intake.peak_rss / 2**20)}
     finally:
-        await cleanup(settings)
-        await cleanup(raw)
+        await forget(settings)
+        await forget(raw)
 
 
 if __name__ == "__main__":

@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from pymongo import AsyncMongoClient
 
+from casework.namespace import forget
 from services.notify.app import bootstrap
 from services.notify.sink import Sink
 from services.notify.state import notification_id
@@ -133,22 +132,8 @@ async def run(settings: Settings) -> dict[str, Any]:
         finally:
             await producer.stop()
             await sink.stop()
-            await _clean(config)
+            await forget(config)
     return {"benchmark": "notify", "throughput": throughput, "latency": latency}
-
-
-async def _clean(config: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=config.kafka_bootstrap)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(config.topic_prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
-    client: AsyncMongoClient = AsyncMongoClient(config.mongo_uri)
-    await client.drop_database(config.database("notify"))
-    await client.close()
 
 
 if __name__ == "__main__":

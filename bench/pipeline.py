@@ -27,12 +27,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.common import ServiceProcess, cleanup, fresh_settings, percentiles, producer, sampling, wait_for
+from bench.common import (
+    ServiceProcess,
+    cpu_seconds,
+    fresh_settings,
+    percentiles,
+    producer,
+    sampling,
+    server_pids,
+    wait_for,
+)
 from bench.intake import encounter
+from casework.namespace import forget
 from services.notify.sink import Sink
 from shared.contracts.inbound import SpecialistRegistered
 from shared.kafka import ensure_topics
@@ -43,7 +52,6 @@ SERVICES = ["intake", "referral", "stabilization", "certification", "notify", "s
 RAW_HOPS = [("encounters.reported", "cases.opened"), ("cases.opened", "referrals.events"),
             ("referrals.events", "notifications.events")]
 EASY_RATE = 10.0  # an offered rate well below what this machine sustains: latency without a queue
-RUN_DIR = Path(__file__).resolve().parents[1] / ".local" / "run"
 CASE = re.compile(rb"case-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -94,28 +102,7 @@ async def raw_chain(count: int) -> float:
         for hop in hops:
             hop.terminate()
             await hop.wait()
-        await cleanup(settings)
-
-
-def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    seconds = {}
-    for name, pid in pids.items():
-        try:
-            times = psutil.Process(pid).cpu_times()
-            seconds[name] = times.user + times.system
-        except psutil.Error:
-            seconds[name] = float("nan")
-    return seconds
-
-
-def _server_pids() -> dict[str, int]:
-    pids = {}
-    for server in ("kafka", "ferretdb"):
-        try:
-            pids[server] = int((RUN_DIR / f"{server}.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-    return pids
+        await forget(settings)
 
 
 async def _db_commands(procs: list[ServiceProcess]) -> dict[str, dict[str, float]]:
@@ -140,16 +127,16 @@ class Profile:
 
     def __init__(self, procs: list[ServiceProcess]) -> None:
         self.procs = procs
-        self.pids = {p.name: p.proc.pid for p in procs if p.proc} | _server_pids() | {"bench driver": os.getpid()}
+        self.pids = {p.name: p.proc.pid for p in procs if p.proc} | server_pids() | {"bench driver": os.getpid()}
 
     async def __aenter__(self) -> Profile:
-        self.cpu, self.commands = _cpu_seconds(self.pids), await _db_commands(self.procs)
+        self.cpu, self.commands = cpu_seconds(self.pids), await _db_commands(self.procs)
         self.wall = time.perf_counter()
         return self
 
     async def __aexit__(self, *_: object) -> None:
         self.wall = time.perf_counter() - self.wall
-        cpu, commands = _cpu_seconds(self.pids), await _db_commands(self.procs)
+        cpu, commands = cpu_seconds(self.pids), await _db_commands(self.procs)
         self.cpu = {name: cpu[name] - self.cpu[name] for name in self.pids}
         self.commands = {name: {k: v - self.commands[name].get(k, 0.0) for k, v in commands[name].items()}
                          for name in commands}
@@ -255,7 +242,7 @@ async def pipeline(count: int, rate: float, seconds: float) -> dict[str, Any]:
             await proc.stop()
         await p.stop()
         await sink.stop()
-        await cleanup(settings)
+        await forget(settings)
     return {
         "pipeline_per_s": round(delivered / elapsed, 1),
         "burst": count, "delivered": delivered,

@@ -23,7 +23,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from bench.common import cleanup, percentiles, wait_for
+from bench.common import percentiles, wait_for
+from casework.namespace import forget
 from services.referral.app import bootstrap
 from shared.cloudevents import derived_id
 from shared.kafka import ensure_topics
@@ -159,10 +160,10 @@ async def run(settings: Settings, *, cases: int = 300, rate: float = 25.0, open_
     config = settings.model_copy(update={"topic_prefix": f"{tag}.", "db_prefix": f"{tag}_"})
     try:
         assignment = await latency(config, cases, rate)
-        await cleanup(config)
+        await forget(config)
         sweep = await sweep_cost(config, open_referrals, closed_referrals, due_now)
     finally:
-        await cleanup(config)
+        await forget(config)
     return {"benchmark": "referral", "assignment": assignment, "timer_sweep": sweep}
 
 

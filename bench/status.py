@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from bench.common import ServiceProcess, cleanup, fresh_settings, percentiles, produce_all, sampling, wait_for
+from bench.common import ServiceProcess, fresh_settings, percentiles, produce_all, sampling, wait_for
+from casework.namespace import forget
 from services.status import domain
 from services.status.access import Role, new_token
 from services.status.state import CaseView, Opened, Referral
@@ -159,8 +160,8 @@ async def run(settings: Settings | None = None, *, cases: int = 100_000, project
         figures["dashboard_api"] = await api(second, cases, requests, port=free_port())
         return figures
     finally:
-        await cleanup(first)
-        await cleanup(second)
+        await forget(first)
+        await forget(second)
 
 
 if __name__ == "__main__":

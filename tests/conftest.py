@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from pymongo import AsyncMongoClient
 
+from casework.namespace import forget
 from shared import logging as caselog
 from shared.settings import Settings
-from tests.support.kafka import Bus, forget
+from tests.support.kafka import Bus
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,9 +21,10 @@ import pytest
 import pytest_asyncio
 from pymongo import AsyncMongoClient
 
+from casework.namespace import forget
 from casework.simulation import Shares, Simulation
 from tests.support import events
-from tests.support.kafka import Bus, forget
+from tests.support.kafka import Bus
 from tests.support.system import SERVICES, System, e2e_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

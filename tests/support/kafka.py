@@ -9,8 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from aiokafka.admin import AIOKafkaAdminClient
-from pymongo import AsyncMongoClient
 
 from shared.kafka import ensure_topics
 from shared.settings import Settings
@@ -84,46 +82,6 @@ class Bus:
         records = await self.read(topic, until=(lambda recs: len(decode(recs)) >= count) if count is not None else None,
                                   timeout=timeout, settle=settle)
         return decode(records)
-
-
-async def delete_topics(settings: Settings) -> None:
-    """Remove a test's prefixed topics so the broker does not accumulate them."""
-    if not settings.topic_prefix:
-        return
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
-
-
-SERVICE_DATABASES = ("intake", "referral", "stabilization", "certification", "notify", "status")
-
-
-async def drop_databases(settings: Settings) -> None:
-    """Remove a test's prefixed databases so FerretDB does not accumulate them."""
-    client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri)
-    try:
-        # FerretDB's listDatabases at times blocks for minutes while other databases are
-        # busy; the services' own databases are then dropped by name.
-        names = await asyncio.wait_for(client.list_database_names(), timeout=3)
-    except TimeoutError:
-        names = [settings.database(service) for service in SERVICE_DATABASES]
-    try:
-        for name in names:
-            if name.startswith(settings.db_prefix):
-                await client.drop_database(name)
-    finally:
-        await client.close()
-
-
-async def forget(settings: Settings) -> None:
-    """Everything a test created on the servers: its topics and its databases."""
-    await delete_topics(settings)
-    await drop_databases(settings)
 
 
 async def eventually(check: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.2) -> Any:

@@ -1,0 +1,52 @@
+"""A prefixed namespace on the servers (``CASEWORK_TOPIC_PREFIX``, ``CASEWORK_DB_PREFIX``):
+what tests and benchmarks create for themselves, and remove again when they are done."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
+
+from shared.settings import Settings
+
+SERVICE_DATABASES = ("intake", "referral", "stabilization", "certification", "notify", "status")
+
+
+async def delete_topics(settings: Settings) -> None:
+    """Remove the prefixed topics so the broker does not accumulate them (never unprefixed ones)."""
+    if not settings.topic_prefix:
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+async def drop_databases(settings: Settings) -> None:
+    """Remove the prefixed databases so FerretDB does not accumulate them (never unprefixed ones)."""
+    if not settings.db_prefix:
+        return
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri)
+    try:
+        # FerretDB's listDatabases at times blocks for minutes while other databases are
+        # busy; the services' own databases are then dropped by name.
+        names = await asyncio.wait_for(client.list_database_names(), timeout=3)
+    except TimeoutError:
+        names = [settings.database(service) for service in SERVICE_DATABASES]
+    try:
+        for name in names:
+            if name.startswith(settings.db_prefix):
+                await client.drop_database(name)
+    finally:
+        await client.close()
+
+
+async def forget(settings: Settings) -> None:
+    """Everything created under the prefixes: topics and databases."""
+    await delete_topics(settings)
+    await drop_databases(settings)
