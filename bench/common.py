@@ -123,7 +123,7 @@ class ServiceProcess:
                             self.settings.model_dump(exclude_none=True).items()}
         env |= {"CASEWORK_OPS_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "faststream", "run", f"services.{self.name}.app:app", env=env,
+            sys.executable, "-m", "faststream", "run", "--factory", f"services.{self.name}.app:create_app", env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 
     async def ready(self, timeout: float = 90) -> None:

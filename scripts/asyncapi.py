@@ -25,7 +25,8 @@ def services() -> list[str]:
 def generate(service: str, out: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
     env["CASEWORK_DEV_KEYRING_PATH"] = str(Path(tempfile.gettempdir()) / "casework-docs-keyring.json")
-    done = subprocess.run([sys.executable, "-m", "faststream", "docs", "gen", f"services.{service}.app:app",
+    done = subprocess.run([sys.executable, "-m", "faststream", "docs", "gen", "--factory",
+                           f"services.{service}.app:create_app",
                            "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"faststream docs gen failed for {service}:\n{done.stdout}{done.stderr}")

@@ -56,6 +56,7 @@ class CommandMetrics(monitoring.CommandListener):
 POOL_SIZE = 24
 MAX_UPDATES_PER_COMMAND = 10
 BULK_COMMANDS_AT_ONCE = 2
+DUPLICATE_KEY = 11000  # the server error code of a unique-index violation
 _bulk_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 

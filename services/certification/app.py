@@ -1,7 +1,8 @@
 """The certification service: ``certifications.requested`` and ``.recorded`` in; the restricted
 ``certifications.events`` and ``certifications.status`` out.
 
-Run it with ``faststream run services.certification.app:app``.
+Run it with
+``faststream run --factory services.certification.app:create_app``.
 
 Logging policy (P1, 8 U.S.C. 1367): this service logs nothing about a certification of its
 own; what the kit logs names event types, topics and offsets (and a case id only when an
@@ -14,11 +15,13 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import partial
 
-from shared import logging as caselog
+from faststream import FastStream
+
 from shared.contracts.certifications import CERTIFICATION_EVENTS, CaseCertifications
 from shared.contracts.inbound import CertificationRecorded, CertificationRequested
 from shared.kit import Clock
-from shared.kit.service import Service
+from shared.kit.decision import Pure
+from shared.kit.service import Service, process_app
 from shared.settings import Settings
 
 from . import domain
@@ -27,9 +30,8 @@ from .state import CaseCertificationFile
 OPS_PORT = 8084
 
 
-def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
+def bootstrap(settings: Settings, *, clock: Clock | None = None,
               ops_port: int | None = None) -> Service:
-    settings = settings or Settings()
     service = Service("certification", settings, clock=clock, ops_port=ops_port,
                       description="Continued Presence, T and U visa certifications and their "
                                   "deadlines; publishes only on restricted topics (P1).")
@@ -37,12 +39,13 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                            cp_renewal_lead=timedelta(days=settings.cp_renewal_lead_days))
     # One aggregate per case (the default aggregate id is the payload's subject, the case id).
     files = service.workflow("certifications", CaseCertificationFile,
-                             partial(domain.decide, policy=policy))
+                             Pure(partial(domain.decide, policy=policy)))
     service.consume(CertificationRequested, handler=files)
     service.consume(CertificationRecorded, handler=files)
     service.produces(*CERTIFICATION_EVENTS, CaseCertifications)
     return service
 
 
-caselog.configure(Settings().log_level)
-app = bootstrap(ops_port=Settings().ops_port or OPS_PORT).app
+def create_app(settings: Settings | None = None) -> FastStream:
+    """The process entry point (``faststream run --factory``)."""
+    return process_app(bootstrap, settings, ops_port=OPS_PORT)

@@ -1,25 +1,28 @@
 """The intake service: ``encounters.reported`` in, ``cases.opened`` and alerts out.
 
-Run it with ``faststream run services.intake.app:app``.
+Run it with ``faststream run --factory services.intake.app:create_app``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from aiokafka import ConsumerRecord
+from faststream import FastStream
 from pymongo import IndexModel
 
-from shared import logging as caselog
 from shared.contracts.inbound import EncounterReported
 from shared.contracts.intake import CaseOpened, EncounterUnprocessable
 from shared.crypto import KeyRing
 from shared.errors import describe, kind
 from shared.kit import Clock, Inbound
-from shared.kit.service import Service
+from shared.kit.decision import Decide
+from shared.kit.ports import Backend
+from shared.kit.service import Service, process_app
 from shared.settings import Settings
 
 from . import domain
@@ -29,22 +32,25 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
 _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 
 
-def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
-              keyring: KeyRing | None = None, ops_port: int | None = None) -> Service:
-    settings = settings or Settings()
-    keyring = keyring or KeyRing.from_settings(settings)
-    service = Service("intake", settings, clock=clock, ops_port=ops_port,
-                      description="Opens one case per reported encounter; keeps the person's "
-                                  "identity only in its encrypted vault.")
+@dataclass(frozen=True)
+class SealingDecision:
+    """Encryption is not pure (a random nonce), so each batch's subjects are sealed before ``decide``."""
 
-    async def seal_subjects(events: list[Inbound]) -> Any:
-        # Encryption is not pure (a random nonce), so it happens before decide, per batch.
-        sealed = {e.id: keyring.seal(domain.subject_of(e.data), e.data.encounter_id).to_dict()
+    keyring: KeyRing
+
+    async def for_batch(self, events: Sequence[Inbound]) -> Decide[domain.CaseFile]:
+        sealed = {e.id: self.keyring.seal(domain.subject_of(e.data), e.data.encounter_id).to_dict()
                   for e in events}
         return lambda state, event, now: domain.decide(state, event, now, sealed=sealed[event.id])
 
+
+def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRing | None = None,
+              ops_port: int | None = None, backend: Backend | None = None) -> Service:
+    service = Service("intake", settings, clock=clock, ops_port=ops_port, backend=backend,
+                      description="Opens one case per reported encounter; keeps the person's "
+                                  "identity only in its encrypted vault.")
     cases = service.workflow(
-        "cases", domain.CaseFile, partial(domain.decide, sealed={}), prepare=seal_subjects,
+        "cases", domain.CaseFile, SealingDecision(keyring or KeyRing.from_settings(settings)),
         aggregate_id=lambda e: e.data.encounter_id,
         indexes=[IndexModel("state.case_id", name="case_id", unique=True)],
     )
@@ -52,6 +58,11 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                     on_invalid=partial(unprocessable, clock=service.clock))
     service.produces(CaseOpened, EncounterUnprocessable)
     return service
+
+
+def create_app(settings: Settings | None = None) -> FastStream:
+    """The process entry point (``faststream run --factory``)."""
+    return process_app(bootstrap, settings, ops_port=OPS_PORT)
 
 
 def unprocessable(record: ConsumerRecord, error: BaseException, *, clock: Clock) -> list[EncounterUnprocessable]:
@@ -75,7 +86,3 @@ def _readable_hints(value: bytes | None) -> dict[str, str]:
         return {}
     checks = {"agency_id": _ID, "region": _REGION, "encounter_id": _ID}
     return {k: v for k, v in candidates.items() if isinstance(v, str) and checks[k].match(v)}
-
-
-caselog.configure(Settings().log_level)
-app = bootstrap(ops_port=Settings().ops_port or OPS_PORT).app

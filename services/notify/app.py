@@ -1,20 +1,20 @@
 """The notify service: the ``*.events`` topics in; e-mail, signed webhooks and
 ``notifications.events`` out.
 
-Run it with ``faststream run services.notify.app:app``.
+Run it with ``faststream run --factory services.notify.app:create_app``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from faststream import FastStream
 from pymongo import IndexModel
 
-from shared import logging as caselog
 from shared.contracts.certifications import CERTIFICATION_EVENTS
 from shared.contracts.inbound import SpecialistRegistered
 from shared.contracts.intake import CaseOpened, EncounterUnprocessable
@@ -22,7 +22,8 @@ from shared.contracts.notifications import NotificationFailed, NotificationSent
 from shared.contracts.referrals import REFERRAL_EVENTS
 from shared.contracts.stabilization import STABILIZATION_EVENTS
 from shared.kit import Clock, Inbound
-from shared.kit.service import Service
+from shared.kit.decision import Decide
+from shared.kit.service import Service, process_app
 from shared.kit.workflow import Workflow
 from shared.settings import Settings
 from shared.webhooks import recipient_secret, signing_key
@@ -63,22 +64,20 @@ class Notify:
         await self.sender.close()
 
 
-def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, ops_port: int | None = None,
+def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int | None = None,
               wall_clock: Callable[[], float] = time.time) -> Service:
-    settings = settings or Settings()
     service = Service("notify", settings, clock=clock, ops_port=ops_port,
                       description="Tells specialists, supervisors and officers what needs them, by "
                                   "e-mail and signed webhooks: case ids only, never the person.")
     store = DirectoryStore(service.db)
     policy = state.Policy.of(settings)
-    notifications = service.workflow(
-        "notifications", state.Notification, partial(domain.decide, directory=Directory(), policy=policy),
-        prepare=partial(_with_directory, store, policy), aggregate_id=state.aggregate_of,
-        indexes=[IndexModel("state.case_id", name="case_id")])
     sender = _sender(settings, store, wall_clock)
-    dispatcher = Dispatcher(sender, notifications.handle, service.clock, policy,
+    # Outcomes go back through the workflow the dispatcher serves (bound when it exists).
+    dispatcher = Dispatcher(sender, lambda outcomes: notifications.handle(outcomes), service.clock, policy,
                             concurrency=settings.notify_concurrency, send_timeout=settings.notify_send_timeout_seconds)
-    notifications.after_write = dispatcher.after_write
+    notifications = service.workflow(
+        "notifications", state.Notification, RoutingDecision(store, policy), aggregate_id=state.aggregate_of,
+        after_write=dispatcher.after_write, indexes=[IndexModel("state.case_id", name="case_id")])
     _subscribe(service, Notify(store, notifications, dispatcher, sender))
     return service
 
@@ -90,11 +89,17 @@ def _sender(settings: Settings, store: DirectoryStore, wall_clock: Callable[[], 
                   store.contact, sender=settings.smtp_sender, link_base=settings.case_link_base)
 
 
-async def _with_directory(store: DirectoryStore, policy: state.Policy, events: list[Inbound]) -> Any:
+@dataclass(frozen=True)
+class RoutingDecision:
     """The batch's ``decide``, bound to the recipients its events can reach (read once)."""
-    payloads = [e.data for e in events if notifiable(e.data)]
-    directory = await store.directory_for(payloads) if payloads else Directory()
-    return partial(domain.decide, directory=directory, policy=policy)
+
+    store: DirectoryStore
+    policy: state.Policy
+
+    async def for_batch(self, events: Sequence[Inbound]) -> Decide[state.Notification]:
+        payloads = [e.data for e in events if notifiable(e.data)]
+        directory = await self.store.directory_for(payloads) if payloads else Directory()
+        return partial(domain.decide, directory=directory, policy=self.policy)
 
 
 def _subscribe(service: Service, notify: Notify) -> None:
@@ -106,8 +111,9 @@ def _subscribe(service: Service, notify: Notify) -> None:
     service.produces(NotificationSent, NotificationFailed)
     service.on_startup(notify.store.ensure_indexes)
     service.on_startup(partial(notify.store.load_roster, service.settings))
-    service.app.on_shutdown(notify.stop_sending)
+    service.on_shutdown(notify.stop_sending)
 
 
-caselog.configure(Settings().log_level)
-app = bootstrap(ops_port=Settings().ops_port or OPS_PORT).app
+def create_app(settings: Settings | None = None) -> FastStream:
+    """The process entry point (``faststream run --factory``)."""
+    return process_app(bootstrap, settings, ops_port=OPS_PORT)

@@ -2,29 +2,27 @@
 ``referrals.events`` out. It reads no certification topic (rule 1: assistance is never
 tied to cooperation or to an investigation's outcome).
 
-Run it with ``faststream run services.referral.app:app``.
+Run it with ``faststream run --factory services.referral.app:create_app``.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from functools import partial
+from datetime import datetime, timedelta
 
+from faststream import FastStream
 from pymongo import IndexModel
 
-from shared import logging as caselog
 from shared.contracts.inbound import ReferralResponded, SpecialistRegistered
 from shared.contracts.intake import CaseOpened
 from shared.contracts.referrals import REFERRAL_EVENTS
 from shared.kit import Clock, Inbound
-from shared.kit.service import Service
+from shared.kit.service import Service, process_app
 from shared.kit.workflow import Poison
 from shared.settings import Settings
 
 from . import domain
 from .capacity import Capacity
 from .ledger import CapacityLedger, Reconciler
-from .matching import Roster
 from .roster import RosterStore
 
 OPS_PORT = 8082
@@ -32,7 +30,7 @@ RECONCILE_SECONDS = 300.0  # a full read of the holds: keep it rare
 UNASSIGNED = {"state.status": "unassigned"}
 
 
-def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, ops_port: int | None = None,
+def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int | None = None,
               retry_every: timedelta = timedelta(seconds=60), reconcile_seconds: float = RECONCILE_SECONDS,
               reconcile_grace: timedelta = timedelta(minutes=5)) -> Service:
     service = Service("referral", settings, clock=clock, ops_port=ops_port,
@@ -41,13 +39,15 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, o
     policy = domain.Policy.from_settings(service.settings, retry_every)
     roster = RosterStore(service.db["roster"], service.clock)
     ledger = CapacityLedger(service.db["holds"], service.db["last_assigned"])
-    capacity = Capacity(roster, ledger, policy)
-    referrals = service.workflow(
-        "referrals", domain.CaseReferral, partial(domain.decide, roster=Roster(), policy=policy),
-        prepare=capacity.prepare, before_write=capacity.reserve, after_write=capacity.settle,
-        indexes=[IndexModel("state.status", name="status")])
-    wake = partial(referrals.store.wake, UNASSIGNED, domain.RETRY)
-    capacity.on_release = lambda: wake(service.clock.now())  # within a batch: the lock is held
+    store = service.aggregates("referrals", indexes=[IndexModel("state.status", name="status")])
+
+    async def wake(now: datetime) -> None:
+        await store.wake(UNASSIGNED, domain.RETRY, now)
+
+    # A slot freed within a batch (its lock is held) may serve an unassigned case.
+    capacity = Capacity(roster, ledger, policy, on_release=lambda: wake(service.clock.now()))
+    referrals = service.workflow("referrals", domain.CaseReferral, capacity,
+                                 before_write=capacity.reserve, after_write=capacity.settle)
 
     async def wake_unassigned() -> None:  # someone may now be able to take an unassigned case
         async with referrals.writing:  # the kit's one writer of referral documents per process
@@ -78,5 +78,6 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, o
     return service
 
 
-caselog.configure(Settings().log_level)
-app = bootstrap(ops_port=Settings().ops_port or OPS_PORT).app
+def create_app(settings: Settings | None = None) -> FastStream:
+    """The process entry point (``faststream run --factory``)."""
+    return process_app(bootstrap, settings, ops_port=OPS_PORT)

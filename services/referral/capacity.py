@@ -1,14 +1,15 @@
 """Loads for matching, and holds in the capacity ledger around each referral write.
 
-``prepare`` reads the roster and the loads once per batch; the batch's own decisions
-then count as they are made, so one batch spreads its cases instead of sending them all
-to whoever was least loaded when it began. ``reserve`` and ``settle`` are the
-Workflow's ``before_write`` and ``after_write`` (see :mod:`.ledger` for why in that order).
+``for_batch`` (the workflow's decision) reads the roster and the loads once per batch;
+the batch's own decisions then count as they are made, so one batch spreads its cases
+instead of sending them all to whoever was least loaded when it began. ``reserve`` and
+``settle`` are the Workflow's ``before_write`` and ``after_write`` (see :mod:`.ledger`
+for why in that order).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -48,14 +49,15 @@ class BatchDecider:
 
 
 class Capacity:
-    def __init__(self, roster: RosterStore, ledger: CapacityLedger, policy: domain.Policy) -> None:
+    def __init__(self, roster: RosterStore, ledger: CapacityLedger, policy: domain.Policy,
+                 on_release: Callable[[], Awaitable[Any]]) -> None:
         self.roster = roster
         self.ledger = ledger
         self.policy = policy
-        self.on_release: Callable[[], Awaitable[Any]] | None = None
+        self.on_release = on_release  # a freed slot may serve an unassigned case
         self.view = LedgerView()  # as read by the batch being decided (one batch at a time)
 
-    async def prepare(self, events: list[Inbound]) -> BatchDecider:
+    async def for_batch(self, events: Sequence[Inbound]) -> BatchDecider:
         self.view = await self.ledger.view()
         return BatchDecider(await self.roster.snapshot(self.view.loads(), self.view.held), self.policy)
 
@@ -84,8 +86,8 @@ class Capacity:
                 released += 1
             for payload in change.emitted:
                 _observe(payload)
-        if released and self.on_release is not None:
-            await self.on_release()  # a freed slot may serve an unassigned case
+        if released:
+            await self.on_release()
 
 
 def _observe(payload: Payload) -> None:

@@ -2,21 +2,24 @@
 ``stabilization.recorded`` and ``interviews.requested``; events on ``stabilization.events``.
 
 It never subscribes to certification or prosecution topics: help is not conditioned on
-cooperation (rule 1, M2). Run it with ``faststream run services.stabilization.app:app``.
+cooperation (rule 1, M2). Run it with
+``faststream run --factory services.stabilization.app:create_app``.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
-from shared import logging as caselog
+from faststream import FastStream
+
 from shared.contracts.inbound import InterviewRequested, StabilizationRecorded
 from shared.contracts.intake import CaseOpened
 from shared.contracts.referrals import CaseUnassigned, ReferralAccepted, ReferralAssigned
 from shared.contracts.stabilization import STABILIZATION_EVENTS, HhsNotificationOverdue
 from shared.kit import Clock
+from shared.kit.decision import Pure
 from shared.kit.metrics import METRICS
-from shared.kit.service import Service
+from shared.kit.service import Service, process_app
 from shared.kit.workflow import Change
 from shared.settings import Settings
 
@@ -27,9 +30,8 @@ from .plan import Plan
 OPS_PORT = 8083
 
 
-def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
+def bootstrap(settings: Settings, *, clock: Clock | None = None,
               ops_port: int | None = None) -> Service:
-    settings = settings or Settings()
     service = Service("stabilization", settings, clock=clock, ops_port=ops_port,
                       description="Gates interviews on the person's stabilization; holds the "
                                   "24-hour HHS notice for minors.")
@@ -41,7 +43,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
             METRICS.sla_breaches.labels(service.name, "hhs_notification").inc(overdue)
         return set()
 
-    plans = service.workflow("plans", Plan, partial(domain.decide, policy=policy),
+    plans = service.workflow("plans", Plan, Pure(partial(domain.decide, policy=policy)),
                              before_write=count_breaches)
     service.consume(CaseOpened, handler=plans)
     service.consume(ReferralAssigned, ReferralAccepted, CaseUnassigned, handler=plans)
@@ -51,5 +53,6 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     return service
 
 
-caselog.configure(Settings().log_level)
-app = bootstrap(ops_port=Settings().ops_port or OPS_PORT).app
+def create_app(settings: Settings | None = None) -> FastStream:
+    """The process entry point (``faststream run --factory``)."""
+    return process_app(bootstrap, settings, ops_port=OPS_PORT)

@@ -2,7 +2,7 @@
 and serves the dashboard (with ``/healthz``, ``/readyz``, ``/metrics``) on
 ``CASEWORK_DASHBOARD_PORT``.
 
-Run it with ``faststream run services.status.app:app``.
+Run it with ``faststream run --factory services.status.app:create_app``.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import logging as caselog
+from faststream import FastStream
+
 from shared.contracts.intake import EncounterUnprocessable
 from shared.contracts.status import CaseStatus
 from shared.kit import Clock, Inbound
-from shared.kit.service import Service
-from shared.kit.workflow import Change, Poison, Workflow
+from shared.kit.decision import Pure
+from shared.kit.outcomes import Poison
+from shared.kit.service import Service, process_app
+from shared.kit.workflow import Change, Workflow
 from shared.settings import Settings
 
 from . import alerts, casefile, domain, sources
@@ -33,10 +36,10 @@ from .web.app import create_dashboard
 from .web.pages import render_card
 
 
-def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, tokens: Tokens | None = None,
-              dashboard_port: int | None = None) -> Service:
-    settings = settings or Settings()
-    service = Service("status", settings, clock=clock, ops_port=dashboard_port or settings.dashboard_port,
+def bootstrap(settings: Settings, *, clock: Clock | None = None, tokens: Tokens | None = None,
+              dashboard_port: int | None = None, ops_port: int | None = None) -> Status:
+    service = Service("status", settings, clock=clock,
+                      ops_port=dashboard_port or ops_port or settings.dashboard_port,
                       description="Folds every case topic into the case read model and publishes the "
                                   "whole snapshot on cases.status; serves the supervisors' dashboard.")
     cases = projection(service)
@@ -47,7 +50,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, t
     report_in(service)
     dashboard = serve_dashboard(service, tokens or Tokens.from_settings(settings))
     watch_alerts(service, dashboard.broadcaster)
-    return service
+    return Status(service, dashboard)
 
 
 def watch_alerts(service: Service, broadcaster: Broadcaster) -> None:
@@ -57,7 +60,7 @@ def watch_alerts(service: Service, broadcaster: Broadcaster) -> None:
             if change.before is None and change.after is not None:
                 broadcaster.alert(change.after)
 
-    flow = service.workflow(alerts.COLLECTION, alerts.Alert, alerts.decide,
+    flow = service.workflow(alerts.COLLECTION, alerts.Alert, Pure(alerts.decide),
                             aggregate_id=lambda e: e.data.alert_id, after_write=announce)
     service.consume(EncounterUnprocessable, handler=flow)
 
@@ -79,11 +82,11 @@ def report_in(service: Service) -> None:
 
     service.on_startup(heartbeat)
     service.every(ALIVE_SECONDS / 4, heartbeat)
-    service.app.on_shutdown(leave)
+    service.on_shutdown(leave)
 
 
 def projection(service: Service) -> Workflow[CaseView]:
-    return service.workflow(casefile.COLLECTION, CaseView, domain.decide, aggregate_id=lambda e: e.data.case_id)
+    return service.workflow(casefile.COLLECTION, CaseView, Pure(domain.decide), aggregate_id=lambda e: e.data.case_id)
 
 
 def only(keep: Callable[[Any], bool], flow: Workflow[CaseView]) -> Callable[[list[Inbound]], Any]:
@@ -107,19 +110,32 @@ class Dashboard:
     feed: StatusFeed
 
 
+@dataclass(frozen=True)
+class Status:
+    """The status service and the dashboard it serves."""
+
+    service: Service
+    dashboard: Dashboard
+
+    @property
+    def app(self) -> FastStream:
+        return self.service.app
+
+
 def serve_dashboard(service: Service, tokens: Tokens) -> Dashboard:
     board = Board()
     views = Views(board, service.clock, service.settings.cp_renewal_lead_days, render=render_card)
     broadcaster = Broadcaster(views)
     feed = StatusFeed(service.settings, board, broadcaster, service.clock)
     service.on_startup(feed.start)
-    service.app.on_shutdown(feed.stop)
-    service.http = create_dashboard(service, tokens=tokens, views=views, broadcaster=broadcaster, feed=feed,
-                                    cases=service.db[casefile.COLLECTION], alerts=service.db[alerts.COLLECTION])
-    service.dashboard = Dashboard(board, views, broadcaster, feed)  # type: ignore[attr-defined]
-    return service.dashboard  # type: ignore[attr-defined, no-any-return]
+    service.on_shutdown(feed.stop)
+    service.serve(create_dashboard(service, tokens=tokens, views=views, broadcaster=broadcaster, feed=feed,
+                                   cases=service.db[casefile.COLLECTION], alerts=service.db[alerts.COLLECTION]))
+    return Dashboard(board, views, broadcaster, feed)
 
 
-caselog.configure(Settings().log_level)
-# CASEWORK_OPS_PORT, when set (test and benchmark harnesses), moves the dashboard with the ops routes.
-app = bootstrap(dashboard_port=Settings().ops_port).app
+def create_app(settings: Settings | None = None) -> FastStream:
+    """The process entry point (``faststream run --factory``). ``CASEWORK_OPS_PORT``, when set
+    (test and benchmark harnesses), moves the dashboard with the ops routes."""
+    settings = settings or Settings()
+    return process_app(bootstrap, settings, ops_port=settings.dashboard_port)

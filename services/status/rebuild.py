@@ -17,6 +17,7 @@ ids, so where the order was the same they are exact duplicates.)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from aiokafka import AIOKafkaConsumer
 from shared import logging as caselog
 from shared.kafka import partitions_of
 from shared.kit.inbound import Inbound, Skip, TopicReader
+from shared.kit.ports import RawRecord
 from shared.kit.service import Service
 from shared.kit.workflow import Workflow
 from shared.settings import Settings
@@ -55,13 +57,11 @@ class Report:
 
 
 async def rebuild(settings: Settings, *, publish: bool = True, force: bool = False) -> Report:
-    service = Service("status", settings)
+    service = Service("status", settings, publisher=None if publish else Discarding())
     flow = projection(service)
     if not force and (busy := await running_instances(service)):
         await service.mongo.close()
         raise ServiceRunning(f"status service instance(s) {', '.join(busy)} running: stop them first")
-    if not publish:
-        flow.publisher = _Discard()  # type: ignore[assignment]
     collection = service.db[casefile.COLLECTION]
     report = Report()
     try:
@@ -156,9 +156,12 @@ def compare(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
     report.new = sorted(set(after) - set(before))
 
 
-class _Discard:
+class Discarding:
     """A publisher that sends nothing: ``--no-publish`` rebuilds compare only."""
 
-    async def send(self, entries: Any) -> int:
-        return len(list(entries))
+    async def send(self, entries: Sequence[dict[str, Any]]) -> int:
+        return len(entries)
+
+    async def send_raw(self, records: Sequence[RawRecord]) -> None:
+        return None
 

@@ -26,10 +26,12 @@ from shared import logging as caselog
 from shared.cloudevents import derived_id, encode, new_event
 from shared.contracts.common import Payload
 from shared.errors import InvalidEvent, describe, kind
+from shared.kit.clock import Clock
 from shared.kit.inbound import Inbound, Skip, TopicReader
 from shared.kit.metrics import METRICS
 from shared.kit.outbox import entry
-from shared.kit.workflow import ConcurrencyConflict, Poison
+from shared.kit.outcomes import ConcurrencyConflict, Poison
+from shared.kit.ports import Publisher, RawRecord
 from shared.topics import dlq
 
 log = caselog.get_logger("casework.kit")
@@ -52,13 +54,52 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, PyMongoError | KafkaError | OSError | TimeoutError | ConcurrencyConflict)
 
 
-@dataclass
+@dataclass(frozen=True)
+class DeadLetters:
+    """Where a service's unreadable records go: ``<topic>.dlq``, and the alerts they call for."""
+
+    service: str
+    publisher: Publisher
+    physical: Callable[[str], str]  # contract topic name -> the deployment's topic
+    source: str  # the CloudEvent source of the alerts
+    clock: Clock
+
+    async def send(self, topic: str, dead: Sequence[tuple[ConsumerRecord, BaseException]],
+                   on_invalid: OnInvalid | None) -> None:
+        if not dead:
+            return
+        records = [RawRecord(self.physical(dlq(topic)), record.value or b"", record.key, dlq_headers(record, exc))
+                   for record, exc in dead]
+        for record, exc in dead:
+            METRICS.dead_lettered.labels(self.service, topic, kind(exc)).inc()
+            log.error("dead-lettered", service=self.service, topic=topic,
+                      source=f"{record.topic}/{record.partition}/{record.offset}",
+                      error_type=kind(exc), error=describe(exc))
+        await self.publisher.send_raw(records)
+        if on_invalid is not None:
+            await self.publisher.send(self._alerts([(r, a) for r, exc in dead for a in on_invalid(r, exc)]))
+
+    def _alerts(self, alerts: list[tuple[ConsumerRecord, Payload]]) -> list[dict[str, Any]]:
+        entries = []
+        per_record: dict[tuple[str, int, int], int] = {}
+        for record, payload in alerts:
+            # numbered within the record, not the batch: a redelivery in another batch gives the same id
+            source = (record.topic, record.partition, record.offset)
+            index = per_record[source] = per_record.get(source, -1) + 1
+            event_id = derived_id("/".join(map(str, source)), index, by=self.service)
+            event = new_event(payload, event_id=event_id, source=self.source, time=self.clock.now())
+            entries.append(entry(event_id, payload.TOPIC, payload.subject, encode(event), event_id, payload.TYPE))
+        return entries
+
+
+@dataclass(frozen=True)
 class BatchConsumer:
     """Everything between a batch of records and a commit, for one topic of one service."""
 
-    service: Any  # shared.kit.service.Service (kept loose to avoid an import cycle)
+    service: str
     reader: TopicReader
     handler: Handler
+    dead_letters: DeadLetters
     on_invalid: OnInvalid | None = None
 
     async def __call__(self, records: Sequence[ConsumerRecord]) -> None:
@@ -67,19 +108,20 @@ class BatchConsumer:
         events, dead = self._read(records)
         at = {(r.partition, r.offset): r for r in records}
         dead += [(at[(p.event.partition, p.event.offset)], p.error) for p in await self._handle(events)]
-        await self._dead_letter(dead)
-        METRICS.handled.labels(self.service.name, topic).inc(len(records))
-        METRICS.batch_size.labels(self.service.name, topic).observe(len(records))
-        METRICS.latency.labels(self.service.name, topic).observe(time.perf_counter() - started)
+        await self.dead_letters.send(topic, dead, self.on_invalid)
+        METRICS.handled.labels(self.service, topic).inc(len(records))
+        METRICS.batch_size.labels(self.service, topic).observe(len(records))
+        METRICS.latency.labels(self.service, topic).observe(time.perf_counter() - started)
 
     def _read(self, records: Sequence[ConsumerRecord]
               ) -> tuple[list[Inbound], list[tuple[ConsumerRecord, BaseException]]]:
-        events, dead = [], []
+        events: list[Inbound] = []
+        dead: list[tuple[ConsumerRecord, BaseException]] = []
         for record in records:
             try:
                 events.append(self.reader.read(record))
             except Skip:
-                METRICS.skipped.labels(self.service.name, self.reader.topic).inc()
+                METRICS.skipped.labels(self.service, self.reader.topic).inc()
             except (ValidationError, InvalidEvent, ValueError, RecursionError) as exc:
                 dead.append((record, exc))
         return events, dead
@@ -106,43 +148,13 @@ class BatchConsumer:
             except Exception as exc:
                 if not is_transient(exc):
                     raise Permanent(describe(exc)) from exc
-                METRICS.failed.labels(self.service.name, self.reader.topic, type(exc).__name__).inc()
-                log.warning("transient failure, retrying", service=self.service.name,
+                METRICS.failed.labels(self.service, self.reader.topic, type(exc).__name__).inc()
+                log.warning("transient failure, retrying", service=self.service,
                             topic=self.reader.topic, attempt=attempt, error=describe(exc))
                 if attempt == TRANSIENT_RETRIES:
                     raise  # nack: the batch is read again, nothing is committed
                 await asyncio.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
-
-    async def _dead_letter(self, dead: list[tuple[ConsumerRecord, BaseException]]) -> None:
-        if not dead:
-            return
-        futures, alerts = [], []
-        for record, exc in dead:
-            futures.append(await self.service.publisher.send_raw(
-                self.service.settings.topic(dlq(self.reader.topic)), record.value, record.key,
-                dlq_headers(record, exc)))
-            METRICS.dead_lettered.labels(self.service.name, self.reader.topic, kind(exc)).inc()
-            log.error("dead-lettered", service=self.service.name, topic=self.reader.topic,
-                      source=f"{record.topic}/{record.partition}/{record.offset}",
-                      error_type=kind(exc), error=describe(exc))
-            if self.on_invalid:
-                alerts += [(record, a) for a in self.on_invalid(record, exc)]
-        await asyncio.gather(*futures)
-        await self._alert(alerts)
-
-    async def _alert(self, alerts: list[tuple[ConsumerRecord, Payload]]) -> None:
-        entries = []
-        per_record: dict[tuple[str, int, int], int] = {}
-        for record, payload in alerts:
-            # numbered within the record, not the batch: a redelivery in another batch gives the same id
-            source = (record.topic, record.partition, record.offset)
-            index = per_record[source] = per_record.get(source, -1) + 1
-            event_id = derived_id("/".join(map(str, source)), index, by=self.service.name)
-            event = new_event(payload, event_id=event_id, source=self.service.source,
-                              time=self.service.clock.now())
-            entries.append(entry(event_id, payload.TOPIC, payload.subject, encode(event), event_id, payload.TYPE))
-        await self.service.publisher.send(entries)
 
 
 def dlq_headers(record: ConsumerRecord, exc: BaseException, attempts: int = 1) -> dict[str, str]:

@@ -9,13 +9,14 @@ consumers de-duplicate on those ids.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 
 from shared import logging as caselog
 from shared.cloudevents import CONTENT_TYPE
+from shared.kit.ports import RawRecord
 from shared.settings import Settings
 from shared.topics import RESTRICTED_TOPICS
 
@@ -28,7 +29,7 @@ def entry(event_id: str, topic: str, key: str, value: bytes, correlation_id: str
             "correlation_id": correlation_id or event_id, "type": type_}
 
 
-def log_published(service: str, entries: list[dict[str, Any]]) -> None:
+def log_published(service: str, entries: Sequence[dict[str, Any]]) -> None:
     """One line per event published, naming its type and case: what a user follows.
 
     Restricted topics are only counted: that a T or U visa case exists is itself protected.
@@ -43,31 +44,33 @@ def log_published(service: str, entries: list[dict[str, Any]]) -> None:
         log.info("published on restricted topics", service=service, events=restricted)
 
 
-class Publisher:
+class KafkaPublisher:
     """Sends outbox entries and dead letters through the service's broker."""
 
     def __init__(self, broker: KafkaBroker, settings: Settings) -> None:
         self.broker = broker
         self.settings = settings
 
-    async def send(self, entries: Iterable[dict[str, Any]]) -> int:
-        futures = [
+    async def send(self, entries: Sequence[dict[str, Any]]) -> int:
+        await _confirmed([
             await self.broker.publish(
                 e["value"].encode(), self.settings.topic(e["topic"]), key=e["key"].encode(),
                 headers={"content-type": CONTENT_TYPE}, correlation_id=e["correlation_id"],
                 no_confirm=True)
             for e in entries
-        ]
-        if futures:
-            await asyncio.gather(*futures)
-        return len(futures)
+        ])
+        return len(entries)
 
-    async def send_raw(self, topic: str, value: bytes | None, key: bytes | None,
-                       headers: dict[str, str]) -> asyncio.Future[Any]:
-        """A record published as it came (dead letters): physical topic name, bytes as is.
+    async def send_raw(self, records: Sequence[RawRecord]) -> None:
+        await _confirmed([
+            await self.broker.publish(r.value, r.topic, key=r.key, headers=dict(r.headers),
+                                      correlation_id=r.headers.get("correlation_id"), no_confirm=True)
+            for r in records
+        ])
 
-        A record without a value is sent with an empty one (its ``x-dlq-error`` says so).
-        """
-        return await self.broker.publish(
-            value or b"", topic, key=key, headers=headers,
-            correlation_id=headers.get("correlation_id"), no_confirm=True)
+
+async def _confirmed(sends: list[Awaitable[Any] | None]) -> None:
+    """Wait for the broker to acknowledge every send (a test broker confirms at once: None)."""
+    pending = [s for s in sends if s is not None]
+    if pending:
+        await asyncio.gather(*pending)

@@ -1,8 +1,9 @@
 """The runtime a service is built with: broker, database, subscribers, background loops.
 
-A service module creates a :class:`Service`, registers its workflows and consumers, and
-exposes ``service.app`` (a FastStream app) for ``faststream run``. Tests build the same
-service with other settings and a fake clock, and run it with ``async with service.app``.
+Each service's composition root (``bootstrap`` in its ``app.py``) creates a :class:`Service`,
+registers its workflows and consumers, and ``create_app`` hands ``service.app`` (a
+FastStream app) to ``faststream run --factory``. Tests build the same service with other
+settings, a fake clock or the in-memory backend, and run it with ``async with service.app``.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ from shared.cloudevents import envelope
 from shared.contracts.common import Payload
 from shared.kafka import ensure_topics, make_broker
 from shared.kit.clock import Clock, SystemClock
-from shared.kit.consumer import BatchConsumer, Handler, OnInvalid, documented, raw_records
+from shared.kit.consumer import BatchConsumer, DeadLetters, Handler, OnInvalid, documented, raw_records
+from shared.kit.decision import Decision
 from shared.kit.inbound import TopicReader
 from shared.kit.metrics import METRICS
 from shared.kit.ops import ops_routes
-from shared.kit.outbox import Publisher
-from shared.kit.store import AggregateStore
-from shared.kit.timers import sweep
-from shared.kit.workflow import Decide, Workflow
+from shared.kit.outbox import KafkaPublisher
+from shared.kit.ports import AggregateStore, Backend, Publisher
+from shared.kit.store import MongoBackend
+from shared.kit.workflow import AfterWrite, BeforeWrite, Workflow, by_subject
 from shared.mongo import make_client
 from shared.settings import Settings
 from shared.topics import INBOUND_TOPICS, dlq
@@ -42,7 +44,8 @@ log = caselog.get_logger("casework.service")
 
 class Service:
     def __init__(self, name: str, settings: Settings | None = None, *, clock: Clock | None = None,
-                 description: str = "", ops_port: int | None = None) -> None:
+                 description: str = "", ops_port: int | None = None, backend: Backend | None = None,
+                 publisher: Publisher | None = None) -> None:
         self.name = name
         self.settings = settings or Settings()
         self.clock = clock or SystemClock(timedelta(seconds=self.settings.clock_offset_seconds))
@@ -51,14 +54,18 @@ class Service:
         self.broker = make_broker(self.settings, client_id=f"casework-{name}")
         self.router = KafkaRouter(ack_policy=AckPolicy.NACK_ON_ERROR)
         self.broker.include_router(self.router)
-        self.mongo = make_client(self.settings)
-        self.db: AsyncDatabase = self.mongo[self.settings.database(name)]
-        self.publisher = Publisher(self.broker, self.settings)
+        self.mongo = make_client(self.settings)  # connects on first use
+        self.db: AsyncDatabase[dict[str, Any]] = self.mongo[self.settings.database(name)]
+        self.backend = backend or MongoBackend(self.db)
+        self.publisher = publisher or KafkaPublisher(self.broker, self.settings)
+        self.dead_letters = DeadLetters(name, self.publisher, self.settings.topic, self.source, self.clock)
         self.workflows: list[Workflow[Any]] = []
+        self._stores: dict[str, AggregateStore] = {}
         self.topics: set[str] = set()
         self.ready = False
         self.http: Starlette = Starlette(routes=ops_routes(self))
         self._startup: list[Callable[[], Awaitable[None]]] = []
+        self._shutdown: list[Callable[[], Awaitable[None]]] = []
         self._loops: list[tuple[float, Callable[[], Awaitable[Any]]]] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self.app = FastStream(
@@ -71,10 +78,19 @@ class Service:
 
     # -- building -----------------------------------------------------------------------
 
-    def workflow(self, collection: str, state_type: type[Any], decide: Decide[Any], *,
-                 indexes: Sequence[Any] = (), **options: Any) -> Workflow[Any]:
-        store = AggregateStore(self.db[collection], list(indexes))
-        flow = Workflow(self.name, state_type, decide, store, self.publisher, self.clock, self.source, **options)
+    def aggregates(self, collection: str, indexes: Sequence[Any] = ()) -> AggregateStore:
+        """The store of one collection of aggregates (one per name: its timer cursor is shared)."""
+        if collection not in self._stores:
+            self._stores[collection] = self.backend.aggregates(collection, indexes)
+        return self._stores[collection]
+
+    def workflow(self, collection: str, state_type: type[Any], decision: Decision[Any], *,
+                 indexes: Sequence[Any] = (), aggregate_id: Callable[[Any], str] = by_subject,
+                 before_write: BeforeWrite | None = None, after_write: AfterWrite | None = None) -> Workflow[Any]:
+        """A workflow over one collection of aggregates, its hooks fixed here once."""
+        flow = Workflow(self.name, state_type, decision, self.aggregates(collection, indexes),
+                        self.publisher, self.clock, self.source, aggregate_id=aggregate_id,
+                        before_write=before_write, after_write=after_write)
         self.workflows.append(flow)
         return flow
 
@@ -86,8 +102,8 @@ class Service:
         assert all(p.TOPIC == topic for p in payloads), "one consume() per topic"
         reader = TopicReader(topic, payloads, strict_types=topic in INBOUND_TOPICS,
                              tombstones=tombstones, max_bytes=self.settings.max_message_bytes)
-        consumer = BatchConsumer(self, reader, handler.handle if isinstance(handler, Workflow) else handler,
-                                 on_invalid)
+        consumer = BatchConsumer(self.name, reader, handler.handle if isinstance(handler, Workflow) else handler,
+                                 self.dead_letters, on_invalid)
 
         async def on_batch(records: Any) -> None:
             await consumer(records)
@@ -115,9 +131,18 @@ class Service:
     def group_id(self, topic: str) -> str:
         return f"{self.settings.topic_prefix}casework.{self.name}.{topic}"
 
+    def serve(self, http: Starlette) -> None:
+        """Serve this web app on the service's port instead of the bare ops routes (it must
+        include them: see :func:`shared.kit.ops.ops_routes`)."""
+        self.http = http
+
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run after topics and indexes exist, before consuming (a roster load, say)."""
         self._startup.append(hook)
+
+    def on_shutdown(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run when the service stops, while its broker and database are still open."""
+        self._shutdown.append(hook)
 
     def every(self, seconds: float, job: Callable[[], Awaitable[Any]]) -> None:
         """A background loop while the service runs; its errors are logged, never fatal."""
@@ -127,7 +152,7 @@ class Service:
 
     async def sweep_timers(self) -> int:
         now = self.clock.now()
-        return sum([await sweep(w, now) for w in self.workflows])
+        return sum([await w.sweep(now) for w in self.workflows])
 
     async def relay_outbox(self) -> int:
         """Everything a crash left unpublished (start-up: it reads whole collections)."""
@@ -183,9 +208,23 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        for hook in self._shutdown:
+            try:
+                await hook()
+            except Exception as exc:
+                log.warning("shutdown hook failed", service=self.name, hook=getattr(hook, "__name__", ""),
+                            exc_info=exc)
 
     async def _close(self) -> None:
         await self.mongo.close()
+
+
+def process_app(bootstrap: Callable[..., Any], settings: Settings | None, *, ops_port: int) -> FastStream:
+    """What a service's ``create_app`` returns to ``faststream run --factory``: settings read
+    and logging configured once, here, for the process (never at import)."""
+    settings = settings or Settings()
+    caselog.configure(settings.log_level)
+    return bootstrap(settings, ops_port=settings.ops_port or ops_port).app  # type: ignore[no-any-return]
 
 
 async def _repeat(service: str, seconds: float, job: Callable[[], Awaitable[Any]]) -> None:

@@ -1,11 +1,13 @@
-"""``decide`` per event, one guarded write per aggregate, then the outbox (DESIGN §4).
+"""``decide`` per event, one guarded write per aggregate, then the outbox.
 
-A batch of events is grouped by aggregate. For each aggregate the stored state is read
-once, every event not yet in its ``seen`` list goes through the pure ``decide`` in order,
-and the result — new state, the ids of the events applied, the events to publish and the
-next timer — is written in one document update guarded by ``version``. All the batch's
-writes go in one ``bulk_write``; the new events then go out in one batched publish.
-An aggregate whose version moved meanwhile is decided again from what is stored.
+See docs/design.md, "The reliable-processing kit". A batch of events is grouped by
+aggregate. For each aggregate the stored state is read once, every event not yet in its
+``seen`` list goes through the pure ``decide`` in order, and the result — new state, the
+ids of the events applied, the events to publish and the next timer — is written in one
+document update guarded by ``version``. All the batch's writes go in one ``bulk_write``;
+the new events then go out in one batched publish. An aggregate whose version moved
+meanwhile is decided again from what is stored. Timers come due through :meth:`sweep`
+and outboxes a crash left behind go out through :meth:`relay`, both the same path.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Any, Generic
 
 from pydantic import BaseModel
 
@@ -22,29 +24,20 @@ from shared import logging as caselog
 from shared.cloudevents import derived_id, encode, new_event
 from shared.contracts.common import Payload
 from shared.kit.clock import Clock
+from shared.kit.decision import Decide, Decision, S
 from shared.kit.failpoints import failpoint
 from shared.kit.inbound import Inbound, TimerFired
 from shared.kit.metrics import METRICS
-from shared.kit.outbox import Publisher, entry, log_published
-from shared.kit.store import AggregateStore, Record, Write
+from shared.kit.outbox import entry, log_published
+from shared.kit.outcomes import ConcurrencyConflict, Poison
+from shared.kit.ports import AggregateStore, Publisher
+from shared.kit.records import Record, Write
 
-S = TypeVar("S", bound=BaseModel)
-Decide = Callable[[S | None, Inbound, datetime], tuple[S | None, Sequence[Payload]]]
 MAX_CONFLICT_ROUNDS = 8
+SWEEP_LIMIT = 500
+RELAY_LIMIT = 500
 
 log = caselog.get_logger("casework.kit")
-
-
-class ConcurrencyConflict(Exception):
-    """The same aggregates kept changing under us: retried like any transient error."""
-
-
-@dataclass(frozen=True)
-class Poison:
-    """An event ``decide`` could not handle: it is dead-lettered, the rest go on."""
-
-    event: Inbound
-    error: BaseException
 
 
 @dataclass
@@ -58,37 +51,43 @@ class Change(Generic[S]):
     write: Write
 
 
-@dataclass
+# Effects on other documents that must hold before the write; returns ids to decide again.
+BeforeWrite = Callable[[list[Change[Any]]], Awaitable[set[str]]]
+# I/O a decision asked for, once it is durably written (a mail to send, say): called with
+# the changes just written, before their outbox is published. Best kept short (hand the
+# work to a task): if it raises, the batch is retried as already applied.
+AfterWrite = Callable[[list[Change[Any]]], Awaitable[None]]
+
+
+def by_subject(event: Inbound) -> str:
+    """The default aggregate of an event: its payload's subject (the case id)."""
+    return str(event.data.subject)
+
+
+@dataclass(frozen=True, eq=False)
 class Workflow(Generic[S]):
     """The kit's processing path for one collection of aggregates of one service."""
 
     service: str
     state_type: type[S]
-    decide: Decide[S]
+    decision: Decision[S]
     store: AggregateStore
     publisher: Publisher
     clock: Clock
     source: str
-    # An aggregate id for an event; by default the payload's subject (the case id).
-    aggregate_id: Callable[[Inbound], str] = field(default=lambda e: e.data.subject)
-    # Per batch, a ``decide`` bound to what it needs to read first (a roster, say).
-    prepare: Callable[[list[Inbound]], Awaitable[Decide[S]]] | None = None
-    # Effects on other documents that must hold before the write; returns ids to redo.
-    before_write: Callable[[list[Change[S]]], Awaitable[set[str]]] | None = None
-    # I/O a decision asked for, once it is durably written (a mail to send, say): called
-    # with the changes just written, before their outbox is published. Best kept short
-    # (hand the work to a task): if it raises, the batch is retried as already applied.
-    after_write: Callable[[list[Change[S]]], Awaitable[None]] | None = None
+    aggregate_id: Callable[[Inbound], str] = by_subject
+    before_write: BeforeWrite | None = None
+    after_write: AfterWrite | None = None
     # FerretDB (SQLite) applies an update as read, modify, replace by _id: two concurrent
     # updates of one document both match a ``version`` guard and the later one wins, even
     # on disjoint fields. So this process writes the workflow's documents one batch at a
     # time (subscribers of several topics, the sweeper and the relay share one workflow);
     # the version guard still protects against other processes on MongoDB proper.
     # Anything else that writes these documents should hold it too.
-    writing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     # Aggregates whose outbox could not be published (the broker was away): retried by
-    # the relay loop, and by the next event for the same aggregate.
-    unpublished: set[str] = field(default_factory=set, repr=False, compare=False)
+    # :meth:`retry_unpublished`, and by the next event for the same aggregate.
+    unpublished: set[str] = field(default_factory=set, repr=False)
 
     async def handle(self, events: Sequence[Inbound]) -> list[Poison]:
         async with self.writing:
@@ -99,13 +98,10 @@ class Workflow(Generic[S]):
         poisons: dict[str, Poison] = {}
         for _ in range(MAX_CONFLICT_ROUNDS):
             now = self.clock.now()
-            decide = await self.prepare(_flatten(pending)) if self.prepare else self.decide
+            decide = await self.decision.for_batch(_flatten(pending))
             records = await self.store.load(list(pending))
-            changes = []
-            for aggregate_id, group in pending.items():
-                change = self._apply(aggregate_id, records.get(aggregate_id), group, decide, now, poisons)
-                if change is not None:
-                    changes.append(change)
+            changes = [c for aggregate_id, group in pending.items()
+                       if (c := self._apply(aggregate_id, records.get(aggregate_id), group, decide, now, poisons))]
             redo = await self.before_write(changes) if self.before_write and changes else set()
             ready = [c for c in changes if c.id not in redo]
             redo |= await self.store.write([c.write for c in ready])
@@ -115,7 +111,7 @@ class Workflow(Generic[S]):
                 await self.after_write(written)
             # A redelivered batch changes nothing, but what a failed publish left is sent now.
             changed = {c.id for c in changes}
-            leftovers = [_as_write(r) for i, r in records.items() if r.outbox and i not in changed]
+            leftovers = [r.as_write(now) for i, r in records.items() if r.outbox and i not in changed]
             await self.publish([c.write for c in written] + leftovers)
             if not redo:
                 return list(poisons.values())
@@ -132,24 +128,25 @@ class Workflow(Generic[S]):
         try:
             sent = await self.publisher.send(entries)
         except Exception:
-            self.unpublished |= {w.id for w in writes}
+            self.unpublished.update(w.id for w in writes)
             METRICS.outbox_backlog.labels(self.service).set(len(self.unpublished))
             raise
-        await self.store.clear_outbox([(w.id, w.version, w.outbox) for w in writes])
-        self.unpublished -= {w.id for w in writes}
+        await self.store.clear_outbox(writes)
+        self.unpublished.difference_update(w.id for w in writes)
         METRICS.outbox_backlog.labels(self.service).set(len(self.unpublished))
         METRICS.published.labels(self.service).inc(sent)
         log_published(self.service, entries)
 
-    async def relay(self, before: datetime, limit: int = 500) -> int:
+    async def relay(self, before: datetime | None = None, limit: int = RELAY_LIMIT) -> int:
         """At start-up: publish outboxes a crash left between a write and its publish.
 
         This query reads the whole collection on FerretDB, so it runs once; afterwards
         :meth:`retry_unpublished` and the next event of an aggregate cover what is left.
         """
+        now = self.clock.now()
         async with self.writing:
-            records = await self.store.with_pending_outbox(before, limit)
-            await self.publish(_as_write(r) for r in records)
+            records = await self.store.with_pending_outbox(before or now, limit)
+            await self.publish(r.as_write(now) for r in records)
         if records:
             log.info("outbox relayed", service=self.service, aggregates=len(records),
                      events=sum(len(r.outbox) for r in records))
@@ -159,11 +156,38 @@ class Workflow(Generic[S]):
         """Publish again what a failed publish left in this process's aggregates."""
         if not self.unpublished:
             return 0
+        now = self.clock.now()
         async with self.writing:
             records = await self.store.load(sorted(self.unpublished))
-            self.unpublished &= set(records)
-            await self.publish(_as_write(r) for r in records.values())
+            self.unpublished.intersection_update(records)
+            await self.publish(r.as_write(now) for r in records.values())
         return len(records)
+
+    async def sweep(self, now: datetime | None = None, limit: int = SWEEP_LIMIT) -> int:
+        """Fire every timer due at ``now`` (up to ``limit`` noted hints); return how many fired.
+
+        ``TimerFired`` carries a deterministic id through the same ``decide`` path, so two
+        sweepers, or one that crashed half-way, fire each timer once.
+        """
+        now = now or self.clock.now()
+        index = self.store.timers
+        hints = await index.due(now, limit)
+        METRICS.timers_due.labels(self.service).set(len(hints))
+        if not hints:
+            return 0
+        async with self.writing:
+            records = await self.store.load(sorted({h.aggregate_id for h in hints}))
+            events = [e for r in records.values() for e in self._due_timers(r, now)]
+            if events:
+                await self._handle(events)
+                METRICS.timers_fired.labels(self.service).inc(len(events))
+            await index.done(hints, now, complete=len(hints) < limit)
+        return len(events)
+
+    def _due_timers(self, record: Record, now: datetime) -> list[Inbound]:
+        timers: dict[str, datetime] = getattr(self._state(record), "timers", None) or {}
+        due = sorted((at, name) for name, at in timers.items() if at <= now)
+        return [Inbound.timer(record.id, name, at) for at, name in due]
 
     def _aggregate_of(self, event: Inbound) -> str:
         if isinstance(event.data, TimerFired) or event.data is None:
@@ -233,12 +257,6 @@ def _take_timer(state: S | None, fired: TimerFired, now: datetime) -> tuple[S | 
         return state, False
     rest = {k: v for k, v in timers.items() if k != fired.name}
     return state.model_copy(update={"timers": rest}), True
-
-
-def _as_write(record: Record) -> Write:
-    """A stored aggregate as the write that produced it (to publish its outbox again)."""
-    return Write(record.id, record.version - 1, record.state, record.seen, record.outbox, record.due_at,
-                 datetime.now(UTC), previous_due=record.due_at)
 
 
 def _group(events: Iterable[Inbound], key: Callable[[Inbound], str]) -> dict[str, list[Inbound]]:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from services.referral.app import bootstrap
 from services.referral.ledger import CapacityLedger, Reconciler
 from shared.kit import FakeClock
-from shared.kit.store import AggregateStore
+from shared.kit.store import MongoAggregateStore
 from tests.support import referral as r
 from tests.support.kafka import Bus
 
@@ -75,7 +75,7 @@ async def test_reconcile_releases_holds_no_referral_stands_behind(settings, bus:
     assert await ledger.reserve("sp-2", ["case-other#1"], 4, clock.now()) == {"case-other#1"}  # one holder
     assert await ledger.reserve("sp-1", ["case-x#1", "case-y#1"], 4, clock.now()) == {"case-y#1"}  # 4 of 4
     await ledger.release("sp-1", "case-x#1")
-    reconciler = Reconciler(ledger, AggregateStore(db["referrals"]).load, grace=timedelta(minutes=5))
+    reconciler = Reconciler(ledger, MongoAggregateStore(db["referrals"]).load, grace=timedelta(minutes=5))
     assert await reconciler.run(clock.now()) == 1
     assert await r.holds(db) == {"sp-1": ["case-ghost#1", "case-live#1"]}
     clock.advance(minutes=4)

@@ -64,7 +64,7 @@ class ServiceProcess:
         }
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "faststream", "run", f"services.{self.name}.app:app"],
+            [sys.executable, "-m", "faststream", "run", "--factory", f"services.{self.name}.app:create_app"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _started.append(self)
 

@@ -25,7 +25,7 @@ def test_every_service_has_a_container_running_its_app() -> None:
     services = compose()["services"]
     for name in SERVICES:
         assert name in services, f"{name} is missing from docker-compose.yml"
-        assert services[name]["command"] == ["faststream", "run", f"services.{name}.app:app"]
+        assert services[name]["command"] == ["faststream", "run", "--factory", f"services.{name}.app:create_app"]
         assert services[name]["build"] == "."
 
 

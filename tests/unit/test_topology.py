@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
-from faststream import AckPolicy
+from faststream import AckPolicy, FastStream
 
+from shared.settings import Settings
 from shared.topics import CATALOGUE, RESTRICTED_TOPICS, dlq
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,15 +22,21 @@ RESTRICTED_READERS = {"certification", "notify", "status"}
 UNCONDITIONAL = {"referral", "stabilization"}
 
 
-def subscribed_topics(service: str) -> set[str]:
+def process_app(service: str) -> FastStream:
+    """The app ``faststream run --factory`` would run, its development secrets kept aside."""
     module = importlib.import_module(f"services.{service}.app")
-    return {t for sub in module.app.broker.subscribers for t in sub.specification.topics}
+    spare = Path(tempfile.mkdtemp(prefix="casework-topology-"))
+    return module.create_app(Settings(dev_keyring_path=spare / "keyring.json", dev_webhook_key_path=spare / "key",
+                                      dev_dashboard_tokens_path=spare / "tokens.json"))
+
+
+def subscribed_topics(service: str) -> set[str]:
+    return {t for sub in process_app(service).broker.subscribers for t in sub.specification.topics}
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_subscriber_commits_only_after_processing(service: str) -> None:
-    module = importlib.import_module(f"services.{service}.app")
-    subscribers = module.app.broker.subscribers
+    subscribers = process_app(service).broker.subscribers
     assert subscribers, f"{service} subscribes to nothing"
     for sub in subscribers:
         assert sub.ack_policy is AckPolicy.NACK_ON_ERROR, f"{service}: {sub.specification.topics} uses {sub.ack_policy}"

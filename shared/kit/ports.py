@@ -1,0 +1,91 @@
+"""The kit's ports: what a workflow needs from a database and from a broker.
+
+Each port has two implementations that keep the same promises — the real one
+(:mod:`shared.kit.store`, :mod:`shared.kit.timers` on MongoDB/FerretDB;
+:class:`shared.kit.outbox.KafkaPublisher`) and an in-memory one (:mod:`shared.kit.memory`)
+for the unit tier. One behaviour suite runs on both (``tests/kit``), so the fakes cannot
+drift from what they stand in for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.kit.records import Record, Write
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    """A hint that ``aggregate_id`` has a timer due at ``due_at`` (filed under ``bucket``)."""
+
+    bucket: str
+    aggregate_id: str
+    due_at: datetime
+
+
+class TimerIndex(Protocol):
+    """Where each aggregate's next timer falls, so a sweep costs what is due, not what exists.
+
+    An entry is a hint: the aggregate's own state says whether its timer is really due.
+    """
+
+    async def note(self, timers: Iterable[tuple[str, datetime, datetime]]) -> None:
+        """Record ``(aggregate id, due at, written at)`` (idempotent)."""
+
+    async def due(self, now: datetime, limit: int) -> list[DueTimer]:
+        """Hints due by ``now``, oldest first, at most ``limit``."""
+
+    async def done(self, handled: Sequence[DueTimer], now: datetime, *, complete: bool) -> None:
+        """Forget handled hints; ``complete``: everything due by ``now`` was handled."""
+
+
+class AggregateStore(Protocol):
+    """One document per aggregate: state, version, seen event ids, outbox, next timer."""
+
+    @property
+    def timers(self) -> TimerIndex: ...
+
+    async def ensure_indexes(self) -> None: ...
+
+    async def load(self, ids: Sequence[str]) -> dict[str, Record]:
+        """The stored aggregates among ``ids`` (missing ones are absent)."""
+
+    async def write(self, writes: Sequence[Write]) -> set[str]:
+        """Apply each write over its expected version; return the ids to decide again."""
+
+    async def clear_outbox(self, sent: Sequence[Write]) -> None:
+        """Drop the entries these writes put in their outboxes, which are now published."""
+
+    async def with_pending_outbox(self, before: datetime, limit: int) -> list[Record]:
+        """Aggregates whose outbox has waited since ``before`` or longer, oldest first."""
+
+    async def wake(self, where: Mapping[str, Any], timer: str, now: datetime) -> int:
+        """Arm ``timer`` at ``now`` on every aggregate whose fields equal ``where``
+        (dotted paths, e.g. ``{"state.status": "unassigned"}``); return how many."""
+
+
+class Publisher(Protocol):
+    """Sends outbox entries (``shared.kit.outbox.entry``) and raw records (dead letters)."""
+
+    async def send(self, entries: Sequence[dict[str, Any]]) -> int:
+        """Publish every entry and wait until the broker has them all; return how many."""
+
+    async def send_raw(self, records: Sequence[RawRecord]) -> None:
+        """Publish records as they came (physical topic names) and wait for the broker."""
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    topic: str  # the physical topic name
+    value: bytes
+    key: bytes | None
+    headers: Mapping[str, str]
+
+
+class Backend(Protocol):
+    """Where a service's aggregates live."""
+
+    def aggregates(self, collection: str, indexes: Sequence[Any] = ()) -> AggregateStore: ...
