@@ -1,4 +1,4 @@
-"""Durable timers (DESIGN §4): a state keeps ``timers: {name: due_at}``; a sweeper fires them.
+"""Durable timers (docs/design.md): a state keeps ``timers: {name: due_at}``; a sweeper fires them.
 
 Where each aggregate's next timer falls is also noted in a small index collection, one
 document per minute (``{_id: "202611301735", entries: [{a: aggregate id, t: due_at}]}``),

@@ -1,4 +1,4 @@
-"""``decide`` per event, one guarded write per aggregate, then the outbox (DESIGN §4).
+"""``decide`` per event, one guarded write per aggregate, then the outbox (docs/design.md).
 
 A batch of events is grouped by aggregate. For each aggregate the stored state is read
 once, every event not yet in its ``seen`` list goes through the pure ``decide`` in order,
