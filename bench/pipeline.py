@@ -1,4 +1,4 @@
-"""The whole pipeline against a raw aiokafka chain with the same hops (DESIGN §6).
+"""The whole pipeline against a raw aiokafka chain with the same hops (docs/design.md, Performance).
 
 (a) three raw hops — encounters.reported → cases.opened → referrals.events →
 notifications.events — each its own process, doing nothing but read, publish, commit;

@@ -1,4 +1,5 @@
-"""CloudEvents 1.0, structured JSON mode: the envelope of every message (DESIGN §3).
+"""CloudEvents 1.0, structured JSON mode: the envelope of every message
+(docs/design.md, The envelope).
 
 Consumers accept any valid structured event as the official SDKs write it: optional
 attributes may be missing and unknown extension attributes are kept. Producers here
@@ -119,7 +120,8 @@ def encode(event: CloudEvent) -> bytes:
 
 
 def derived_id(input_id: str, index: int | str, *, by: str = "") -> str:
-    """Deterministic output id: a handler re-run after a crash emits the same ids (DESIGN §4).
+    """Deterministic output id: a handler re-run after a crash emits the same ids
+    (docs/design.md, Deterministic ids).
 
     ``by`` names the producer: several services react to the same input (every service
     reads ``cases.opened``), and their outputs must not share ids, or a consumer of

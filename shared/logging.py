@@ -27,7 +27,7 @@ _brokers: list[Any] = []
 
 
 def register_broker(broker: Any) -> None:
-    """Per-message ids live in each broker's context (guides/faststream.md §7)."""
+    """Per-message ids live in each broker's context, not in the app's (FastStream 0.7)."""
     if broker not in _brokers:
         _brokers.append(broker)
 

@@ -1,4 +1,4 @@
-"""Which events are notifications, of what kind, to whom (DESIGN §3 "Notifications"; pure).
+"""Which events are notifications, of what kind, to whom (docs/design.md, Notifications; pure).
 
 Each notifiable event becomes one :class:`Plan`: its kind, the case reference, a deadline,
 the facts the message needs (ids, codes and times only: never free text from upstream,

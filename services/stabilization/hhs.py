@@ -1,5 +1,6 @@
 """The HHS notice for minors (M1): due 24 h after the case opened, reminder at 12 h,
-escalation once overdue. Both timers are durable (DESIGN §4) and fire once each."""
+escalation once overdue. Both are durable timers (docs/design.md, Durable timers) and
+fire once each."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """The read model of one case: what each source said last, and the case's timeline.
 
-Stored as JSON in the case's document (one per case, DESIGN §4). Each source keeps its
-own part, so the order in which the topics arrive does not matter: a referral event only
-ever replaces the referral part, a plan summary only the plan part (and only by a higher
-``plan_version``). The snapshot is computed from the parts (see :mod:`.domain`).
+Stored as JSON in the case's document (one per case: docs/design.md, One document per
+aggregate). Each source keeps its own part, so the order in which the topics arrive does
+not matter: a referral event only ever replaces the referral part, a plan summary only the
+plan part (and only by a higher ``plan_version``). The snapshot is computed from the parts
+(see :mod:`.domain`).
 
 No field holds anything about the person (rule 7, P2), nor about T or U visas (P1).
 """

@@ -1,4 +1,5 @@
-"""Inbound public topics (v1): what agency systems and specialist apps publish (DESIGN §3)."""
+"""Inbound public topics (v1): what agency systems and specialist apps publish
+(docs/design.md, Inbound topics)."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ class CaseOpened(Payload):
     priority: Priority
     minor: bool
     screening: Screening
-    # Codes outside the vocabulary are kept and flagged, never a reason to drop (DESIGN §3).
+    # Codes outside the vocabulary are kept and flagged, never a reason to drop (docs/design.md, Bad input).
     unknown_indicators: list[str] = Field(default_factory=list)
 
     @property

@@ -23,7 +23,7 @@ TOPIC = "notifications.events"
 
 
 class NotificationKind(StrEnum):
-    """The general notification kinds (DESIGN §3); certification kinds never appear here."""
+    """The general notification kinds (docs/design.md, Notifications); certification kinds never appear here."""
 
     REFERRAL_ASSIGNED = "referral_assigned"
     REFERRAL_ESCALATED = "referral_escalated"

@@ -1,4 +1,4 @@
-"""What the stabilization service publishes on ``stabilization.events`` (DESIGN §1 rules 3-5).
+"""What the stabilization service publishes on ``stabilization.events`` (rules 3-5).
 
 Every event carries the case's plan summary (``plan``) with a ``plan_version`` that only
 grows, so a read model copies the newest summary instead of re-deriving the gate rules.
@@ -58,7 +58,7 @@ class InterviewSummary(Contract):
 
 
 class PlanSummary(Contract):
-    """The whole plan as the status read model shows it (DESIGN §3 ``stabilization``)."""
+    """The whole plan as the status read model shows it (docs/design.md, Outbound topics)."""
 
     plan_version: int = Field(ge=1)  # grows by one per change: keep the highest
     case_opened: bool  # False while milestones arrived before ``cases.opened``

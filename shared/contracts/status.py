@@ -1,4 +1,5 @@
-"""``cases.status``: the whole current snapshot of a case, compacted by case id (DESIGN §3).
+"""``cases.status``: the whole current snapshot of a case, compacted by case id
+(docs/design.md, Outbound topics).
 
 No PII, and nothing about T or U visas (P1): of certifications only Continued Presence.
 """

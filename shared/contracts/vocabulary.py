@@ -1,4 +1,6 @@
-"""Screening indicator vocabulary (guides: DHS Blue Campaign indicators; domain rule D1).
+"""Screening indicator vocabulary (DHS Blue Campaign indicators; D1).
+
+The table and its sources: docs/domain.md, Screening indicators.
 
 A code is written ``category.code``. No indicator is proof and none is required.
 """
@@ -35,7 +37,7 @@ INDICATORS: dict[str, frozenset[str]] = {
 
 CATEGORIES: tuple[str, ...] = tuple(INDICATORS)
 
-# Codes that by themselves mean the person may be under 18 (domain rules, "Minors").
+# Codes that by themselves mean the person may be under 18 (docs/domain.md, Minor and priority).
 MINOR_SIGNS: frozenset[str] = frozenset(
     {f"minor.{code}" for code in INDICATORS["minor"]}
     | {"general.minor_in_commercial_sex", "travel.minor_travelling_without_guardian"}

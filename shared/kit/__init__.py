@@ -1,4 +1,4 @@
-"""The reliable-processing kit (DESIGN §4): exactly-once effects on at-least-once Kafka.
+"""The reliable-processing kit (docs/design.md): exactly-once effects on at-least-once Kafka.
 
 * :mod:`.consumer`: batch subscribers that read CloudEvents, dead-letter bad input and
   retry transient failures while holding the partition.

@@ -18,7 +18,7 @@ TIMER_TYPE = "casework.timer.fired"
 
 @dataclass(frozen=True)
 class TimerFired:
-    """A durable timer came due (DESIGN §4): fed through ``decide`` like any event."""
+    """A durable timer came due (docs/design.md, Durable timers): fed through ``decide`` like any event."""
 
     name: str
     due_at: datetime

@@ -18,7 +18,7 @@ SIGNED_AT = "2026-08-31T22:00:00-06:00"  # the agency's Aug 31; already Sep 1 in
 
 
 def unique(published: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Consumers de-duplicate on the event id (at-least-once publishing, DESIGN §3)."""
+    """Consumers de-duplicate on the event id (at-least-once publishing, docs/design.md, The envelope)."""
     return list({e["id"]: e for e in published}.values())
 
 

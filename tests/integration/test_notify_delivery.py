@@ -12,7 +12,7 @@ from shared.webhooks import recipient_secret, signing_key, verify
 from tests.support import notifications as n
 from tests.support.kafka import Bus, eventually
 
-# The roster: who covers what (DESIGN §3 "Notifications").
+# The roster: who covers what (docs/design.md, Notifications).
 SPEC_A, SPEC_B = "spec-a", "spec-b"  # victim specialists in Texas; A also takes webhooks
 SUP_TX, SUP_CA, SUP_ANY, SUP_OFF = "sup-tx", "sup-ca", "sup-any", "sup-off"
 
@@ -103,7 +103,7 @@ async def test_mail_and_webhook_content(settings, bus: Bus, tmp_path) -> None:
             await bus.publish("referrals.events", event, key="case-42")
             await eventually(lambda: sink.files() and receiver.requests)
         [mail], [hook] = sink.messages(), receiver.requests
-    # The mail: the case, what to do, the deadline, the link (DESIGN §3), as text and HTML.
+    # The mail: the case, what to do, the deadline, the link (docs/design.md, Notifications), as text and HTML.
     assert mail["Subject"] == "Referral assigned: case-42"
     assert mail["To"] == n.email_of(SPEC_A) and mail["From"] == config.smtp_sender
     notification_id = json.loads(hook.body)["id"]

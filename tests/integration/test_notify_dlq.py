@@ -1,5 +1,5 @@
 """Malformed and hostile input on every topic notify reads goes to ``<topic>.dlq`` unchanged,
-with the error headers, and notify goes on (DESIGN §3 "Bad input"); real broker and FerretDB."""
+with the error headers, and notify goes on (docs/design.md, Bad input); real broker and FerretDB."""
 
 from __future__ import annotations
 

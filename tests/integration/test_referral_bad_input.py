@@ -1,5 +1,5 @@
 """Bad input on ``referrals.responded`` and ``roster.specialists`` goes to the DLQ unchanged,
-with the error headers, and the consumer goes on (DESIGN §3)."""
+with the error headers, and the consumer goes on (docs/design.md, Bad input)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Redelivery and restart: no double assignment, no lost assignment (DESIGN §4)."""
+"""Redelivery and restart: no double assignment, no lost assignment (docs/design.md, The reliable-processing kit)."""
 
 from __future__ import annotations
 

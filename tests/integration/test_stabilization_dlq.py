@@ -1,5 +1,5 @@
 """Bad input to the stabilization service goes to ``<topic>.dlq`` unchanged, with the
-error headers, and the consumer goes on with what follows (DESIGN §3)."""
+error headers, and the consumer goes on with what follows (docs/design.md, Bad input)."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ def of(type_: str, **match: Any) -> Callable[[dict[str, Any]], bool]:
 async def case_events(bus: Bus, case_id: str, *,
                       until: Callable[[list[dict]], bool] | None = None) -> list[dict[str, Any]]:
     """The case's events in topic order, each CloudEvent once: the outbox may send an event
-    again under the same id (at-least-once), and consumers de-duplicate on it (DESIGN §3)."""
+    again under the same id (at-least-once), and consumers de-duplicate on it (docs/design.md, The envelope)."""
     def distinct(records: list[ConsumerRecord]) -> list[dict[str, Any]]:
         unique: dict[str, dict[str, Any]] = {}
         for event in (json.loads(r.value) for r in records if r.value):

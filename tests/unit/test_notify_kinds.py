@@ -1,4 +1,4 @@
-"""Which event notifies whom (DESIGN §3 "Notifications"): the recipient rules, pure."""
+"""Which event notifies whom (docs/design.md, Notifications): the recipient rules, pure."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Referral is unconditional (rule 1, D2): it reads no certification or prosecution topic,
-and it never commits an offset before its write (DESIGN §4)."""
+and it never commits an offset before its write (docs/design.md, Outbox relay)."""
 
 from __future__ import annotations
 

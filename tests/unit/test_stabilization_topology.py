@@ -1,5 +1,5 @@
 """Services are not conditioned on cooperation (rule 1, M2): the stabilization service reads
-no certification or prosecution topic, and never commits before its write (DESIGN §4)."""
+no certification or prosecution topic, and never commits before its write (docs/design.md, Outbox relay)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from shared.topics import CATALOGUE, RESTRICTED_TOPICS, dlq
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
-# Who may read a restricted topic (DESIGN §2: Kafka ACLs in production).
+# Who may read a restricted topic (docs/design.md, Services: Kafka ACLs in production).
 RESTRICTED_READERS = {"certification", "notify", "status"}
 # Rule 1: referral and stabilization are never conditioned on certification or prosecution.
 UNCONDITIONAL = {"referral", "stabilization"}
