@@ -71,8 +71,8 @@ class Supervisor:
         if (ROOT / "services" / "notify" / "sink.py").exists():
             self.spawn("mailsink", [sys.executable, "-m", "services.notify.sink"], {})
         for name in services():
-            self.spawn(name, [sys.executable, "-m", "faststream", "run", "--factory", f"services.{name}.app:create_app"],
-                       {"CASEWORK_OPS_PORT": str(port_of(name, self.settings))})
+            argv = [sys.executable, "-m", "faststream", "run", "--factory", f"services.{name}.app:create_app"]
+            self.spawn(name, argv, {"CASEWORK_OPS_PORT": str(port_of(name, self.settings))})
 
     async def wait_ready(self, timeout: float = 120) -> None:
         pending = set(services())

@@ -21,6 +21,7 @@ from shared.contracts.certifications import CERTIFICATION_EVENTS, CaseCertificat
 from shared.contracts.inbound import CertificationRecorded, CertificationRequested
 from shared.kit import Clock
 from shared.kit.decision import Pure
+from shared.kit.ports import Backend, Publisher
 from shared.kit.service import Service, process_app
 from shared.settings import Settings
 
@@ -30,9 +31,9 @@ from .state import CaseCertificationFile
 OPS_PORT = 8084
 
 
-def bootstrap(settings: Settings, *, clock: Clock | None = None,
-              ops_port: int | None = None) -> Service:
-    service = Service("certification", settings, clock=clock, ops_port=ops_port,
+def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int | None = None,
+              backend: Backend | None = None, publisher: Publisher | None = None) -> Service:
+    service = Service("certification", settings, clock=clock, ops_port=ops_port, backend=backend, publisher=publisher,
                       description="Continued Presence, T and U visa certifications and their "
                                   "deadlines; publishes only on restricted topics (P1).")
     policy = domain.Policy(cp_duration=timedelta(days=settings.cp_duration_days),

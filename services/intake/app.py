@@ -21,7 +21,7 @@ from shared.crypto import KeyRing
 from shared.errors import describe, kind
 from shared.kit import Clock, Inbound
 from shared.kit.decision import Decide
-from shared.kit.ports import Backend
+from shared.kit.ports import Backend, Publisher
 from shared.kit.service import Service, process_app
 from shared.settings import Settings
 
@@ -45,8 +45,9 @@ class SealingDecision:
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRing | None = None,
-              ops_port: int | None = None, backend: Backend | None = None) -> Service:
-    service = Service("intake", settings, clock=clock, ops_port=ops_port, backend=backend,
+              ops_port: int | None = None, backend: Backend | None = None,
+              publisher: Publisher | None = None) -> Service:
+    service = Service("intake", settings, clock=clock, ops_port=ops_port, backend=backend, publisher=publisher,
                       description="Opens one case per reported encounter; keeps the person's "
                                   "identity only in its encrypted vault.")
     cases = service.workflow(

@@ -19,6 +19,7 @@ from shared.contracts.stabilization import STABILIZATION_EVENTS, HhsNotification
 from shared.kit import Clock
 from shared.kit.decision import Pure
 from shared.kit.metrics import METRICS
+from shared.kit.ports import Backend, Publisher
 from shared.kit.service import Service, process_app
 from shared.kit.workflow import Change
 from shared.settings import Settings
@@ -30,9 +31,9 @@ from .plan import Plan
 OPS_PORT = 8083
 
 
-def bootstrap(settings: Settings, *, clock: Clock | None = None,
-              ops_port: int | None = None) -> Service:
-    service = Service("stabilization", settings, clock=clock, ops_port=ops_port,
+def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int | None = None,
+              backend: Backend | None = None, publisher: Publisher | None = None) -> Service:
+    service = Service("stabilization", settings, clock=clock, ops_port=ops_port, backend=backend, publisher=publisher,
                       description="Gates interviews on the person's stabilization; holds the "
                                   "24-hour HHS notice for minors.")
     policy = Policy(min_stabilization_hours=settings.min_stabilization_hours)

@@ -171,8 +171,11 @@ def dlq_headers(record: ConsumerRecord, exc: BaseException, attempts: int = 1) -
 
 
 async def raw_records(message: Any) -> tuple[ConsumerRecord, ...]:
-    """Decoder: hand the handler the records themselves; each is validated on its own."""
-    return message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+    """Decoder: hand the handler the records themselves; each is validated on its own.
+
+    A batch arrives as a tuple from aiokafka, as a list from FastStream's test broker."""
+    raw = message.raw_message
+    return tuple(raw) if isinstance(raw, tuple | list) else (raw,)
 
 
 def documented(reader: TopicReader) -> Any:

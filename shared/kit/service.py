@@ -151,8 +151,7 @@ class Service:
     # -- what the loops do --------------------------------------------------------------
 
     async def sweep_timers(self) -> int:
-        now = self.clock.now()
-        return sum([await w.sweep(now) for w in self.workflows])
+        return sum([await w.sweep() for w in self.workflows])
 
     async def relay_outbox(self) -> int:
         """Everything a crash left unpublished (start-up: it reads whole collections)."""

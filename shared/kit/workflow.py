@@ -163,13 +163,13 @@ class Workflow(Generic[S]):
             await self.publish(r.as_write(now) for r in records.values())
         return len(records)
 
-    async def sweep(self, now: datetime | None = None, limit: int = SWEEP_LIMIT) -> int:
-        """Fire every timer due at ``now`` (up to ``limit`` noted hints); return how many fired.
+    async def sweep(self, limit: int = SWEEP_LIMIT) -> int:
+        """Fire every timer due now (up to ``limit`` noted hints); return how many fired.
 
         ``TimerFired`` carries a deterministic id through the same ``decide`` path, so two
         sweepers, or one that crashed half-way, fire each timer once.
         """
-        now = now or self.clock.now()
+        now = self.clock.now()
         index = self.store.timers
         hints = await index.due(now, limit)
         METRICS.timers_due.labels(self.service).set(len(hints))

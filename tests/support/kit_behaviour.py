@@ -1,0 +1,323 @@
+"""The kit's behaviour suite: one test body per promise, run on every implementation of a port.
+
+``tests/unit/test_kit_memory.py`` runs it on the in-memory fakes (milliseconds, no servers);
+``tests/integration/test_kit_ferretdb.py`` runs the same bodies on FerretDB. A subclass
+provides the ``store`` fixture; nothing here knows which backend it talks to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from shared.contracts.common import Identifier, Payload
+from shared.kit import FakeClock, Inbound, TimerFired
+from shared.kit.decision import Pure
+from shared.kit.memory import RecordingPublisher
+from shared.kit.outcomes import ConcurrencyConflict
+from shared.kit.ports import AggregateStore
+from shared.kit.records import Write
+from shared.kit.workflow import MAX_CONFLICT_ROUNDS, Change, Workflow
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def write(aggregate_id: str, expected: int = 0, *, applied: Sequence[str] = ("e1",), seen: Sequence[str] | None = None,
+          outbox: Sequence[dict[str, Any]] = (), due_at: datetime | None = None, previous_due: datetime | None = None,
+          now: datetime = T0, **state: Any) -> Write:
+    return Write(aggregate_id, expected, {"n": expected + 1, **state}, list(seen if seen is not None else applied),
+                 list(outbox), due_at, now, list(applied), previous_due)
+
+
+def out(event_id: str) -> dict[str, Any]:
+    return {"id": event_id, "topic": "cases.opened", "key": "case-1", "value": "{}", "correlation_id": event_id,
+            "type": "casework.test.v1"}
+
+
+class StoreBehaviour:
+    """What every :class:`shared.kit.ports.AggregateStore` promises."""
+
+    async def test_a_new_aggregate_is_written_once_and_read_back(self, store: AggregateStore) -> None:
+        assert await store.write([write("a", outbox=[out("o1")], due_at=T0 + timedelta(minutes=5))]) == set()
+        record = (await store.load(["a", "missing"]))["a"]
+        assert (record.version, record.state, record.seen) == (1, {"n": 1}, ["e1"])
+        assert [e["id"] for e in record.outbox] == ["o1"] and record.due_at == T0 + timedelta(minutes=5)
+        assert list(await store.load(["missing"])) == []
+
+    async def test_inserting_an_aggregate_that_exists_is_a_conflict(self, store: AggregateStore) -> None:
+        await store.write([write("a")])
+        assert await store.write([write("a", applied=["e2"], tag="other")]) == {"a"}
+        assert (await store.load(["a"]))["a"].state == {"n": 1}
+
+    async def test_an_update_over_a_stale_version_is_a_conflict(self, store: AggregateStore) -> None:
+        await store.write([write("a")])
+        await store.write([write("a", 1, applied=["e2"], seen=["e1", "e2"])])
+        assert await store.write([write("a", 1, applied=["e3"], seen=["e1", "e3"])]) == {"a"}
+        stored = (await store.load(["a"]))["a"]
+        assert (stored.version, stored.seen) == (2, ["e1", "e2"])
+
+    async def test_a_stale_update_whose_events_are_already_stored_is_not_redone(self, store: AggregateStore) -> None:
+        # Someone deciding the same event got there first: the events are in, nothing to redo.
+        await store.write([write("a")])
+        await store.write([write("a", 1, applied=["e2"], seen=["e1", "e2"])])
+        assert await store.write([write("a", 1, applied=["e2"], seen=["e1", "e2"])]) == set()
+        assert await store.write([write("gone", 3, applied=["e9"])]) == {"gone"}
+
+    async def test_a_large_batch_reports_exactly_its_conflicts(self, store: AggregateStore) -> None:
+        await store.write([write(f"a{i}") for i in range(0, 25, 2)])  # the even ones exist
+        writes = [write(f"a{i}", 1 if i % 2 == 0 else 0, applied=[f"x{i}"], seen=["e1", f"x{i}"]) for i in range(25)]
+        writes += [write("a3", 0, applied=["y"]), write("a4", 7, applied=["y"])]
+        assert await store.write(writes) == {"a3", "a4"}  # a3 inserted twice; a4 far behind
+        assert {i for i, r in (await store.load([f"a{i}" for i in range(25)])).items() if r.version == 2} == {
+            f"a{i}" for i in range(0, 25, 2)}
+
+    async def test_clearing_an_outbox_as_written_leaves_nothing_pending(self, store: AggregateStore) -> None:
+        first = write("a", outbox=[out("o1"), out("o2")])
+        await store.write([first])
+        assert [r.id for r in await store.with_pending_outbox(T0, 10)] == ["a"]
+        await store.clear_outbox([first])
+        assert (await store.load(["a"]))["a"].outbox == []
+        assert await store.with_pending_outbox(T0 + timedelta(days=1), 10) == []
+
+    async def test_clearing_an_outbox_written_again_since_keeps_the_newer_entries(self, store: AggregateStore) -> None:
+        first = write("a", outbox=[out("o1")])
+        await store.write([first])
+        await store.write([write("a", 1, applied=["e2"], seen=["e1", "e2"], outbox=[out("o1"), out("o2")])])
+        await store.clear_outbox([first])  # o1 went out; o2 was added after
+        assert [e["id"] for e in (await store.load(["a"]))["a"].outbox] == ["o2"]
+        assert [r.id for r in await store.with_pending_outbox(T0, 10)] == ["a"]
+
+    async def test_clearing_the_last_entries_of_a_moved_aggregate_leaves_it_not_pending(
+            self, store: AggregateStore) -> None:
+        first = write("a", outbox=[out("o1")])
+        await store.write([first])
+        await store.write([write("a", 1, applied=["e2"], seen=["e1", "e2"], outbox=[out("o1")])])
+        await store.clear_outbox([first])
+        assert (await store.load(["a"]))["a"].outbox == []
+        assert await store.with_pending_outbox(T0 + timedelta(days=1), 10) == []
+
+    async def test_pending_outboxes_come_oldest_first_and_limited(self, store: AggregateStore) -> None:
+        for i in range(5):
+            await store.write([write(f"a{i}", outbox=[out(f"o{i}")], now=T0 + timedelta(seconds=10 - i))])
+        await store.write([write("quiet")])
+        pending = await store.with_pending_outbox(T0 + timedelta(seconds=8), 2)
+        assert [r.id for r in pending] == ["a4", "a3"]
+        assert len(await store.with_pending_outbox(T0 + timedelta(minutes=1), 100)) == 5
+
+    async def test_wake_arms_a_timer_on_the_matching_aggregates_and_moves_their_version(
+            self, store: AggregateStore) -> None:
+        await store.write([write("a", status="unassigned"), write("b", status="assigned"),
+                           write("c", status="unassigned", timers={"ack": "2026-03-02T10:00:00Z"})])
+        assert await store.wake({"state.status": "unassigned"}, "retry", T0) == 2
+        woken = await store.load(["a", "b", "c"])
+        assert {i: r.version for i, r in woken.items()} == {"a": 2, "b": 1, "c": 2}
+        assert woken["c"].state is not None and set(woken["c"].state["timers"]) == {"ack", "retry"}
+        assert woken["a"].due_at == T0
+        assert await store.write([write("a", 1, applied=["late"])]) == {"a"}  # decided before the wake
+        assert {t.aggregate_id for t in await store.timers.due(T0, 10)} == {"a", "c"}
+
+
+class TimerIndexBehaviour:
+    """What every :class:`shared.kit.ports.TimerIndex` promises (through a store's ``timers``)."""
+
+    async def test_a_timer_is_due_only_once_its_time_has_come(self, store: AggregateStore) -> None:
+        index = store.timers
+        await index.note([("late", T0 + timedelta(minutes=9), T0), ("soon", T0 + timedelta(minutes=2), T0),
+                          ("soon", T0 + timedelta(minutes=2), T0)])
+        assert await index.due(T0 + timedelta(minutes=1), 10) == []
+        due = await index.due(T0 + timedelta(minutes=3), 10)
+        assert [t.aggregate_id for t in due] == ["soon"]  # noted twice, due once
+        await index.done(due, T0 + timedelta(minutes=3), complete=True)
+        assert await index.due(T0 + timedelta(minutes=4), 10) == []
+        assert [t.aggregate_id for t in await index.due(T0 + timedelta(minutes=10), 10)] == ["late"]
+
+    async def test_due_timers_come_oldest_first_and_limited(self, store: AggregateStore) -> None:
+        index = store.timers
+        await index.note([(f"a{i}", T0 + timedelta(seconds=50 - i), T0) for i in range(6)])
+        due = await index.due(T0 + timedelta(minutes=2), 4)
+        assert [t.aggregate_id for t in due] == ["a5", "a4", "a3", "a2"]
+        await index.done(due, T0 + timedelta(minutes=2), complete=False)
+        assert [t.aggregate_id for t in await index.due(T0 + timedelta(minutes=2), 4)] == ["a1", "a0"]
+
+    async def test_a_timer_noted_after_its_time_is_still_found(self, store: AggregateStore) -> None:
+        index = store.timers
+        await index.note([("a", T0, T0)])
+        await index.done(await index.due(T0, 10), T0, complete=True)  # the sweeps have moved on
+        await index.note([("b", T0 - timedelta(minutes=30), T0 + timedelta(minutes=1))])
+        assert [t.aggregate_id for t in await index.due(T0 + timedelta(minutes=1), 10)] == ["b"]
+
+    async def test_a_timer_due_long_before_the_first_sweep_is_found(self, store: AggregateStore) -> None:
+        index = store.timers
+        await index.note([("old", T0 - timedelta(days=3), T0 - timedelta(days=3))])
+        assert [t.aggregate_id for t in await index.due(T0, 10)] == ["old"]
+
+
+class Tally(BaseModel):
+    case_id: str
+    count: int = 0
+    timers: dict[str, datetime] = {}
+
+
+class Bumped(Payload):
+    TYPE = "casework.test.bumped.v1"
+    TOPIC = "cases.opened"
+    case_id: Identifier
+    count: int
+
+
+def bump(state: Tally | None, event: Inbound, now: datetime) -> tuple[Tally, list[Bumped]]:
+    """Counts events per case; ``boom`` cannot be decided; ``remind`` arms a timer; a timer counts 100."""
+    if event.type == "boom":
+        raise ValueError("this event cannot be decided")
+    case = state or Tally(case_id=event.subject or "")
+    if isinstance(event.data, TimerFired):
+        case = case.model_copy(update={"count": case.count + 100})
+    else:
+        timers = {"remind": now + timedelta(minutes=5)} if event.type == "remind" else case.timers
+        case = case.model_copy(update={"count": case.count + 1, "timers": timers})
+    return case, [Bumped(case_id=case.case_id, count=case.count)]
+
+
+def inbound(event_id: str, case_id: str = "case-1", type_: str = "casework.test.v1") -> Inbound:
+    return Inbound(id=event_id, type=type_, data=None, subject=case_id, topic="t", partition=0, offset=0)
+
+
+class Interfering:
+    """A store whose aggregate changes under the first ``times`` writes (another writer)."""
+
+    def __init__(self, store: AggregateStore, times: int) -> None:
+        self.inner = store
+        self.times = times
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def write(self, writes: Sequence[Write]) -> set[str]:
+        if self.times:
+            self.times -= 1
+            for w in writes:
+                stored = (await self.inner.load([w.id])).get(w.id)
+                state = dict(stored.state or {}) if stored else {"case_id": w.id}
+                state["count"] = state.get("count", 0) + 10  # someone else's change
+                seen = [*stored.seen, f"other-{self.times}"] if stored else [f"other-{self.times}"]
+                await self.inner.write([Write(w.id, stored.version if stored else 0, state, seen, [], None,
+                                              w.now, [f"other-{self.times}"])])
+        return await self.inner.write(writes)
+
+
+class WorkflowBehaviour:
+    """The workflow's promises, over whichever store the subclass gives."""
+
+    def flow(self, store: Any, publisher: RecordingPublisher | None = None, **hooks: Any) -> Workflow[Tally]:
+        return Workflow("test", Tally, Pure(bump), store, publisher or RecordingPublisher(), FakeClock(T0),
+                        "casework/test", aggregate_id=lambda e: e.subject or "", **hooks)
+
+    async def test_events_are_decided_written_and_published_once(self, store: AggregateStore) -> None:
+        publisher = RecordingPublisher()
+        flow = self.flow(store, publisher)
+        assert await flow.handle([inbound("e1"), inbound("e2"), inbound("e3", "case-2")]) == []
+        assert await flow.handle([inbound("e2"), inbound("e1")]) == []  # redelivered: nothing
+        stored = await store.load(["case-1", "case-2"])
+        assert {i: (r.state or {})["count"] for i, r in stored.items()} == {"case-1": 2, "case-2": 1}
+        assert all(r.outbox == [] for r in stored.values())
+        assert len(publisher.sent) == 3 and len({e["id"] for e in publisher.sent}) == 3
+
+    async def test_a_conflicting_writer_makes_the_batch_decide_again(self, store: AggregateStore) -> None:
+        await self.flow(store).handle([inbound("e1")])
+        publisher = RecordingPublisher()
+        await self.flow(Interfering(store, times=2), publisher).handle([inbound("e2")])
+        stored = (await store.load(["case-1"]))["case-1"]
+        assert stored.state is not None and stored.state["count"] == 1 + 10 + 10 + 1  # decided from what was stored
+        assert [published_count(e) for e in publisher.sent] == [22]
+
+    async def test_a_conflict_that_persists_is_reported_not_swallowed(self, store: AggregateStore) -> None:
+        with pytest.raises(ConcurrencyConflict):
+            await self.flow(Interfering(store, times=MAX_CONFLICT_ROUNDS)).handle([inbound("e1")])
+
+    async def test_an_event_that_cannot_be_decided_is_poison_and_the_rest_go_on(self, store: AggregateStore) -> None:
+        poisons = await self.flow(store).handle([inbound("e1"), inbound("bad", type_="boom"), inbound("e2")])
+        assert [p.event.id for p in poisons] == ["bad"]
+        assert (await store.load(["case-1"]))["case-1"].seen == ["e1", "e2"]
+
+    async def test_an_outbox_the_broker_refused_goes_out_later_and_once(self, store: AggregateStore) -> None:
+        publisher = RecordingPublisher(fail_next=1)
+        flow = self.flow(store, publisher)
+        with pytest.raises(ConnectionError):
+            await flow.handle([inbound("e1")])
+        assert len((await store.load(["case-1"]))["case-1"].outbox) == 1 and flow.unpublished == {"case-1"}
+        assert await flow.retry_unpublished() == 1
+        assert await flow.handle([inbound("e1")]) == []  # the redelivery finds nothing left
+        assert len(publisher.sent) == 1 and (await store.load(["case-1"]))["case-1"].outbox == []
+
+    async def test_the_next_event_of_an_aggregate_takes_its_leftovers_along(self, store: AggregateStore) -> None:
+        publisher = RecordingPublisher(fail_next=1)
+        flow = self.flow(store, publisher)
+        with pytest.raises(ConnectionError):
+            await flow.handle([inbound("e1")])
+        await flow.handle([inbound("e2")])
+        assert [published_count(e) for e in publisher.sent] == [1, 2]
+
+    async def test_a_restart_relays_what_a_crash_left_unpublished(self, store: AggregateStore) -> None:
+        with pytest.raises(ConnectionError):
+            await self.flow(store, RecordingPublisher(fail_next=1)).handle([inbound("e1"), inbound("e2", "case-2")])
+        publisher = RecordingPublisher()
+        assert await self.flow(store, publisher).relay(T0 + timedelta(seconds=1)) == 2
+        assert len(publisher.sent) == 2
+        assert await self.flow(store, publisher).relay(T0 + timedelta(seconds=2)) == 0
+
+    async def test_a_timer_fires_once_when_due_and_never_early(self, store: AggregateStore) -> None:
+        publisher = RecordingPublisher()
+        flow = self.flow(store, publisher)
+        await flow.handle([inbound("e1", type_="remind")])
+        assert await at(flow, minutes=4).sweep() == 0
+        assert await at(flow, minutes=5).sweep() == 1
+        assert await at(flow, minutes=6).sweep() == 0
+        assert await at(self.flow(store, publisher), minutes=7).sweep() == 0  # a second sweeper
+        state = (await store.load(["case-1"]))["case-1"].state
+        assert state == {"case_id": "case-1", "count": 101, "timers": {}}, state
+
+    async def test_a_rearmed_timer_fires_at_its_new_time_only(self, store: AggregateStore) -> None:
+        flow = self.flow(store)
+        await flow.handle([inbound("e1", type_="remind")])
+        await at(flow, minutes=3).handle([inbound("e2", type_="remind")])  # now due at T0 + 8 min
+        assert await at(flow, minutes=6).sweep() == 0  # the old hint is stale
+        assert await at(flow, minutes=8).sweep() == 1
+
+    async def test_before_write_can_send_an_aggregate_back_to_decide(self, store: AggregateStore) -> None:
+        rounds: list[list[str]] = []
+
+        async def refuse_once(changes: list[Change[Any]]) -> set[str]:
+            rounds.append([c.id for c in changes])
+            return {"case-2"} if len(rounds) == 1 else set()
+
+        await self.flow(store, before_write=refuse_once).handle([inbound("e1"), inbound("e2", "case-2")])
+        assert rounds == [["case-1", "case-2"], ["case-2"]]
+        assert set(await store.load(["case-1", "case-2"])) == {"case-1", "case-2"}
+
+    async def test_after_write_sees_only_what_was_written(self, store: AggregateStore) -> None:
+        seen: list[tuple[str, int | None, int | None]] = []
+
+        async def note(changes: list[Change[Any]]) -> None:
+            seen.extend((c.id, c.before.count if c.before else None, c.after.count if c.after else None)
+                        for c in changes)
+
+        flow = self.flow(store, after_write=note)
+        await flow.handle([inbound("e1")])
+        await flow.handle([inbound("e1"), inbound("e2")])
+        assert seen == [("case-1", None, 1), ("case-1", 1, 2)]
+
+
+def at(flow: Workflow[Tally], **delta: float) -> Workflow[Tally]:
+    """The workflow with its (fake) clock set to ``T0 + delta``."""
+    assert isinstance(flow.clock, FakeClock)
+    flow.clock.set(T0 + timedelta(**delta))
+    return flow
+
+
+def published_count(entry: dict[str, Any]) -> int:
+    return int(json.loads(entry["value"])["data"]["count"])
