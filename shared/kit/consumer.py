@@ -26,6 +26,7 @@ from shared import logging as caselog
 from shared.cloudevents import derived_id, encode, new_event
 from shared.contracts.common import Payload
 from shared.errors import InvalidEvent, describe, kind
+from shared.kafka import headers_of
 from shared.kit.inbound import Inbound, Skip, TopicReader
 from shared.kit.metrics import METRICS
 from shared.kit.outbox import entry
@@ -146,7 +147,7 @@ class BatchConsumer:
 
 
 def dlq_headers(record: ConsumerRecord, exc: BaseException, attempts: int = 1) -> dict[str, str]:
-    headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+    headers = headers_of(record)
     error = describe(exc)
     if record.value is None:
         error = f"{error} (the original record had no value)"
