@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from aiokafka import ConsumerRecord
@@ -31,6 +32,7 @@ from shared.kit.inbound import Inbound, Skip, TopicReader
 from shared.kit.metrics import METRICS
 from shared.kit.outbox import entry
 from shared.kit.workflow import ConcurrencyConflict, Poison
+from shared.retry import retrying
 from shared.topics import dlq
 
 log = caselog.get_logger("casework.kit")
@@ -101,19 +103,18 @@ class BatchConsumer:
         return poisons
 
     async def _retrying(self, events: list[Inbound]) -> list[Poison]:
-        for attempt in range(1, TRANSIENT_RETRIES + 1):
-            try:
-                return await self.handler(events)
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise Permanent(describe(exc)) from exc
-                METRICS.failed.labels(self.service.name, self.reader.topic, type(exc).__name__).inc()
-                log.warning("transient failure, retrying", service=self.service.name,
-                            topic=self.reader.topic, attempt=attempt, error=describe(exc))
-                if attempt == TRANSIENT_RETRIES:
-                    raise  # nack: the batch is read again, nothing is committed
-                await asyncio.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")
+        def failed(attempt: int, exc: Exception) -> None:
+            METRICS.failed.labels(self.service.name, self.reader.topic, type(exc).__name__).inc()
+            log.warning("transient failure, retrying", service=self.service.name,
+                        topic=self.reader.topic, attempt=attempt, error=describe(exc))
+
+        try:
+            return await retrying(partial(self.handler, events), attempts=TRANSIENT_RETRIES,
+                                  base_seconds=BACKOFF_SECONDS, transient=is_transient, on_transient=failed)
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # nack: the batch is read again, nothing is committed
+            raise Permanent(describe(exc)) from exc
 
     async def _dead_letter(self, dead: list[tuple[ConsumerRecord, BaseException]]) -> None:
         if not dead:
