@@ -16,6 +16,7 @@ from typing import Any
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from casework.readiness import wait_ready
 from shared.settings import Settings
 from shared.topics import MAX_MESSAGE_BYTES
 
@@ -127,19 +128,8 @@ class ServiceProcess:
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 
     async def ready(self, timeout: float = 90) -> None:
-        import httpx
-
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        async with httpx.AsyncClient(timeout=2) as client:
-            while loop.time() < deadline:
-                try:
-                    if (await client.get(f"http://127.0.0.1:{self.port}/readyz")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise RuntimeError(f"{self.name} not ready after {timeout}s")
+        if not await wait_ready(self.port, within=timeout):
+            raise RuntimeError(f"{self.name} not ready after {timeout}s")
 
     def sample(self) -> None:
         if self.proc and self.proc.returncode is None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from casework.readiness import answers_ready
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,13 +83,9 @@ class Supervisor:
                 for name in sorted(pending):
                     if self.procs[name].poll() is not None:
                         raise SystemExit(f"{name} exited ({self.procs[name].returncode}); see .local/logs/{name}.log")
-                    try:
-                        url = f"http://127.0.0.1:{port_of(name, self.settings)}/readyz"
-                        if (await client.get(url)).status_code == 200:
-                            pending.discard(name)
-                            console.print(f"[green]✓[/] {name} ready")
-                    except httpx.HTTPError:
-                        pass
+                    if await answers_ready(client, port_of(name, self.settings)):
+                        pending.discard(name)
+                        console.print(f"[green]✓[/] {name} ready")
                 await asyncio.sleep(0.5)
         if pending:
             raise SystemExit(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))} (see .local/logs/)")

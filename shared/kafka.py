@@ -1,4 +1,4 @@
-"""Kafka: the broker factory every service uses, and topic provisioning."""
+"""Kafka: the broker factory every service uses, topic provisioning, and reading headers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream import AckPolicy
@@ -36,6 +36,11 @@ def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
     )
     caselog.register_broker(broker)
     return broker
+
+
+def headers_of(record: ConsumerRecord) -> dict[str, str]:
+    """A record's headers as text (a byte that is not UTF-8 becomes U+FFFD)."""
+    return {k: v.decode(errors="replace") for k, v in record.headers or ()}
 
 
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from rich.console import Console
 from rich.table import Table
 
+from shared.kafka import headers_of
 from shared.settings import Settings
 from shared.topics import CATALOGUE, MAX_MESSAGE_BYTES, dlq
 
@@ -33,10 +34,6 @@ async def dead_letters(settings: Settings, topic: str, idle_ms: int = 1500) -> l
     finally:
         await consumer.stop()
     return sorted(records, key=lambda r: (r.partition, r.offset))
-
-
-def headers_of(record: ConsumerRecord) -> dict[str, str]:
-    return {k: v.decode(errors="replace") for k, v in record.headers or ()}
 
 
 async def replay(settings: Settings, topic: str, records: list[ConsumerRecord]) -> int:

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
         try:
             report = asyncio.run(run(Settings(), publish=publish, force=force))
-        except ServiceRunning as exc:
+        except (ServiceRunning, TimeoutError) as exc:  # a stalled broker: run it again
             console.print(f"[red]{exc}[/]")
             raise typer.Exit(1) from None
         table = Table("events folded", "skipped", "unreadable", "cases", "identical", "differing", "new", "missing")

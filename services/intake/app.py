@@ -15,6 +15,7 @@ from aiokafka import ConsumerRecord
 from faststream import FastStream
 from pymongo import IndexModel
 
+from shared.contracts.common import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, REGION_PATTERN
 from shared.contracts.inbound import EncounterReported
 from shared.contracts.intake import CaseOpened, EncounterUnprocessable
 from shared.crypto import KeyRing
@@ -28,8 +29,8 @@ from shared.settings import Settings
 from . import domain
 
 OPS_PORT = 8081
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
-_REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+_ID = re.compile(IDENTIFIER_PATTERN)
+_REGION = re.compile(REGION_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -85,5 +86,14 @@ def _readable_hints(value: bytes | None) -> dict[str, str]:
                       "encounter_id": data.get("encounter_id")}
     except (ValueError, AttributeError, TypeError, RecursionError):
         return {}
-    checks = {"agency_id": _ID, "region": _REGION, "encounter_id": _ID}
-    return {k: v for k, v in candidates.items() if isinstance(v, str) and checks[k].match(v)}
+    checks = {"agency_id": _is_identifier, "region": _is_region, "encounter_id": _is_identifier}
+    return {k: v for k, v in candidates.items() if isinstance(v, str) and checks[k](v)}
+
+
+# fullmatch, as the contract checks: with match, "$" would also let a trailing line feed through.
+def _is_identifier(value: str) -> bool:
+    return len(value) <= IDENTIFIER_MAX_LENGTH and _ID.fullmatch(value) is not None
+
+
+def _is_region(value: str) -> bool:
+    return _REGION.fullmatch(value) is not None

@@ -13,8 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.contracts.inbound import SpecialistRegistered
 from shared.contracts.notifications import Channel, RecipientRole
-
-ANY_REGION = "*"
+from shared.regions import covers
 
 
 class Contact(BaseModel):
@@ -46,7 +45,8 @@ class Contact(BaseModel):
         return [Channel.EMAIL, Channel.WEBHOOK] if self.webhook_url else [Channel.EMAIL]
 
     def covers(self, region: str) -> bool:
-        return ANY_REGION in self.regions or region in self.regions
+        """``*``, the region itself, or its country (see :mod:`shared.regions`)."""
+        return covers(self.regions, region)
 
     def address(self, channel: Channel) -> str | None:
         return self.webhook_url if channel is Channel.WEBHOOK else self.email

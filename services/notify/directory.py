@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from pymongo import ASCENDING, DeleteOne, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -26,6 +25,7 @@ from shared.kit import Inbound
 from shared.kit.inbound import TopicReader
 from shared.mongo import bulk_write, chunks, find_by_ids
 from shared.settings import Settings
+from shared.topicread import events_to_end
 
 from .audience import Contact, Directory
 
@@ -96,35 +96,6 @@ class DirectoryStore:
     async def load_roster(self, settings: Settings) -> int:
         """Read the whole compacted roster before consuming anything else, so the first
         notifications after a start find their recipients."""
-        consumer = AIOKafkaConsumer(settings.topic(ROSTER.topic), bootstrap_servers=settings.kafka_bootstrap,
-                                    group_id=None, enable_auto_commit=False, auto_offset_reset="earliest")
-        await consumer.start()  # without a group: every partition, from the beginning
-        try:
-            partitions = list(consumer.assignment())
-            end = await consumer.end_offsets(partitions)
-            events: list[Inbound] = []
-            while await _behind(consumer, end):
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    events += _readable(records)
-            await self.apply_roster(events)
-            return len(events)
-        finally:
-            await consumer.stop()
-
-
-async def _behind(consumer: AIOKafkaConsumer, end: dict[Any, int]) -> bool:
-    for partition, high in end.items():
-        if await consumer.position(partition) < high:
-            return True
-    return False
-
-
-def _readable(records: Iterable[Any]) -> list[Inbound]:
-    """Valid roster records only: the roster consumer dead-letters the rest."""
-    events = []
-    for record in records:
-        try:
-            events.append(ROSTER.read(record))
-        except (ValueError, RecursionError):
-            continue
-    return events
+        events = await events_to_end(settings, ROSTER, client_id="casework-notify-roster")
+        await self.apply_roster(events)
+        return len(events)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from prometheus_client import Counter
@@ -22,6 +23,7 @@ from shared import logging as caselog
 from shared.kit import Clock, Inbound
 from shared.kit.consumer import is_transient
 from shared.kit.failpoints import failpoint
+from shared.retry import retrying
 
 from .channels import Outcome
 from .state import DeliveryAttempted, Notification, Policy, claims
@@ -31,6 +33,7 @@ log = caselog.get_logger("casework.notify")
 ATTEMPTS = Counter("casework_notify_attempts_total", "Delivery attempts by channel and outcome",
                    ["channel", "outcome"])
 RECORD_RETRIES = 5
+RECORD_BACKOFF_SECONDS = 0.2
 
 Send = Callable[[Notification, int], Awaitable[Outcome]]
 Handle = Callable[[Sequence[Inbound]], Awaitable[list[Any]]]
@@ -65,18 +68,16 @@ class Recorder:
                     future.set_result(None)
 
     async def _write(self, events: list[Inbound]) -> None:
-        for attempt in range(1, RECORD_RETRIES + 1):
-            try:
-                for poison in await self.handle(events):
-                    log.error("delivery outcome could not be recorded", event_id=poison.event.id)
-                failpoint("notify-after-record")
-                return
-            except Exception as exc:
-                if not is_transient(exc) or attempt == RECORD_RETRIES:
-                    # The claims' leases run out and they are attempted again (a possible duplicate).
-                    log.error("delivery outcomes not recorded", outcomes=len(events), exc_info=exc)
-                    return
-                await asyncio.sleep(0.2 * 2 ** (attempt - 1))
+        try:
+            poisons = await retrying(partial(self.handle, events), attempts=RECORD_RETRIES,
+                                     base_seconds=RECORD_BACKOFF_SECONDS, transient=is_transient)
+        except Exception as exc:
+            # The claims' leases run out and they are attempted again (a possible duplicate).
+            log.error("delivery outcomes not recorded", outcomes=len(events), exc_info=exc)
+            return
+        for poison in poisons:
+            log.error("delivery outcome could not be recorded", event_id=poison.event.id)
+        failpoint("notify-after-record")
 
 
 class Dispatcher:

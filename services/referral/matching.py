@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fractions import Fraction
 
+from shared.regions import covers
+
 NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -34,7 +36,7 @@ class Specialist:
     last_assigned_at: datetime | None = None
 
     def covers(self, region: str) -> bool:
-        return any(p == "*" or p == region or region.startswith(p + "-") for p in self.regions)
+        return covers(self.regions, region)
 
     def speaks(self, languages: Iterable[str]) -> bool:
         return not self.languages.isdisjoint(primary_language(t) for t in languages)

@@ -11,28 +11,23 @@ is kept: no names, e-mail addresses or phone numbers (P3).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared import logging as caselog
 from shared.contracts.inbound import SpecialistRole
-from shared.errors import InvalidEvent
 from shared.kit import Clock, Inbound
-from shared.kit.inbound import Skip, TopicReader
+from shared.kit.inbound import TopicReader
 from shared.settings import Settings
+from shared.topicread import events_to_end
 
 from .matching import Roster, Specialist, primary_language
 
 log = caselog.get_logger("casework.referral.roster")
-READ_TIMEOUT_SECONDS = 60.0
 KEPT = ("agency_id", "languages", "regions", "role", "on_duty", "max_active_cases")
 
 
@@ -89,7 +84,7 @@ class RosterStore:
 
     async def read_topic(self, settings: Settings, reader: TopicReader) -> list[Inbound]:
         """The whole compacted topic, read once before consuming it (start-up)."""
-        events = [e async for e in _read_all(settings, reader)]
+        events = await events_to_end(settings, reader, client_id="casework-referral-roster")
         log.info("roster read from the topic", records=len(events))
         return events
 
@@ -99,25 +94,3 @@ def _specialist(doc: dict[str, Any], load: tuple[int, Any]) -> Specialist:
                       regions=tuple(doc["regions"]), on_duty=bool(doc["on_duty"]),
                       max_active_cases=int(doc["max_active_cases"]), load=load[0], last_assigned_at=load[1])
 
-
-async def _read_all(settings: Settings, reader: TopicReader) -> Any:
-    topic = settings.topic(reader.topic)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-                                group_id=None, auto_offset_reset="earliest",
-                                client_id="casework-referral-roster")
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        ends = await consumer.end_offsets(partitions) if partitions else {}
-        left = {tp for tp, end in ends.items() if end > 0}
-        deadline = asyncio.get_running_loop().time() + READ_TIMEOUT_SECONDS
-        while left and asyncio.get_running_loop().time() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    with contextlib.suppress(ValidationError, InvalidEvent, ValueError, RecursionError, Skip):
-                        yield reader.read(record)  # what cannot be read, the subscriber dead-letters
-            left = {tp for tp in left if tp not in consumer.assignment() or await consumer.position(tp) < ends[tp]}
-        if left:
-            log.warning("roster only partly read at start-up; the subscriber reads the rest", topic=topic)
-    finally:
-        await consumer.stop()

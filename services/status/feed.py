@@ -16,13 +16,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from shared import logging as caselog
 from shared.contracts.status import CaseStatus
-from shared.kafka import partitions_of
 from shared.kit import Clock
 from shared.settings import Settings
+from shared.topicread import TopicScan
 
 from .access import Principal
 from .alerts import Alert, for_reader
@@ -85,48 +83,26 @@ class StatusFeed:
         self.read = 0
         self.started_at = 0.0
         self.caught_up_after: float | None = None  # seconds from start to the end offsets
-        self._consumer: AIOKafkaConsumer | None = None
+        self._scan: TopicScan | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.started_at = time.monotonic()
-        topic = self.settings.topic(CaseStatus.TOPIC)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="earliest",
-                                    client_id="casework-status-feed", max_partition_fetch_bytes=4 << 20)
-        await consumer.start()
-        self._consumer = consumer
-        partitions = await partitions_of(self.settings.kafka_bootstrap, [topic])
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        self._task = asyncio.create_task(self._run(consumer, ends), name="status-feed")
+        self._scan = await TopicScan(self.settings, [CaseStatus.TOPIC], client_id="casework-status-feed",
+                                     max_records=5000, max_partition_fetch_bytes=4 << 20).open()
+        self._task = asyncio.create_task(self._run(self._scan), name="status-feed")
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        if self._consumer:
-            await self._consumer.stop()
+        if self._scan:
+            await self._scan.close()
 
-    async def _run(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
-        pending = {tp: end for tp, end in ends.items() if end > 0}
-        if not pending:
-            self._mark_caught_up()
-        while True:
-            try:
-                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-            except Exception as exc:  # the broker went away: aiokafka reconnects, keep going
-                log.warning("status feed read failed", exc_info=exc)
-                await asyncio.sleep(1)
-                continue
-            for tp, records in batches.items():
-                self.apply(records)
-                if tp in pending and records[-1].offset + 1 >= pending[tp]:
-                    del pending[tp]
-            if pending == {} and not self.caught_up.is_set():
-                self._mark_caught_up()
+    async def _run(self, scan: TopicScan) -> None:
+        async for records in scan.follow(on_caught_up=self._mark_caught_up):
+            self.apply(records)
 
     def _mark_caught_up(self) -> None:
         self.caught_up_after = round(time.monotonic() - self.started_at, 2)

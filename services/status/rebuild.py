@@ -18,19 +18,18 @@ ids, so where the order was the same they are exact duplicates.)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-
 from shared import logging as caselog
-from shared.kafka import partitions_of
 from shared.kit.inbound import Inbound, Skip, TopicReader
 from shared.kit.ports import RawRecord
 from shared.kit.service import Service
 from shared.kit.workflow import Workflow
 from shared.settings import Settings
+from shared.topicread import read_to_end
 
 from . import casefile, domain, sources
 from .app import ALIVE_SECONDS, INSTANCES, projection
@@ -92,39 +91,24 @@ async def running_instances(service: Service) -> list[str]:
 
 
 async def replay(settings: Settings, flow: Workflow[CaseView], report: Report) -> None:
+    """Every input topic up to the end offsets seen now; what comes later the restarted service takes."""
     readers = {settings.topic(p[0].TOPIC): TopicReader(p[0].TOPIC, p, strict_types=False,
                                                        max_bytes=settings.max_message_bytes)
                for p in sources.INPUTS}
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        partitions = await partitions_of(settings.kafka_bootstrap, list(readers))
-        ends = {tp: end for tp, end in (await consumer.end_offsets(partitions)).items() if end > 0}
-        consumer.assign(list(ends))
-        if ends:
-            await consumer.seek_to_beginning(*ends)
-        while ends:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=BATCH)
-            events = [e for tp, records in batches.items() for e in _read(readers[tp.topic], records, ends[tp], report)]
-            for tp, records in batches.items():
-                if records and records[-1].offset + 1 >= ends[tp]:
-                    del ends[tp]
-                    consumer.pause(tp)
+    topics = [p[0].TOPIC for p in sources.INPUTS]
+    async with aclosing(read_to_end(settings, topics, client_id="casework-status-rebuild", max_records=BATCH)) as read:
+        async for records in read:
+            events = _read(readers, records, report)
             if events:
                 await flow.handle(events)
                 report.events += len(events)
-    finally:
-        await consumer.stop()
 
 
-def _read(reader: TopicReader, records: list[Any], end: int, report: Report) -> list[Inbound]:
+def _read(readers: dict[str, TopicReader], records: list[Any], report: Report) -> list[Inbound]:
     out = []
     for record in records:
-        if record.offset >= end:
-            continue  # written after the rebuild began: the restarted service will take it
         try:
-            event = reader.read(record)
+            event = readers[record.topic].read(record)
         except Skip:
             report.skipped += 1
             continue

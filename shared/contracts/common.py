@@ -12,8 +12,17 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 _PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 _SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
 
+# The patterns are also checked outside a model (intake reads hints from unreadable input).
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$"
+IDENTIFIER_MAX_LENGTH = 128
+# ISO 3166-1 alpha-2 country, optionally with an ISO 3166-2 subdivision: US, US-TX.
+_REGION = r"[A-Z]{2}(-[A-Z0-9]{1,3})?"
+REGION_PATTERN = rf"^{_REGION}$"
+# A region a person or a rule covers: a region, or ``*`` for any (see shared.regions).
+REGION_OR_ANY_PATTERN = rf"^(\*|{_REGION})$"
+
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$")
+    str, StringConstraints(min_length=1, max_length=IDENTIFIER_MAX_LENGTH, pattern=IDENTIFIER_PATTERN)
 ]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_SINGLE_LINE)]
 ShortText = Annotated[str, StringConstraints(max_length=500, pattern=_SINGLE_LINE)]
@@ -23,8 +32,7 @@ Email = Annotated[
 ]
 Phone = Annotated[str, StringConstraints(min_length=3, max_length=40, pattern=r"^\+?[0-9 ()./-]+$")]
 Url = Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$")]
-# ISO 3166-1 alpha-2 country, optionally with an ISO 3166-2 subdivision: US, US-TX.
-Region = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
+Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 # BCP 47 language tag (the common subset: language, script, region, variants).
 LanguageTag = Annotated[str, StringConstraints(max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")]
 Timestamp = AwareDatetime

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from shared.contracts.common import (
+    REGION_OR_ANY_PATTERN,
     AgencyLevel,
     Contract,
     Email,
@@ -89,7 +90,8 @@ class SpecialistRole(StrEnum):
     SUPERVISOR = "supervisor"
 
 
-RegionPattern = Annotated[str, Field(pattern=r"^(\*|[A-Z]{2}(-[A-Z0-9]{1,3})?)$")]
+# What a roster entry's regions cover (``*`` any, a country its subdivisions): shared.regions.
+RegionPattern = Annotated[str, Field(pattern=REGION_OR_ANY_PATTERN)]
 
 
 class SpecialistRegistered(Payload):

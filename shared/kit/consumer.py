@@ -11,10 +11,10 @@ consumer goes on.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from aiokafka import ConsumerRecord
@@ -26,12 +26,14 @@ from shared import logging as caselog
 from shared.cloudevents import derived_id, encode, new_event
 from shared.contracts.common import Payload
 from shared.errors import InvalidEvent, describe, kind
+from shared.kafka import headers_of
 from shared.kit.clock import Clock
 from shared.kit.inbound import Inbound, Skip, TopicReader
 from shared.kit.metrics import METRICS
 from shared.kit.outbox import entry
 from shared.kit.outcomes import ConcurrencyConflict, Poison
 from shared.kit.ports import Publisher, RawRecord
+from shared.retry import retrying
 from shared.topics import dlq
 
 log = caselog.get_logger("casework.kit")
@@ -142,23 +144,22 @@ class BatchConsumer:
         return poisons
 
     async def _retrying(self, events: list[Inbound]) -> list[Poison]:
-        for attempt in range(1, TRANSIENT_RETRIES + 1):
-            try:
-                return await self.handler(events)
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise Permanent(describe(exc)) from exc
-                METRICS.failed.labels(self.service, self.reader.topic, type(exc).__name__).inc()
-                log.warning("transient failure, retrying", service=self.service,
-                            topic=self.reader.topic, attempt=attempt, error=describe(exc))
-                if attempt == TRANSIENT_RETRIES:
-                    raise  # nack: the batch is read again, nothing is committed
-                await asyncio.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")
+        def failed(attempt: int, exc: Exception) -> None:
+            METRICS.failed.labels(self.service, self.reader.topic, type(exc).__name__).inc()
+            log.warning("transient failure, retrying", service=self.service,
+                        topic=self.reader.topic, attempt=attempt, error=describe(exc))
+
+        try:
+            return await retrying(partial(self.handler, events), attempts=TRANSIENT_RETRIES,
+                                  base_seconds=BACKOFF_SECONDS, transient=is_transient, on_transient=failed)
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # nack: the batch is read again, nothing is committed
+            raise Permanent(describe(exc)) from exc
 
 
 def dlq_headers(record: ConsumerRecord, exc: BaseException, attempts: int = 1) -> dict[str, str]:
-    headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+    headers = headers_of(record)
     error = describe(exc)
     if record.value is None:
         error = f"{error} (the original record had no value)"

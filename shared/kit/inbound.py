@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from shared.cloudevents import CloudEvent, derived_id, reader
 from shared.contracts.common import Payload
 from shared.errors import InvalidEvent
+from shared.kafka import headers_of
 
 TIMER_TYPE = "casework.timer.fired"
 
@@ -74,7 +75,7 @@ class TopicReader:
 
     def read(self, record: ConsumerRecord) -> Inbound:
         key = record.key.decode(errors="replace") if record.key is not None else None
-        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+        headers = headers_of(record)
         if record.value is None:
             if self.tombstones and key:
                 return Inbound(id=f"tombstone/{record.topic}/{record.partition}/{record.offset}",

@@ -8,6 +8,7 @@ from typing import Any
 
 from services.certification.app import bootstrap
 from services.certification.domain import DEFAULT_POLICY
+from shared.kafka import headers_of
 from shared.kit import FakeClock
 from tests.support import events
 from tests.support.certification import applied
@@ -102,7 +103,7 @@ async def test_malformed_input_is_dead_lettered_and_the_consumer_continues(setti
     assert len(dead) == len(HOSTILE) and len(dead_records) == 1
     assert sorted(r.value or b"" for r in dead) == sorted(v or b"" for _, v in HOSTILE)  # unchanged
     for record in [*dead, *dead_records]:
-        headers = {k: v.decode() for k, v in record.headers}
+        headers = headers_of(record)
         assert {"x-dlq-error-type", "x-dlq-error", "x-dlq-source", "x-dlq-attempts"} <= set(headers)
         assert headers["x-dlq-source"].startswith(settings.topic("certifications."))
     dead_record_headers = dict(dead_records[0].headers)

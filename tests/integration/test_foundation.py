@@ -9,6 +9,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.contracts.inbound import ReferralResponded
 from shared.contracts.intake import CaseOpened
+from shared.kafka import headers_of
 from shared.kit import Inbound
 from shared.kit.service import Service
 from tests.support import events
@@ -57,13 +58,13 @@ async def test_cloudevent_round_trip_keeps_key_and_dead_letters_bad_input(settin
     assert [json.loads(r.value)["id"].startswith("out-") for r in out] == [True, True]
     assert sorted(r.key for r in dead) == [b"case-2", b"case-3"]
     broken = next(r for r in dead if r.key == b"case-2")
-    headers = {k: v.decode() for k, v in broken.headers}
+    headers = headers_of(broken)
     assert broken.value == b"{broken"  # unchanged
     assert headers["x-dlq-error-type"] == "ValidationError"
     assert headers["x-dlq-source"].startswith(settings.topic("referrals.responded") + "/")
     assert headers["x-dlq-attempts"] == "1" and "JSON" in headers["x-dlq-error"]
     assert headers["correlation_id"] == "corr-broken"
-    wrong_type = {k: v.decode() for k, v in next(r for r in dead if r.key == b"case-3").headers}
+    wrong_type = headers_of(next(r for r in dead if r.key == b"case-3"))
     assert "data.response" in wrong_type["x-dlq-error"]
 
 

@@ -10,6 +10,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from services.intake.app import bootstrap
+from shared.kafka import headers_of
 from tests.support import events
 from tests.support.kafka import Bus
 
@@ -55,7 +56,7 @@ async def test_hostile_input_is_dead_lettered_and_later_encounters_still_open(se
     assert sorted(e["data"]["encounter_id"] for e in opened) == ["ENC-after", "ENC-before"]
     assert sorted(r.key.decode() for r in dead) == sorted(f"ENC-{n}" for n in HOSTILE)
     for record in dead:
-        headers = {k: v.decode() for k, v in record.headers}
+        headers = headers_of(record)
         assert {"x-dlq-error-type", "x-dlq-error", "x-dlq-source", "x-dlq-attempts"} <= set(headers)
         assert "Zephyrine" not in headers["x-dlq-error"]
     huge = next(r for r in dead if r.key == b"ENC-huge")

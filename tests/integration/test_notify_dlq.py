@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from services.notify.app import bootstrap
+from shared.kafka import headers_of
 from tests.support import events
 from tests.support import notifications as n
 from tests.support.kafka import Bus, eventually
@@ -60,7 +61,7 @@ async def test_bad_input_is_dead_lettered_and_notify_goes_on(settings, bus: Bus,
     for topic, values in bad.items():
         assert [r.value for r in dead[topic]] == [v or b"" for v in values], topic  # unchanged
         for record in dead[topic]:
-            headers = {k: v.decode() for k, v in record.headers}
+            headers = headers_of(record)
             assert headers["x-dlq-source"].startswith(config.topic(topic))
             assert headers["x-dlq-error-type"] and headers["x-dlq-attempts"] == "1"
             assert "orchard" not in headers["x-dlq-error"]  # errors name fields, never values

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from services.stabilization.app import bootstrap
+from shared.kafka import headers_of
 from shared.kit import FakeClock
 from shared.settings import Settings
 from tests.integration.test_stabilization_flow import (
@@ -77,11 +78,11 @@ async def test_malformed_and_hostile_input_is_dead_lettered_and_the_consumer_goe
     assert [r.value for r in dead["referrals.events"]] == [b"\x00\xff"]  # the other referral type was skipped
     for records in dead.values():
         for record in records:
-            headers = {k: v.decode() for k, v in record.headers}
+            headers = headers_of(record)
             assert headers["x-dlq-error-type"] and headers["x-dlq-error"] and headers["x-dlq-attempts"] == "1"
             assert headers["x-dlq-source"].startswith(settings.topic(""))
             assert not [c for c in CANARIES if c in headers["x-dlq-error"]]
-    unknown = {k: v.decode() for k, v in dead["stabilization.recorded"][1].headers}
+    unknown = headers_of(dead["stabilization.recorded"][1])
     assert "milestone" in unknown["x-dlq-error"]
     rejected = [e for e in await case_events(bus, case) if e["type"] == "casework.interpreter.rejected.v1"]
     assert [e["data"]["reasons"] for e in rejected] == [["ties_to_trafficker"]]

@@ -12,8 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
+from casework.readiness import wait_ready
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,18 +68,12 @@ class ServiceProcess:
         _started.append(self)
 
     async def ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient() as client:
-            while time.monotonic() < deadline:
-                if self.proc and self.proc.poll() is not None:
-                    raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
-                try:
-                    if (await client.get(f"http://127.0.0.1:{self.port}/readyz", timeout=2)).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.25)
-        raise AssertionError(f"{self.name} not ready within {timeout}s:\n{self.log()[-3000:]}")
+        if not await wait_ready(self.port, within=timeout, interval=0.25, check=self._running):
+            raise AssertionError(f"{self.name} not ready within {timeout}s:\n{self.log()[-3000:]}")
+
+    def _running(self) -> None:
+        if self.proc and self.proc.poll() is not None:
+            raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hook runs, nothing is flushed or committed."""

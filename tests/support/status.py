@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from casework.readiness import wait_ready
 from shared.cloudevents import encode, new_event
 from shared.contracts.certifications import CertificationStatus, CertificationStatusChanged
 from shared.contracts.common import AgencyLevel, Payload, Priority, UrgentNeed
@@ -141,18 +142,5 @@ def snapshots(records: list[Any]) -> dict[str, list[dict[str, Any]]]:
 
 async def ready(port: int, within: float = 60.0) -> None:
     """Wait for the dashboard's /readyz (service started and board caught up)."""
-    import asyncio
-    import time
-
-    import httpx
-
-    deadline = time.monotonic() + within
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/readyz", timeout=2)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"status dashboard on {port} not ready within {within}s")
+    if not await wait_ready(port, within=within):
+        raise AssertionError(f"status dashboard on {port} not ready within {within}s")

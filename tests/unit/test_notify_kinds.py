@@ -90,3 +90,10 @@ def test_other_events_notify_nobody() -> None:
         "referral_id": "r", "specialist_id": "spec-a", "assigned_at": n.T0, "accepted_at": n.T0,
         "ack_due_at": n.T0}, strict=False)
     assert not notifiable(accepted) and notifiable(n.assigned("case-1", "spec-a"))
+
+
+def test_a_country_supervisor_hears_of_its_subdivisions_and_not_the_reverse() -> None:
+    country, other = supervisor("sup-us", ["US"], "HSI"), supervisor("sup-mx", ["MX"], "INM")
+    directory = Directory(supervisors=(TX, country, other))
+    assert ids(plan(n.escalated("case-1", region="US-NY"), directory).recipients) == ["sup-us"]
+    assert ids(plan(n.escalated("case-1", region="US"), directory).recipients) == ["sup-us"]

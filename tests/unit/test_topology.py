@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import subprocess
 import sys
@@ -20,6 +21,7 @@ SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
 RESTRICTED_READERS = {"certification", "notify", "status"}
 # Rule 1: referral and stabilization are never conditioned on certification or prosecution.
 UNCONDITIONAL = {"referral", "stabilization"}
+FORBIDDEN_WORDS = ("certif", "prosecut", "cooperat", "court", "charge")
 
 
 def process_app(service: str) -> FastStream:
@@ -54,6 +56,18 @@ def test_topics_are_catalogued_and_restricted_ones_are_read_only_by_allowed_serv
 def test_assistance_never_reads_certification_or_prosecution(service: str) -> None:
     topics = subscribed_topics(service)
     assert not [t for t in topics if t.startswith(("certifications.", "prosecution"))], topics
+    assert not [t for t in topics if any(word in t for word in FORBIDDEN_WORDS)], topics
+
+
+@pytest.mark.parametrize("service", sorted(UNCONDITIONAL & set(SERVICES)))
+def test_assistance_imports_no_certification_contract(service: str) -> None:
+    modules = sorted((ROOT / "services" / service).glob("*.py"))
+    assert modules
+    for path in modules:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names]
+                assert not [n for n in names if any(w in n.lower() for w in FORBIDDEN_WORDS)], path.name
 
 
 def test_dead_letter_topics_follow_the_source() -> None:
