@@ -16,8 +16,8 @@ from shared.contracts.inbound import ReferralResponded, SpecialistRegistered
 from shared.contracts.intake import CaseOpened
 from shared.contracts.referrals import REFERRAL_EVENTS
 from shared.kit import Clock, Inbound
+from shared.kit.outcomes import Poison
 from shared.kit.service import Service, process_app
-from shared.kit.workflow import Poison
 from shared.settings import Settings
 
 from . import domain
