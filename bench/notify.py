@@ -34,6 +34,7 @@ from shared.cloudevents import encode, new_event
 from shared.contracts.inbound import SpecialistRegistered
 from shared.contracts.referrals import ReferralAssigned
 from shared.kafka import ensure_topics
+from shared.kit import Inbound
 from shared.settings import Settings
 
 BURST = 400
@@ -78,7 +79,8 @@ def _assigned(case_id: str) -> tuple[str, bytes]:
         "referral_id": f"ref-{case_id}", "specialist_id": SPECIALIST, "assigned_at": now,
         "ack_due_at": now + timedelta(minutes=5), "attempt": 1, "language_match": True}, strict=False)
     event_id = str(uuid.uuid4())
-    return notification_id(event_id), encode(new_event(payload, event_id=event_id, source="bench", time=now))
+    cause = Inbound(id=event_id, type=payload.TYPE, data=payload, source="bench")
+    return notification_id(cause), encode(new_event(payload, event_id=event_id, source="bench", time=now))
 
 
 async def _burst(producer: AIOKafkaProducer, topic: str, accepted: Accepted, count: int) -> dict[str, Any]:

@@ -5,7 +5,7 @@
    between the two records' creation timestamps (producer clocks on this machine).
 2. Sweep: 100,000 open referrals (assigned, acknowledgement due within the next 30
    minutes), 100 of them due now, inserted straight into the service's collection with
-   bulk inserts, with the kit's minute index of their timers. The timed part is what one
+   bulk inserts, with the kit's per-second index of their timers. The timed part is what one
    sweep reads before firing: the index minutes that have come due (by ``_id``), then
    those referrals (by ``_id``). Then 100,000 closed referrals (accepted, no timer) are
    added and the same sweep is timed again: it must not grow. The plan of a minute lookup
@@ -28,7 +28,8 @@ from casework.namespace import forget
 from services.referral.app import bootstrap
 from shared.cloudevents import derived_id
 from shared.kafka import ensure_topics
-from shared.kit.timers import minute_of, to_millis
+from shared.kit.records import to_millis
+from shared.kit.timers import bucket_of
 from shared.settings import Settings
 from tests.support.referral import TYPES, case_opened, victim_specialist
 
@@ -85,18 +86,18 @@ def referral_document(n: int, now: datetime, *, due: bool, closed: bool) -> dict
              "history": [], "attempts": 1, "escalations": 0,
              "timers": {} if closed else {"ack": ack_due.isoformat()}}
     return {"_id": case_id, "version": 2 if closed else 1, "state": state, "seen": [str(uuid.uuid4())],
-            "outbox": [], "due_at": None if closed else to_millis(ack_due), "outbox_since": None,
+            "outbox": [], "due_at": None if closed else to_millis(ack_due),
             "updated_at": now}
 
 
-def timer_minutes(documents: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """The kit's minute index of these referrals' timers, as its writes would have noted them."""
-    minutes: dict[str, list[dict[str, Any]]] = {}
+def timer_buckets(documents: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """The kit's per-second index of these referrals' timers, as its writes would have noted them."""
+    buckets: dict[str, list[dict[str, Any]]] = {}
     for doc in documents:
         if doc["due_at"] is not None:
-            minutes.setdefault(minute_of(max(doc["due_at"], now - timedelta(seconds=1))), []).append(
+            buckets.setdefault(bucket_of(max(doc["due_at"], now - timedelta(seconds=1))), []).append(
                 {"a": doc["_id"], "t": doc["due_at"]})
-    return [{"_id": minute, "entries": entries} for minute, entries in sorted(minutes.items())]
+    return [{"_id": bucket, "entries": entries} for bucket, entries in sorted(buckets.items())]
 
 
 async def sweep_cost(settings: Settings, open_count: int, closed_count: int, due_count: int) -> dict[str, Any]:
@@ -108,12 +109,12 @@ async def sweep_cost(settings: Settings, open_count: int, closed_count: int, due
     started = time.perf_counter()
     opened = [referral_document(n, now, due=n < due_count, closed=False) for n in range(open_count)]
     await _insert(store.collection, opened)
-    await _insert(store.timers.collection, timer_minutes(opened, now))
+    await _insert(store.timers.collection, timer_buckets(opened, now))
     inserted = time.perf_counter() - started
     with_open = await _timed_sweep(store, now, due_count)
     await _insert(store.collection, [referral_document(n, now, due=False, closed=True) for n in range(closed_count)])
     with_history = await _timed_sweep(store, now, due_count)
-    plan = await store.timers.collection.find({"_id": minute_of(now)}).explain()
+    plan = await store.timers.collection.find({"_id": bucket_of(now)}).explain()
     await service.mongo.close()
     return {"open_referrals": open_count, "due_now": due_count, "closed_referrals_added": closed_count,
             "insert_seconds_per_100k": round(inserted * 100_000 / max(open_count, 1), 1),
@@ -128,9 +129,9 @@ async def _insert(collection: Any, documents: list[dict[str, Any]]) -> None:
 
 
 async def _timed_sweep(store: Any, now: datetime, expected: int, rounds: int = 3) -> dict[str, Any]:
-    """What a sweep reads before firing: the due minutes of the index, then those referrals.
+    """What a sweep reads before firing: the due seconds of the index, then those referrals.
 
-    The first sweep after a start also looks for the earliest minute noted; later ones
+    The first sweep after a start also looks for the earliest second noted; later ones
     start where the last left off.
     """
     store.timers.cursor = None
@@ -138,7 +139,7 @@ async def _timed_sweep(store: Any, now: datetime, expected: int, rounds: int = 3
     for _ in range(rounds + 1):
         started = time.perf_counter()
         due = await store.timers.due(now, 500)
-        records = await store.load(sorted({entry["a"] for _, entry in due}))
+        records = await store.load(sorted({timer.aggregate_id for timer in due}))
         times.append((time.perf_counter() - started) * 1000)
         assert len(records) == expected, f"the sweep found {len(records)} due referrals, not {expected}"
     return {"first_after_start": round(times[0], 1), "best": round(min(times[1:]), 1),

@@ -85,7 +85,7 @@ def _synthetic(i: int, now: datetime, rng: random.Random) -> tuple[dict[str, Any
         indicator_count=1, languages=["es"], interpreter_needed=True, urgent_needs=["shelter"]))
     snapshot = domain.snapshot(view).model_dump(mode="json") | {"stage": stage}
     doc = {"_id": view.case_id, "version": 3, "state": view.model_dump(mode="json"), "seen": [], "outbox": [],
-           "due_at": None, "outbox_since": None}
+           "due_at": None}
     return snapshot, doc
 
 

@@ -14,7 +14,7 @@ from faststream.kafka import KafkaBroker
 
 from shared import logging as caselog
 from shared.settings import Settings
-from shared.topics import MAX_MESSAGE_BYTES, spec
+from shared.topics import DLQ_HEADROOM, MAX_MESSAGE_BYTES, spec
 
 log = caselog.get_logger("casework.kafka")
 
@@ -27,7 +27,7 @@ def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
         acks="all",
         enable_idempotence=True,
         linger_ms=0,  # every awaited publish would otherwise wait for it (aiokafka 0.14)
-        max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
+        max_request_size=MAX_MESSAGE_BYTES + DLQ_HEADROOM + 64 * 1024,  # a dead letter, with its headers
         allow_auto_create_topics=False,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         graceful_timeout=10.0,

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # Shifts every service's clock (end-to-end tests and demos of day-long deadlines): keep 0.
     clock_offset_seconds: float = 0.0
     log_level: str = "INFO"
+    # Deliveries of one offset that may fail (for a reason of the record's own) before it is
+    # dead-lettered; failures of the broker or database never count (the consumer waits).
+    max_delivery_attempts: int = Field(default=5, ge=1)
     batch_max_records: int = Field(default=500, gt=0)
     batch_timeout_ms: int = Field(default=20, ge=0)
     timer_sweep_seconds: float = Field(default=1.0, gt=0)

@@ -14,6 +14,8 @@ DLQ_SUFFIX = ".dlq"
 # An inbound message may be larger than the services accept (they dead-letter it with a
 # clear error); the broker must still take it so that nothing is lost on the way in.
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+# A dead letter is the original plus its x-dlq-* headers: its topic takes that much more.
+DLQ_HEADROOM = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ def spec(name: str) -> TopicSpec:
         source = CATALOGUE[name.removesuffix(DLQ_SUFFIX)]
         # Kept 30 days for replay, then dropped: a dead letter may hold an encounter's PII.
         return TopicSpec(name, partitions=1, restricted=source.restricted,
-                         config={"retention.ms": str(30 * 24 * 3600 * 1000)})
+                         config={"retention.ms": str(30 * 24 * 3600 * 1000),
+                                 "max.message.bytes": str(MAX_MESSAGE_BYTES + DLQ_HEADROOM)})
     return CATALOGUE[name]
 
 

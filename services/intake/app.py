@@ -26,7 +26,7 @@ from shared.kit.ports import Backend, Publisher
 from shared.kit.service import Service, process_app
 from shared.settings import Settings
 
-from . import domain
+from . import domain, legacy
 
 OPS_PORT = 8081
 _ID = re.compile(IDENTIFIER_PATTERN)
@@ -53,9 +53,15 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRin
                                   "identity only in its encrypted vault.")
     cases = service.workflow(
         "cases", domain.CaseFile, SealingDecision(keyring or KeyRing.from_settings(settings)),
-        aggregate_id=lambda e: e.data.encounter_id,
-        indexes=[IndexModel("state.case_id", name="case_id", unique=True)],
+        aggregate_id=lambda e: domain.encounter_key(e.data.agency.id, e.data.encounter_id),
+        indexes=[IndexModel("state.case_id", name=legacy.CASE_ID_INDEX, unique=True)],
     )
+
+    async def rekey_legacy_cases() -> None:
+        if await legacy.rekey(service.db["cases"], service.db["meta"]):
+            await cases.store.ensure_indexes()
+
+    service.on_startup(rekey_legacy_cases)
     service.consume(EncounterReported, handler=cases,
                     on_invalid=partial(unprocessable, clock=service.clock))
     service.produces(CaseOpened, EncounterUnprocessable)

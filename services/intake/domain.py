@@ -24,7 +24,7 @@ LIFE_OR_SAFETY = frozenset({UrgentNeed.MEDICAL, UrgentNeed.SAFETY})
 
 
 class CaseFile(BaseModel):
-    """The intake aggregate, one per encounter id."""
+    """The intake aggregate, one per encounter (its agency and the agency's encounter id)."""
 
     case_id: str
     encounter_id: str
@@ -66,9 +66,18 @@ def priority_of(minor: bool, urgent_needs: list[UrgentNeed]) -> Priority:
     return Priority.HIGH if urgent_needs else Priority.NORMAL
 
 
-def case_id_for(event_id: str) -> str:
-    """A new case id, fixed by the event that opened the case (stable across redelivery)."""
-    return "case-" + derived_id(event_id, "case")
+def encounter_key(agency_id: str, encounter_id: str) -> str:
+    """An encounter's identity: its agency and the agency's own number for it.
+
+    Agencies number their encounters independently (two may both report "E-1001"); ``|`` is
+    not allowed in either id, so the pair splits back unambiguously.
+    """
+    return f"{agency_id}|{encounter_id}"
+
+
+def case_id_for(agency_id: str, encounter_id: str) -> str:
+    """The case id, fixed by the encounter it opens for (stable across redelivery and re-reports)."""
+    return "case-" + derived_id(encounter_key(agency_id, encounter_id), "case")
 
 
 def subject_of(encounter: EncounterReported) -> dict[str, Any]:
@@ -83,9 +92,10 @@ def subject_of(encounter: EncounterReported) -> dict[str, Any]:
 
 def decide(state: CaseFile | None, event: Inbound, now: datetime, *,
            sealed: dict[str, str]) -> tuple[CaseFile, list[CaseOpened]]:
-    """Open one case per encounter id, whatever the screening says (rule 1, D2).
+    """Open one case per encounter, whatever the screening says (rule 1, D2).
 
-    A second report of the same encounter, under any event id, opens nothing new.
+    A second report of the same encounter (the same agency's encounter id), under any event
+    id, opens nothing new.
     """
     encounter: EncounterReported = event.data
     if state is not None:
@@ -94,7 +104,8 @@ def decide(state: CaseFile | None, event: Inbound, now: datetime, *,
     minor = is_minor(encounter.person, encounter.indicators, encounter.occurred_at)
     needs = sorted(set(encounter.urgent_needs))
     case = CaseFile(
-        case_id=case_id_for(event.id), encounter_id=encounter.encounter_id, agency_id=encounter.agency.id,
+        case_id=case_id_for(encounter.agency.id, encounter.encounter_id), encounter_id=encounter.encounter_id,
+        agency_id=encounter.agency.id,
         region=encounter.region, opened_at=now, opened_by_event=event.id,
         priority=priority_of(minor, needs), minor=minor, vault=sealed,
     )

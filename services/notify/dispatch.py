@@ -21,8 +21,8 @@ from prometheus_client import Counter
 
 from shared import logging as caselog
 from shared.kit import Clock, Inbound
-from shared.kit.consumer import is_transient
 from shared.kit.failpoints import failpoint
+from shared.kit.failures import is_transient
 from shared.retry import retrying
 
 from .channels import Outcome

@@ -98,14 +98,15 @@ class DeliveryAttempted:
         return Inbound(id=event_id, type=ATTEMPTED, data=self, subject=self.notification_id)
 
 
-def notification_id(source_event_id: str) -> str:
-    return derived_id(source_event_id, "notification")
+def notification_id(cause: Inbound) -> str:
+    """Fixed by the event it answers, by that event's source and id (``Inbound.identity``)."""
+    return derived_id(cause.identity, "notification")
 
 
 def aggregate_of(event: Inbound) -> str:
     if isinstance(event.data, DeliveryAttempted):
         return event.data.notification_id
-    return notification_id(event.id)
+    return notification_id(event)
 
 
 def recipient_hash(delivery_key: str) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from aiokafka import ConsumerRecord
 from pydantic import TypeAdapter, ValidationError
 
-from shared.cloudevents import CloudEvent, derived_id, reader
+from shared.cloudevents import CloudEvent, derived_id, identity, reader
 from shared.contracts.common import Payload
 from shared.errors import InvalidEvent
 from shared.kafka import headers_of
@@ -41,6 +42,11 @@ class Inbound:
     offset: int = -1
     key: str | None = None
     extensions: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def identity(self) -> str:
+        """The event's ``(source, id)`` as one id: what ``seen`` lists and derived ids use."""
+        return identity(self.source, self.id)
 
     @classmethod
     def timer(cls, aggregate_id: str, name: str, due_at: datetime) -> Inbound:

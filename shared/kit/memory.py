@@ -2,9 +2,9 @@
 
 They keep the same promises as the MongoDB store and the Kafka publisher (the kit's
 behaviour suite runs on both): a write over a stale version or an insert of an existing
-aggregate is a conflict, unless the stored aggregate already holds the write's events;
-a cleared outbox keeps what was added after the entries sent; a timer is a hint found
-once due. Documents are copied in and out, so no caller ever shares one mutably.
+aggregate is a conflict, unless the stored aggregate already holds the write's events; a
+write a unique index refuses is refused for good; a hint is found once due. Documents are
+copied in and out, so no caller ever shares one mutably.
 """
 
 from __future__ import annotations
@@ -17,29 +17,39 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from shared.kit.ports import DueTimer, RawRecord
-from shared.kit.records import Record, Write, to_millis
+from shared.kit.outcomes import Refused
+from shared.kit.ports import RawRecord
+from shared.kit.records import DueTimer, Hint, Record, Stamp, Write, to_millis
 
 _MOMENT = TypeAdapter(datetime)
 
 
 class MemoryTimerIndex:
     def __init__(self) -> None:
-        self.hints: set[tuple[datetime, str]] = set()
+        self.hints: set[tuple[datetime, str, tuple[str, int] | None]] = set()
 
-    async def note(self, timers: Iterable[tuple[str, datetime, datetime]]) -> None:
-        self.hints |= {(to_millis(at), aggregate_id) for aggregate_id, at, _ in timers}
+    async def note(self, hints: Iterable[Hint]) -> None:
+        self.hints |= {(to_millis(h.due_at), h.aggregate_id, _pair(h.relay)) for h in hints}
 
     async def due(self, now: datetime, limit: int) -> list[DueTimer]:
-        return [DueTimer("memory", a, t) for t, a in sorted(self.hints) if t <= now][:limit]
+        ordered = sorted(self.hints, key=lambda h: (h[0], h[1], h[2] or ("", 0)))
+        return [DueTimer("memory", a, t, Stamp(*r) if r else None) for t, a, r in ordered if t <= now][:limit]
 
     async def done(self, handled: Sequence[DueTimer], now: datetime, *, complete: bool) -> None:
-        self.hints -= {(t.due_at, t.aggregate_id) for t in handled}
+        self.hints -= {(t.due_at, t.aggregate_id, _pair(t.relay)) for t in handled}
+
+
+def _pair(stamp: Stamp | None) -> tuple[str, int] | None:
+    return (stamp.writer, stamp.seq) if stamp else None
 
 
 class MemoryAggregateStore:
-    def __init__(self) -> None:
+    """``unique``: dotted paths no two aggregates may share a value of (a unique index)."""
+
+    def __init__(self, unique: Sequence[str] = ()) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
+        self.unique = tuple(unique)
+        self.watermarks: dict[str, int] = {}
         self._timers = MemoryTimerIndex()
 
     @property
@@ -53,37 +63,35 @@ class MemoryAggregateStore:
         return {i: Record.from_doc(copy.deepcopy(self.docs[i])) for i in dict.fromkeys(ids) if i in self.docs}
 
     async def write(self, writes: Sequence[Write]) -> set[str]:
-        await self.timers.note((w.id, w.due_at, w.now) for w in writes if w.timer_moved and w.due_at)
-        conflicted = set()
+        await self.timers.note(h for w in writes for h in w.hints())
+        conflicted, refused = set(), False
         for write in writes:
             stored = self.docs.get(write.id)
             current = stored["version"] if stored else 0
-            if current == write.expected_version:
-                self.docs[write.id] = _as_stored({"_id": write.id, **copy.deepcopy(write.document())})
+            doc = _as_stored({"_id": write.id, **copy.deepcopy(write.document())})
+            if current == write.expected_version and self._clashes(doc):
+                refused = True
+            elif current == write.expected_version:
+                self.docs[write.id] = doc
             elif write.expected_version == 0 or not set(write.applied) <= set(stored["seen"] if stored else ()):
                 conflicted.add(write.id)
+        if refused:  # as an unordered bulk write: the others are applied
+            raise Refused("a unique index other than the aggregate's refused the write")
         return conflicted
 
-    async def clear_outbox(self, sent: Sequence[Write]) -> None:
-        for write in sent:
-            doc = self.docs.get(write.id)
-            if doc is None:
-                continue
-            if doc["version"] != write.version:  # written again since: keep what is newer
-                doc["outbox"] = [e for e in doc["outbox"] if e not in write.outbox]
-            else:
-                doc["outbox"] = []
-            if not doc["outbox"]:
-                doc["outbox_since"] = None
+    async def load_watermarks(self) -> dict[str, int]:
+        return dict(self.watermarks)
 
-    async def with_pending_outbox(self, before: datetime, limit: int) -> list[Record]:
-        pending = sorted((d for d in self.docs.values() if d.get("outbox_since") and d["outbox_since"] <= before),
-                         key=lambda d: d["outbox_since"])
-        return [Record.from_doc(copy.deepcopy(d)) for d in pending[:limit]]
+    async def save_watermark(self, writer: str, through: int, at: datetime) -> None:
+        self.watermarks[writer] = max(through, self.watermarks.get(writer, 0))
+
+    def _clashes(self, doc: dict[str, Any]) -> bool:
+        return any(_at(doc, path) is not None and _at(other, path) == _at(doc, path)
+                   for path in self.unique for other in self.docs.values() if other["_id"] != doc["_id"])
 
     async def wake(self, where: Mapping[str, Any], timer: str, now: datetime) -> int:
         woken = [d for d in self.docs.values() if all(_at(d, path) == value for path, value in where.items())]
-        await self.timers.note((d["_id"], now, now) for d in woken)
+        await self.timers.note(Hint(d["_id"], now, now) for d in woken)
         for doc in woken:
             doc["state"].setdefault("timers", {})[timer] = _MOMENT.dump_python(now, mode="json")
             doc["due_at"] = now
@@ -138,4 +146,6 @@ class MemoryBackend:
         self.stores: dict[str, MemoryAggregateStore] = {}
 
     def aggregates(self, collection: str, indexes: Sequence[Any] = ()) -> MemoryAggregateStore:
-        return self.stores.setdefault(collection, MemoryAggregateStore())
+        """``indexes`` as for MongoDB (``pymongo.IndexModel``): the unique ones are kept."""
+        unique = [path for index in indexes if index.document.get("unique") for path in index.document["key"]]
+        return self.stores.setdefault(collection, MemoryAggregateStore(unique))

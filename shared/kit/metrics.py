@@ -17,6 +17,9 @@ class Metrics:
     dead_lettered: Counter = field(default_factory=lambda: Counter(
         "casework_messages_dead_lettered_total", "Messages sent to a dead-letter topic",
         ["service", "topic", "error_type"]))
+    bounded_out: Counter = field(default_factory=lambda: Counter(
+        "casework_messages_bounded_out_total",
+        "Messages dead-lettered after the most deliveries of their offset failed", ["service", "topic"]))
     skipped: Counter = field(default_factory=lambda: Counter(
         "casework_messages_skipped_total", "Valid events of types this service ignores",
         ["service", "topic"]))
@@ -34,7 +37,10 @@ class Metrics:
         "casework_version_conflicts_total", "Aggregates re-decided after a version conflict",
         ["service"]))
     consumer_lag: Gauge = field(default_factory=lambda: Gauge(
-        "casework_consumer_lag", "Messages behind the end of the partitions", ["service", "topic"]))
+        "casework_consumer_lag", "Messages behind the end of the partition", ["service", "topic", "partition"]))
+    infrastructure_failing: Gauge = field(default_factory=lambda: Gauge(
+        "casework_infrastructure_failing", "1 while a consumer holds its partition for the broker or database",
+        ["service", "topic"]))
     outbox_backlog: Gauge = field(default_factory=lambda: Gauge(
         "casework_outbox_backlog", "Aggregates with events not yet published", ["service"]))
     timers_due: Gauge = field(default_factory=lambda: Gauge(

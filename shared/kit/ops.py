@@ -16,7 +16,8 @@ def ops_routes(service: Any) -> list[Route]:
         return JSONResponse({"service": service.name, "status": "alive"})
 
     async def readyz(_: Request) -> JSONResponse:
-        checks = {"started": service.ready, "kafka": False, "mongo": False}
+        """Ready: started, both servers answer, every consumer consumes and none is held."""
+        checks = {"started": service.ready, "kafka": False, "mongo": False, "consuming": False}
         if service.ready:
             checks["kafka"] = await service.broker.ping(timeout=2.0)
             try:
@@ -24,11 +25,14 @@ def ops_routes(service: Any) -> list[Route]:
                 checks["mongo"] = True
             except Exception:
                 checks["mongo"] = False
+            checks["consuming"] = service.consuming() and service.health.ok
         ok = all(checks.values())
-        return JSONResponse({"service": service.name, "ready": ok, "checks": checks},
-                            status_code=200 if ok else 503)
+        body = {"service": service.name, "ready": ok, "checks": checks, "held": service.health.report()}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics(_: Request) -> Response:
+        if service.ready:
+            await service.update_gauges()  # lag as of this scrape, per partition
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]

@@ -17,3 +17,7 @@ class Poison:
 
     event: Inbound
     error: BaseException
+
+
+class Refused(Exception):
+    """The database refused a write for good: retrying the same event cannot help."""

@@ -14,26 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.kit.records import Record, Write
-
-
-@dataclass(frozen=True)
-class DueTimer:
-    """A hint that ``aggregate_id`` has a timer due at ``due_at`` (filed under ``bucket``)."""
-
-    bucket: str
-    aggregate_id: str
-    due_at: datetime
+from shared.kit.records import DueTimer, Hint, Record, Write
 
 
 class TimerIndex(Protocol):
     """Where each aggregate's next timer falls, so a sweep costs what is due, not what exists.
 
-    An entry is a hint: the aggregate's own state says whether its timer is really due.
+    An entry is a hint: the aggregate's own state says whether its timer is really due, and
+    whether its outbox still waits.
     """
 
-    async def note(self, timers: Iterable[tuple[str, datetime, datetime]]) -> None:
-        """Record ``(aggregate id, due at, written at)`` (idempotent)."""
+    async def note(self, hints: Iterable[Hint]) -> None:
+        """Record these hints (idempotent); one filed already due is still found."""
 
     async def due(self, now: datetime, limit: int) -> list[DueTimer]:
         """Hints due by ``now``, oldest first, at most ``limit``."""
@@ -54,13 +46,18 @@ class AggregateStore(Protocol):
         """The stored aggregates among ``ids`` (missing ones are absent)."""
 
     async def write(self, writes: Sequence[Write]) -> set[str]:
-        """Apply each write over its expected version; return the ids to decide again."""
+        """Apply each write over its expected version; return the ids to decide again.
 
-    async def clear_outbox(self, sent: Sequence[Write]) -> None:
-        """Drop the entries these writes put in their outboxes, which are now published."""
+        Its timers and relay hints are noted first, so none is ever missing from the index.
+        A write the database refuses for good (a unique index on another field, a document
+        too large) raises :class:`shared.kit.outcomes.Refused`.
+        """
 
-    async def with_pending_outbox(self, before: datetime, limit: int) -> list[Record]:
-        """Aggregates whose outbox has waited since ``before`` or longer, oldest first."""
+    async def load_watermarks(self) -> dict[str, int]:
+        """Every writer's watermark: up to which ``seq`` its outboxes are known to be out."""
+
+    async def save_watermark(self, writer: str, through: int, at: datetime) -> None:
+        """Raise ``writer``'s watermark to ``through`` (never lowers it)."""
 
     async def wake(self, where: Mapping[str, Any], timer: str, now: datetime) -> int:
         """Arm ``timer`` at ``now`` on every aggregate whose fields equal ``where``

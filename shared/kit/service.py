@@ -28,6 +28,7 @@ from shared.kafka import ensure_topics, make_broker
 from shared.kit.clock import Clock, SystemClock
 from shared.kit.consumer import BatchConsumer, DeadLetters, Handler, OnInvalid, documented, raw_records
 from shared.kit.decision import Decision
+from shared.kit.health import Health
 from shared.kit.inbound import TopicReader
 from shared.kit.metrics import METRICS
 from shared.kit.ops import ops_routes
@@ -40,6 +41,7 @@ from shared.settings import Settings
 from shared.topics import INBOUND_TOPICS, dlq
 
 log = caselog.get_logger("casework.service")
+WATERMARK_SECONDS = 1.0
 
 
 class Service:
@@ -63,6 +65,7 @@ class Service:
         self._stores: dict[str, AggregateStore] = {}
         self.topics: set[str] = set()
         self.ready = False
+        self.health = Health()
         self.http: Starlette = Starlette(routes=ops_routes(self))
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self._shutdown: list[Callable[[], Awaitable[None]]] = []
@@ -90,7 +93,8 @@ class Service:
         """A workflow over one collection of aggregates, its hooks fixed here once."""
         flow = Workflow(self.name, state_type, decision, self.aggregates(collection, indexes),
                         self.publisher, self.clock, self.source, aggregate_id=aggregate_id,
-                        before_write=before_write, after_write=after_write)
+                        before_write=before_write, after_write=after_write,
+                        relay_after=timedelta(milliseconds=round(self.settings.outbox_relay_seconds * 1000)))
         self.workflows.append(flow)
         return flow
 
@@ -103,7 +107,7 @@ class Service:
         reader = TopicReader(topic, payloads, strict_types=topic in INBOUND_TOPICS,
                              tombstones=tombstones, max_bytes=self.settings.max_message_bytes)
         consumer = BatchConsumer(self.name, reader, handler.handle if isinstance(handler, Workflow) else handler,
-                                 self.dead_letters, on_invalid)
+                                 self.dead_letters, on_invalid, self.health, self.settings.max_delivery_attempts)
 
         async def on_batch(records: Any) -> None:
             await consumer(records)
@@ -153,26 +157,37 @@ class Service:
     async def sweep_timers(self) -> int:
         return sum([await w.sweep() for w in self.workflows])
 
-    async def relay_outbox(self) -> int:
-        """Everything a crash left unpublished (start-up: it reads whole collections)."""
-        now = self.clock.now()
-        return sum([await w.relay(now) for w in self.workflows])
-
     async def retry_unpublished(self) -> int:
         return sum([await w.retry_unpublished() for w in self.workflows])
+
+    async def save_watermarks(self) -> None:
+        for flow in self.workflows:
+            await flow.keep_watermarks(others=False)
+
+    async def read_watermarks(self) -> None:
+        for flow in self.workflows:
+            await flow.keep_watermarks()
 
     async def update_gauges(self) -> None:
         for sub in self.broker.subscribers:
             consumer = getattr(sub, "consumer", None)
             if consumer is None:
                 continue
-            lag: dict[str, int] = {}
             for tp in consumer.assignment():
                 high = consumer.highwater(tp)
                 if high is not None:
-                    lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - await consumer.position(tp))
-            for topic, value in lag.items():
-                METRICS.consumer_lag.labels(self.name, topic).set(value)
+                    lag = max(0, high - await consumer.position(tp))
+                    METRICS.consumer_lag.labels(self.name, tp.topic, str(tp.partition)).set(lag)
+        for topic in self.topics:
+            METRICS.infrastructure_failing.labels(self.name, topic).set(int(topic in self.health.topics))
+
+    def consuming(self) -> bool:
+        """Every subscriber is started and its consume loop is running."""
+        for sub in self.broker.subscribers:
+            tasks = getattr(sub, "tasks", [])
+            if not getattr(sub, "running", False) or (tasks and all(t.done() for t in tasks)):
+                return False
+        return True
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -180,11 +195,12 @@ class Service:
         await ensure_topics(self.settings, sorted(self.topics))
         for flow in self.workflows:
             await flow.store.ensure_indexes()
+            await flow.keep_watermarks()
         for hook in self._startup:
             await hook()
 
     async def _begin(self) -> None:
-        await self.relay_outbox()  # what a crash left unpublished
+        await self.sweep_timers()  # what came due, and what a crash left unpublished, while it was down
         self._loops_start()
         if self.ops_port is not None:
             serving = _serve(self.http, self.settings.http_host, self.ops_port)
@@ -195,6 +211,7 @@ class Service:
     def _loops_start(self) -> None:
         s = self.settings
         loops = [(s.timer_sweep_seconds, self.sweep_timers), (s.outbox_relay_seconds, self.retry_unpublished),
+                 (WATERMARK_SECONDS, self.save_watermarks), (10 * WATERMARK_SECONDS, self.read_watermarks),
                  (5.0, self.update_gauges), *self._loops]
         for seconds, job in loops:
             self._tasks.append(asyncio.create_task(_repeat(self.name, seconds, job), name=job.__name__))
@@ -215,6 +232,10 @@ class Service:
                             exc_info=exc)
 
     async def _close(self) -> None:
+        try:  # every consumer has stopped: what this run published is known up to its last write
+            await self.save_watermarks()
+        except Exception as exc:
+            log.warning("watermarks not saved at stop: the next run re-sends its last outboxes", exc_info=exc)
         await self.mongo.close()
 
 

@@ -18,16 +18,18 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from pymongo import ASCENDING, InsertOne, UpdateOne
+from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, OperationFailure
 
-from shared.kit.records import Record, Write
+from shared.kit.outcomes import Refused
+from shared.kit.records import Hint, Record, Write
 from shared.kit.timers import MongoTimerIndex
 from shared.mongo import DUPLICATE_KEY, bulk_write, chunks, find_by_ids
 
 Doc = dict[str, Any]
+UNIQUE_CONSTRAINT = "UNIQUE constraint failed"
 
 
 def operation(write: Write) -> InsertOne[Doc] | UpdateOne:
@@ -49,13 +51,13 @@ class MongoAggregateStore:
         self.collection = collection
         self.extra_indexes = list(indexes)
         self._timers = MongoTimerIndex(collection.database[f"{collection.name}_timers"])
+        self.watermark_docs = collection.database[f"{collection.name}_watermarks"]
 
     @property
     def timers(self) -> MongoTimerIndex:
         return self._timers
 
     async def ensure_indexes(self) -> None:
-        await self.collection.create_index([("outbox_since", ASCENDING)], name="outbox_since")
         for index in self.extra_indexes:
             await self.collection.create_indexes([index])
 
@@ -65,8 +67,8 @@ class MongoAggregateStore:
     async def write(self, writes: Sequence[Write]) -> set[str]:
         if not writes:
             return set()
-        # The timer index first: a timer written is never missing from it (a hint too many is harmless).
-        await self.timers.note((w.id, w.due_at, w.now) for w in writes if w.timer_moved and w.due_at)
+        # The index first: a timer or an outbox written is never missing from it (a hint too many is harmless).
+        await self.timers.note(h for w in writes for h in w.hints())
         conflicted: set[str] = set()
         matched = 0
         for chunk in chunks(list(writes)):
@@ -74,47 +76,46 @@ class MongoAggregateStore:
                 result = await bulk_write(self.collection, [operation(w) for w in chunk], ordered=False)
                 matched += result.matched_count + result.inserted_count
             except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
-                conflicted |= {chunk[e["index"]].id for e in errors}
+                conflicted |= await self._conflicts(chunk, exc.details.get("writeErrors", []))
                 matched += exc.details.get("nMatched", 0) + exc.details.get("nInserted", 0)
+            except OperationFailure as exc:
+                if UNIQUE_CONSTRAINT not in str(exc):
+                    raise
+                # FerretDB (SQLite) reports an update a unique index refuses as a failed command.
+                raise Refused("a unique index other than the aggregate's refused the write") from None
         if matched + len(conflicted) < len(writes):
             pending = [w for w in writes if w.id not in conflicted]
             conflicted |= lost(pending, await self.load([w.id for w in pending]))
         return conflicted
 
-    async def clear_outbox(self, sent: Sequence[Write]) -> None:
-        if not sent:
-            return
-        matched = 0
-        for chunk in chunks(list(sent)):
-            result = await bulk_write(
-                self.collection, [UpdateOne({"_id": w.id, "version": w.version},
-                                            {"$set": {"outbox": [], "outbox_since": None}}) for w in chunk],
-                ordered=False)
-            matched += result.matched_count
-        if matched == len(sent):
-            return
-        # Written again since: remove exactly what was sent, keep anything newer. ($pullAll
-        # of whole entries: FerretDB ignores a $pull with a condition.)
-        for chunk in chunks(list(sent)):
-            await bulk_write(self.collection, [UpdateOne({"_id": w.id}, {"$pullAll": {"outbox": w.outbox}})
-                                               for w in chunk], ordered=False)
-        for write in sent:
-            await self.collection.update_one({"_id": write.id, "outbox": {"$size": 0}},
-                                             {"$set": {"outbox_since": None}})
+    async def _conflicts(self, chunk: list[Write], errors: list[dict[str, Any]]) -> set[str]:
+        """The inserts that found their aggregate there already; any other refusal is final.
 
-    async def with_pending_outbox(self, before: datetime, limit: int) -> list[Record]:
-        """Start-up only: on FerretDB this reads the whole collection."""
-        cursor = self.collection.find({"outbox_since": {"$lte": before}}).sort("outbox_since", 1).limit(limit)
-        return [Record.from_doc(d) async for d in cursor]
+        A duplicate key may come from another unique index (FerretDB does not say which):
+        an insert is a version conflict only when a document with its ``_id`` exists.
+        """
+        inserts = [e for e in errors if e.get("code") == DUPLICATE_KEY and not chunk[e["index"]].expected_version]
+        others = sorted({str(e.get("code")) for e in errors if e not in inserts})
+        ids = {chunk[e["index"]].id for e in inserts}
+        existing = set(await find_by_ids(self.collection, ids, {"_id": 1})) if ids else set()
+        if others:
+            raise Refused(f"the database refused the write for good (error code {', '.join(others)})")
+        if existing != ids:
+            raise Refused("a unique index other than the aggregate's refused the write")
+        return existing
+
+    async def load_watermarks(self) -> dict[str, int]:
+        return {d["_id"]: d["through"] async for d in self.watermark_docs.find({})}
+
+    async def save_watermark(self, writer: str, through: int, at: datetime) -> None:
+        await self.watermark_docs.update_one({"_id": writer}, {"$max": {"through": through}, "$set": {"at": at}},
+                                             upsert=True)
 
     async def wake(self, where: Mapping[str, Any], timer: str, now: datetime) -> int:
         """The version moves too, so a write decided from the state before is redone with it."""
         moment = TypeAdapter(datetime).dump_python(now, mode="json")  # states are stored as JSON
         ids = [d["_id"] async for d in self.collection.find(dict(where), {"_id": 1})]
-        await self.timers.note((i, now, now) for i in ids)
+        await self.timers.note(Hint(i, now, now) for i in ids)
         result = await self.collection.update_many(
             {"_id": {"$in": ids}} if ids else dict(where),
             {"$set": {f"state.timers.{timer}": moment, "due_at": now}, "$inc": {"version": 1}})

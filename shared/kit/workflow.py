@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic
 
 from pydantic import BaseModel
@@ -31,11 +31,11 @@ from shared.kit.metrics import METRICS
 from shared.kit.outbox import entry, log_published
 from shared.kit.outcomes import ConcurrencyConflict, Poison
 from shared.kit.ports import AggregateStore, Publisher
-from shared.kit.records import Record, Write
+from shared.kit.records import DueTimer, Record, Write
+from shared.kit.watermarks import Watermarks
 
 MAX_CONFLICT_ROUNDS = 8
 SWEEP_LIMIT = 500
-RELAY_LIMIT = 500
 
 log = caselog.get_logger("casework.kit")
 
@@ -78,6 +78,8 @@ class Workflow(Generic[S]):
     aggregate_id: Callable[[Inbound], str] = by_subject
     before_write: BeforeWrite | None = None
     after_write: AfterWrite | None = None
+    # How long after a write a sweep looks whether its outbox went out (a crash in between).
+    relay_after: timedelta = timedelta(seconds=5)
     # FerretDB (SQLite) applies an update as read, modify, replace by _id: two concurrent
     # updates of one document both match a ``version`` guard and the later one wins, even
     # on disjoint fields. So this process writes the workflow's documents one batch at a
@@ -88,6 +90,17 @@ class Workflow(Generic[S]):
     # Aggregates whose outbox could not be published (the broker was away): retried by
     # :meth:`retry_unpublished`, and by the next event for the same aggregate.
     unpublished: set[str] = field(default_factory=set, repr=False)
+    # Which stored outboxes are known to be out: this run's and the other writers'.
+    watermarks: Watermarks = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "watermarks", Watermarks(self.service))
+
+    async def keep_watermarks(self, *, others: bool = True) -> None:
+        """Save this run's watermark; read the other writers' (at start, then now and then)."""
+        await self.watermarks.save(self.store, self.clock.now())
+        if others:
+            await self.watermarks.load(self.store)
 
     async def handle(self, events: Sequence[Inbound]) -> list[Poison]:
         async with self.writing:
@@ -104,14 +117,15 @@ class Workflow(Generic[S]):
                        if (c := self._apply(aggregate_id, records.get(aggregate_id), group, decide, now, poisons))]
             redo = await self.before_write(changes) if self.before_write and changes else set()
             ready = [c for c in changes if c.id not in redo]
-            redo |= await self.store.write([c.write for c in ready])
+            redo |= await self._write([c.write for c in ready])
             failpoint("after-write")
             written = [c for c in ready if c.id not in redo]
             if self.after_write and written:
                 await self.after_write(written)
             # A redelivered batch changes nothing, but what a failed publish left is sent now.
             changed = {c.id for c in changes}
-            leftovers = [r.as_write(now) for i, r in records.items() if r.outbox and i not in changed]
+            leftovers = [r.as_write(now) for i, r in records.items()
+                         if r.outbox and i not in changed and not self.watermarks.covers(r.stamp)]
             await self.publish([c.write for c in written] + leftovers)
             if not redo:
                 return list(poisons.values())
@@ -119,8 +133,18 @@ class Workflow(Generic[S]):
             pending = {k: v for k, v in pending.items() if k in redo}
         raise ConcurrencyConflict(f"{len(pending)} aggregate(s) kept changing; batch retried")
 
+    async def _write(self, writes: list[Write]) -> set[str]:
+        """Stamp and write; a write that failed half-way stays open until a relay sweep
+        finds out whether it landed (its hint was noted before it)."""
+        for write in writes:
+            write.stamp = self.watermarks.stamp(waits=bool(write.outbox))
+        redo = await self.store.write(writes)
+        self.watermarks.settled([w.stamp for w in writes if w.id in redo])
+        return redo
+
     async def publish(self, writes: Iterable[Write]) -> None:
-        """Send what these writes put in their outboxes, then drop it from the documents."""
+        """Send what these writes put in their outboxes. The entries stay in the documents
+        (no second write): the next write of the aggregate leaves out what is confirmed."""
         writes = [w for w in writes if w.outbox]
         if not writes:
             return
@@ -131,57 +155,59 @@ class Workflow(Generic[S]):
             self.unpublished.update(w.id for w in writes)
             METRICS.outbox_backlog.labels(self.service).set(len(self.unpublished))
             raise
-        await self.store.clear_outbox(writes)
+        self.watermarks.settled([s for w in writes for s in (w.stamp, w.carried)])
         self.unpublished.difference_update(w.id for w in writes)
         METRICS.outbox_backlog.labels(self.service).set(len(self.unpublished))
         METRICS.published.labels(self.service).inc(sent)
         log_published(self.service, entries)
 
-    async def relay(self, before: datetime | None = None, limit: int = RELAY_LIMIT) -> int:
-        """At start-up: publish outboxes a crash left between a write and its publish.
-
-        This query reads the whole collection on FerretDB, so it runs once; afterwards
-        :meth:`retry_unpublished` and the next event of an aggregate cover what is left.
-        """
-        now = self.clock.now()
-        async with self.writing:
-            records = await self.store.with_pending_outbox(before or now, limit)
-            await self.publish(r.as_write(now) for r in records)
-        if records:
-            log.info("outbox relayed", service=self.service, aggregates=len(records),
-                     events=sum(len(r.outbox) for r in records))
-        return len(records)
-
     async def retry_unpublished(self) -> int:
         """Publish again what a failed publish left in this process's aggregates."""
         if not self.unpublished:
             return 0
-        now = self.clock.now()
         async with self.writing:
             records = await self.store.load(sorted(self.unpublished))
             self.unpublished.intersection_update(records)
-            await self.publish(r.as_write(now) for r in records.values())
+            await self.publish(r.as_write(self.clock.now()) for r in records.values())
         return len(records)
 
     async def sweep(self, limit: int = SWEEP_LIMIT) -> int:
-        """Fire every timer due now (up to ``limit`` noted hints); return how many fired.
+        """Fire every timer due now and relay every outbox a crash may have left, up to
+        ``limit`` hints at a time until none is due; return how many timers fired.
 
         ``TimerFired`` carries a deterministic id through the same ``decide`` path, so two
-        sweepers, or one that crashed half-way, fire each timer once.
+        sweepers, or one that crashed half-way, fire each timer once. An outbox this process
+        saw published is not looked at again; any other is published again (consumers
+        de-duplicate: a re-send is harmless, a loss is not).
         """
+        fired = 0
+        while True:
+            hints = await self.store.timers.due(self.clock.now(), limit)
+            METRICS.timers_due.labels(self.service).set(len(hints))
+            if not hints:
+                return fired
+            fired += await self._swept(hints)
+            await self.store.timers.done(hints, self.clock.now(), complete=len(hints) < limit)
+            if len(hints) < limit:
+                return fired
+
+    async def _swept(self, hints: list[DueTimer]) -> int:
         now = self.clock.now()
-        index = self.store.timers
-        hints = await index.due(now, limit)
-        METRICS.timers_due.labels(self.service).set(len(hints))
-        if not hints:
+        wanted = {h.aggregate_id for h in hints if not (h.relay and self.watermarks.covers(h.relay))}
+        if not wanted:
             return 0
         async with self.writing:
-            records = await self.store.load(sorted({h.aggregate_id for h in hints}))
+            records = await self.store.load(sorted(wanted))
             events = [e for r in records.values() for e in self._due_timers(r, now)]
             if events:
                 await self._handle(events)
                 METRICS.timers_fired.labels(self.service).inc(len(events))
-            await index.done(hints, now, complete=len(hints) < limit)
+            relayed = {h.aggregate_id for h in hints if h.relay} - {e.subject for e in events}
+            await self.publish(r.as_write(now) for i, r in records.items() if i in relayed and r.outbox
+                               and not self.watermarks.covers(r.stamp))
+            # A hint whose write is not (or no longer) what is stored: that write left nothing to send.
+            self.watermarks.settled([h.relay for h in hints if h.relay and (
+                h.aggregate_id not in records or records[h.aggregate_id].stamp != h.relay)])
         return len(events)
 
     def _due_timers(self, record: Record, now: datetime) -> list[Inbound]:
@@ -199,11 +225,14 @@ class Workflow(Generic[S]):
         before = state = self._state(record)
         seen = list(record.seen) if record else []
         done = set(seen)
-        outbox = list(record.outbox) if record else []
+        # What the last write put out, unless known to be out: sent again with this one.
+        resend = record is not None and bool(record.outbox) and not self.watermarks.covers(record.stamp)
+        outbox = list(record.outbox) if record and resend else []
+        carried = record.stamp if record and resend else None
         emitted: list[Payload] = []
         applied: list[str] = []
         for event in events:
-            if event.id in done or event.id in poisons:
+            if event.identity in done or event.identity in poisons:
                 continue
             if isinstance(event.data, TimerFired):
                 state, due = _take_timer(state, event.data, now)
@@ -215,20 +244,22 @@ class Workflow(Generic[S]):
                 log.error("event could not be decided", service=self.service, event_id=event.id,
                           event_type=event.type, aggregate=aggregate_id, exc_info=exc)
                 if not isinstance(event.data, TimerFired):
-                    poisons[event.id] = Poison(event, exc)
+                    poisons[event.identity] = Poison(event, exc)
                     continue
                 produced = ()  # a failing timer is dropped (logged), or it would fire forever
             for index, payload in enumerate(produced):
-                outbox.append(self._outbox_entry(payload, derived_id(event.id, index, by=self.service), now, event))
+                event_id = derived_id(event.identity, index, by=self.service)
+                outbox.append(self._outbox_entry(payload, event_id, now, event))
             emitted.extend(produced)
-            seen.append(event.id)
-            done.add(event.id)
-            applied.append(event.id)
+            seen.append(event.identity)
+            done.add(event.identity)
+            applied.append(event.identity)
         if not applied:
             return None
         write = Write(aggregate_id, record.version if record else 0,
                       state.model_dump(mode="json") if state is not None else None,
-                      seen, outbox, next_due(state), now, applied, record.due_at if record else None)
+                      seen, outbox, next_due(state), now, applied, record.due_at if record else None,
+                      relay_at=now + self.relay_after if outbox else None, carried=carried)
         return Change(aggregate_id, before, state, emitted, write)
 
     def _state(self, record: Record | None) -> S | None:

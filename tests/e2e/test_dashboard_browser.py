@@ -42,7 +42,7 @@ async def test_a_reported_encounter_appears_live_on_the_board_and_opens(settings
     status = status_service(settings, tokens=Tokens([supervisor]), dashboard_port=port)
     ARTIFACTS.mkdir(exist_ok=True)
     encounter = events.encounter("ENC-BROWSER-1", urgent_needs=["medical"])
-    case_id = case_id_for(encounter["id"])
+    case_id = case_id_for(encounter["data"]["agency"]["id"], encounter["data"]["encounter_id"])
     async with intake.app, status.app, async_playwright() as pw:
         await ev.ready(port)
         browser = await pw.chromium.launch_persistent_context(

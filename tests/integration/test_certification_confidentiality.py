@@ -52,7 +52,7 @@ async def test_t_and_u_visas_reach_only_restricted_topics_and_no_log(settings, b
             await bus.publish("certifications.recorded", event)
         assert await bus.events("certifications.status", count=1, where=lambda e: e["subject"] == U_CASE
                                 and e["data"]["certifications"][0]["status"] == "signed")
-        await eventually(lambda: applied(mongo, settings, U_CASE, orphan["id"]))
+        await eventually(lambda: applied(mongo, settings, U_CASE, orphan))
         clock.set(datetime(2027, 3, 1, tzinfo=UTC))  # 30 and 7 day reminders, expiry, the orphan
         assert await bus.events("certifications.events", count=1, where=lambda e: e["type"].endswith("expired.v1"))
         assert await bus.events("certifications.events", count=1,

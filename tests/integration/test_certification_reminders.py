@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.certification.app import bootstrap
-from shared.cloudevents import derived_id
 from shared.kit import FakeClock
 from tests.support import events
 from tests.support.kafka import Bus
@@ -98,7 +97,7 @@ async def test_a_crash_between_write_and_publish_publishes_once_after_restart(
         snapshots = await bus.events("certifications.status", count=1, settle=0.5)
     finally:
         service.stop()
-    ids = [derived_id(request["id"], i, by="certification") for i in (0, 1, 2)]
+    ids = [events.output_id(request, i, by="certification") for i in (0, 1, 2)]
     assert sorted(e["id"] for e in published) == sorted(ids[:2])
     assert [s["id"] for s in snapshots] == [ids[2]]
     assert {e["type"] for e in published} == {"casework.certification.status_changed.v1",

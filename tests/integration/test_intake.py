@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from services.intake.app import bootstrap
+from shared.cloudevents import identity
 from shared.crypto import KeyRing, Sealed
 from tests.support import events
 from tests.support.kafka import Bus
@@ -27,8 +28,9 @@ async def test_same_encounter_twice_and_republished_opens_one_case(settings, bus
     assert len(by_encounter["ENC-dup-1"]) == 1
     case = by_encounter["ENC-dup-1"][0]
     assert case["subject"] == case["data"]["case_id"]
-    doc = await mongo[settings.database("intake")]["cases"].find_one({"_id": "ENC-dup-1"})
-    assert doc["state"]["reports"] == 2 and set(doc["seen"]) == {first["id"], republished["id"]}
+    doc = await mongo[settings.database("intake")]["cases"].find_one({"_id": "TX-DPS|ENC-dup-1"})
+    assert doc["state"]["reports"] == 2
+    assert set(doc["seen"]) == {identity(e["source"], e["id"]) for e in (first, republished)}
 
 
 async def test_screening_priority_and_minor(settings, bus: Bus) -> None:
@@ -74,7 +76,7 @@ async def test_vault_holds_the_subject_as_ciphertext_that_opens_with_the_ring(se
     async with service.app:
         await bus.publish("encounters.reported", events.encounter("ENC-vault"))
         await bus.events("cases.opened", count=1)
-    doc = await mongo[settings.database("intake")]["cases"].find_one({"_id": "ENC-vault"})
+    doc = await mongo[settings.database("intake")]["cases"].find_one({"_id": "TX-DPS|ENC-vault"})
     sealed = Sealed.from_dict(doc["state"]["vault"])
     assert sealed.alg == "AES-256-GCM" and events.CANARY_GIVEN not in str(doc)
     subject = KeyRing.from_settings(settings).open(sealed, "ENC-vault")

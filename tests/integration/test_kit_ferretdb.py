@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, IndexModel
 
 from shared.kit.store import MongoAggregateStore
 from shared.settings import Settings
@@ -19,6 +19,13 @@ class OnFerretDB:
         await store.ensure_indexes()
         yield store
         await mongo.drop_database(settings.database("kit"))
+
+    @pytest.fixture
+    async def unique_store(self, store: MongoAggregateStore) -> MongoAggregateStore:
+        coded = MongoAggregateStore(store.collection.database["coded"], [IndexModel("state.code", name="code",
+                                                                                     unique=True)])
+        await coded.ensure_indexes()
+        return coded
 
 
 class TestMongoStore(OnFerretDB, StoreBehaviour):

@@ -37,7 +37,8 @@ async def test_health_readiness_and_metrics_of_a_running_service(settings, bus: 
 
     assert alive.status_code == 200 and alive.json() == {"service": "intake", "status": "alive"}
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"started": True, "kafka": True, "mongo": True}
+    assert ready.json()["checks"] == {"started": True, "kafka": True, "mongo": True, "consuming": True}
+    assert ready.json()["held"] == {}
 
     handled = samples(text, "casework_messages_handled_total")
     assert handled[(("service", "intake"), ("topic", "encounters.reported"))] >= 1
@@ -46,4 +47,6 @@ async def test_health_readiness_and_metrics_of_a_running_service(settings, bus: 
     intake_db = settings.database("intake")
     assert sum(v for labels, v in commands.items() if ("database", intake_db) in labels) >= 2  # a read and a write
     assert sum(samples(text, "casework_db_command_seconds_count").values()) >= 2
+    lag = samples(text, "casework_consumer_lag")
+    assert {dict(labels)["partition"] for labels in lag} == {"0", "1", "2"} and set(lag.values()) == {0.0}
     assert not [c for c in events.CANARIES if c in text]

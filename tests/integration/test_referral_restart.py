@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.referral.app import bootstrap
-from shared.cloudevents import derived_id
+from tests.support import events
 from tests.support import referral as r
 from tests.support.kafka import Bus
 from tests.support.procs import ServiceProcess
@@ -48,10 +48,10 @@ async def test_sigkill_after_the_write_publishes_the_assignment_once_after_resta
 
         referral.start(failpoints="")
         await referral.ready()
-        events = await bus.events("referrals.events", count=1, settle=3.0)
+        published = await bus.events("referrals.events", count=1, settle=3.0)
     finally:
         referral.stop()
-    [assigned] = events
-    assert assigned["id"] == derived_id(opened["id"], 0, by="referral")
+    [assigned] = published
+    assert assigned["id"] == events.output_id(opened, 0, by="referral")
     assert assigned["data"]["specialist_id"] == specialist
     assert await r.holds(db) == {specialist: ["case-crash#1"]}

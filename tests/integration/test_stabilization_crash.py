@@ -8,9 +8,9 @@ import uuid
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.cloudevents import derived_id
 from shared.settings import Settings
 from tests.integration.test_stabilization_flow import PROGRESSED, case_events, case_opened, wait
+from tests.support import events
 from tests.support.kafka import Bus, eventually
 from tests.support.procs import ServiceProcess
 
@@ -39,7 +39,7 @@ async def test_sigkill_after_the_write_publishes_once_and_applies_once(
         await bus.publish("cases.opened", opened)
         assert await service.wait_exit() == -9  # killed after the write, before the publish
         doc = await plans.find_one({"_id": case})
-        assert doc["version"] == 1 and len(doc["outbox"]) == 1 and doc["seen"] == [opened["id"]]
+        assert doc["version"] == 1 and len(doc["outbox"]) == 1 and doc["seen"] == [events.seen_as(opened)]
         assert await committed(settings, "cases.opened") == 0  # so it will be delivered again
 
         service.start(failpoints="")
@@ -48,8 +48,8 @@ async def test_sigkill_after_the_write_publishes_once_and_applies_once(
         await eventually(lambda: committed(settings, "cases.opened"))  # the redelivery was handled
     finally:
         service.stop()
-    assert progressed["id"] == derived_id(opened["id"], 0, by="stabilization")
+    assert progressed["id"] == events.output_id(opened, 0, by="stabilization")
     assert progressed["data"]["plan"]["urgent_needs_open"] == ["medical"]
     assert [e["id"] for e in await case_events(bus, case)] == [progressed["id"]]
     doc = await plans.find_one({"_id": case})
-    assert doc["version"] == 1 and doc["outbox"] == [] and doc["seen"] == [opened["id"]]
+    assert doc["version"] == 1 and doc["seen"] == [events.seen_as(opened)]  # applied once

@@ -8,7 +8,7 @@ from typing import Any
 
 from services.certification.domain import Policy, decide
 from services.certification.state import CaseCertificationFile
-from shared.cloudevents import reader
+from shared.cloudevents import identity, reader
 from shared.contracts.common import Payload
 from shared.contracts.inbound import CertificationRecorded, CertificationRequested
 from shared.kit import Inbound
@@ -61,7 +61,7 @@ class Desk:
         return self.state.find(certification_id)
 
 
-async def applied(mongo: Any, settings: Any, case_id: str, event_id: str) -> bool:
+async def applied(mongo: Any, settings: Any, case_id: str, event: dict[str, Any]) -> bool:
     """Whether the certification service has recorded this event on the case (real Mongo)."""
     doc = await mongo[settings.database("certification")]["certifications"].find_one({"_id": case_id})
-    return doc is not None and event_id in doc["seen"]
+    return doc is not None and identity(event["source"], event["id"]) in doc["seen"]

@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.cloudevents import derived_id, identity
+
 # Canaries: if any of these strings shows up outside the intake vault, identity has leaked.
 CANARY_GIVEN = "Zephyrine"
 CANARY_FAMILY = "Quillfeather"
@@ -17,6 +19,16 @@ CANARY_DOB = "2001-07-14"
 CANARY_NARRATIVE = "Held at the Bluewater orchard compound since March"
 CANARIES = (CANARY_GIVEN, CANARY_FAMILY, CANARY_ALIAS, CANARY_PHONE, CANARY_EMAIL, CANARY_DOB,
             CANARY_NARRATIVE, "Bluewater orchard")
+
+
+def seen_as(event: dict[str, Any]) -> str:
+    """How a service remembers an event it applied: by its source and id."""
+    return identity(event["source"], event["id"])
+
+
+def output_id(cause: dict[str, Any], index: int, *, by: str) -> str:
+    """The id a service gives its ``index``-th event in answer to ``cause`` (from its source and id)."""
+    return derived_id(identity(cause["source"], cause["id"]), index, by=by)
 
 
 def cloudevent(type_: str, data: dict[str, Any], *, subject: str | None = None, event_id: str | None = None,

@@ -19,9 +19,9 @@ from shared.contracts.common import Identifier, Payload
 from shared.kit import FakeClock, Inbound, TimerFired
 from shared.kit.decision import Pure
 from shared.kit.memory import RecordingPublisher
-from shared.kit.outcomes import ConcurrencyConflict
+from shared.kit.outcomes import ConcurrencyConflict, Refused
 from shared.kit.ports import AggregateStore
-from shared.kit.records import Write
+from shared.kit.records import Hint, Stamp, Write
 from shared.kit.workflow import MAX_CONFLICT_ROUNDS, Change, Workflow
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -76,38 +76,30 @@ class StoreBehaviour:
         assert {i for i, r in (await store.load([f"a{i}" for i in range(25)])).items() if r.version == 2} == {
             f"a{i}" for i in range(0, 25, 2)}
 
-    async def test_clearing_an_outbox_as_written_leaves_nothing_pending(self, store: AggregateStore) -> None:
-        first = write("a", outbox=[out("o1"), out("o2")])
-        await store.write([first])
-        assert [r.id for r in await store.with_pending_outbox(T0, 10)] == ["a"]
-        await store.clear_outbox([first])
-        assert (await store.load(["a"]))["a"].outbox == []
-        assert await store.with_pending_outbox(T0 + timedelta(days=1), 10) == []
+    async def test_a_write_notes_its_timer_and_its_outbox_before_it_lands(self, store: AggregateStore) -> None:
+        relay_at, due = T0 + timedelta(seconds=5), T0 + timedelta(minutes=3)
+        await store.write([write("a", outbox=[out("o1")], due_at=due), write("b", due_at=due)])
+        await store.write([Write("c", 0, {}, ["e1"], [out("o2")], None, T0, ["e1"], relay_at=relay_at,
+                                 stamp=Stamp("writer-1", 7))])
+        assert [(t.aggregate_id, t.relay) for t in await store.timers.due(relay_at, 10)] == [
+            ("c", Stamp("writer-1", 7))]
+        assert sorted((t.aggregate_id, t.relay is not None) for t in await store.timers.due(due, 10)) == [
+            ("a", False), ("b", False), ("c", True)]
 
-    async def test_clearing_an_outbox_written_again_since_keeps_the_newer_entries(self, store: AggregateStore) -> None:
-        first = write("a", outbox=[out("o1")])
-        await store.write([first])
-        await store.write([write("a", 1, applied=["e2"], seen=["e1", "e2"], outbox=[out("o1"), out("o2")])])
-        await store.clear_outbox([first])  # o1 went out; o2 was added after
-        assert [e["id"] for e in (await store.load(["a"]))["a"].outbox] == ["o2"]
-        assert [r.id for r in await store.with_pending_outbox(T0, 10)] == ["a"]
+    async def test_watermarks_only_rise(self, store: AggregateStore) -> None:
+        await store.save_watermark("w1", 5, T0)
+        await store.save_watermark("w1", 3, T0)
+        await store.save_watermark("w2", 1, T0)
+        assert await store.load_watermarks() == {"w1": 5, "w2": 1}
 
-    async def test_clearing_the_last_entries_of_a_moved_aggregate_leaves_it_not_pending(
-            self, store: AggregateStore) -> None:
-        first = write("a", outbox=[out("o1")])
-        await store.write([first])
-        await store.write([write("a", 1, applied=["e2"], seen=["e1", "e2"], outbox=[out("o1")])])
-        await store.clear_outbox([first])
-        assert (await store.load(["a"]))["a"].outbox == []
-        assert await store.with_pending_outbox(T0 + timedelta(days=1), 10) == []
-
-    async def test_pending_outboxes_come_oldest_first_and_limited(self, store: AggregateStore) -> None:
-        for i in range(5):
-            await store.write([write(f"a{i}", outbox=[out(f"o{i}")], now=T0 + timedelta(seconds=10 - i))])
-        await store.write([write("quiet")])
-        pending = await store.with_pending_outbox(T0 + timedelta(seconds=8), 2)
-        assert [r.id for r in pending] == ["a4", "a3"]
-        assert len(await store.with_pending_outbox(T0 + timedelta(minutes=1), 100)) == 5
+    async def test_a_write_a_unique_index_refuses_is_refused_for_good(self, unique_store: AggregateStore) -> None:
+        await unique_store.write([write("a", code="C-1")])
+        with pytest.raises(Refused):
+            await unique_store.write([write("b", code="C-1"), write("c", code="C-2")])
+        assert set(await unique_store.load(["a", "b", "c"])) == {"a", "c"}  # the rest is written
+        with pytest.raises(Refused):
+            await unique_store.write([write("c", 1, applied=["e2"], seen=["e1", "e2"], code="C-1")])
+        assert await unique_store.write([write("a", applied=["again"], code="C-1")]) == {"a"}  # a conflict still
 
     async def test_wake_arms_a_timer_on_the_matching_aggregates_and_moves_their_version(
             self, store: AggregateStore) -> None:
@@ -127,8 +119,8 @@ class TimerIndexBehaviour:
 
     async def test_a_timer_is_due_only_once_its_time_has_come(self, store: AggregateStore) -> None:
         index = store.timers
-        await index.note([("late", T0 + timedelta(minutes=9), T0), ("soon", T0 + timedelta(minutes=2), T0),
-                          ("soon", T0 + timedelta(minutes=2), T0)])
+        await index.note([Hint("late", T0 + timedelta(minutes=9), T0), Hint("soon", T0 + timedelta(minutes=2), T0),
+                          Hint("soon", T0 + timedelta(minutes=2), T0)])
         assert await index.due(T0 + timedelta(minutes=1), 10) == []
         due = await index.due(T0 + timedelta(minutes=3), 10)
         assert [t.aggregate_id for t in due] == ["soon"]  # noted twice, due once
@@ -138,7 +130,7 @@ class TimerIndexBehaviour:
 
     async def test_due_timers_come_oldest_first_and_limited(self, store: AggregateStore) -> None:
         index = store.timers
-        await index.note([(f"a{i}", T0 + timedelta(seconds=50 - i), T0) for i in range(6)])
+        await index.note([Hint(f"a{i}", T0 + timedelta(seconds=50 - i), T0) for i in range(6)])
         due = await index.due(T0 + timedelta(minutes=2), 4)
         assert [t.aggregate_id for t in due] == ["a5", "a4", "a3", "a2"]
         await index.done(due, T0 + timedelta(minutes=2), complete=False)
@@ -146,14 +138,14 @@ class TimerIndexBehaviour:
 
     async def test_a_timer_noted_after_its_time_is_still_found(self, store: AggregateStore) -> None:
         index = store.timers
-        await index.note([("a", T0, T0)])
+        await index.note([Hint("a", T0, T0)])
         await index.done(await index.due(T0, 10), T0, complete=True)  # the sweeps have moved on
-        await index.note([("b", T0 - timedelta(minutes=30), T0 + timedelta(minutes=1))])
+        await index.note([Hint("b", T0 - timedelta(minutes=30), T0 + timedelta(minutes=1))])
         assert [t.aggregate_id for t in await index.due(T0 + timedelta(minutes=1), 10)] == ["b"]
 
     async def test_a_timer_due_long_before_the_first_sweep_is_found(self, store: AggregateStore) -> None:
         index = store.timers
-        await index.note([("old", T0 - timedelta(days=3), T0 - timedelta(days=3))])
+        await index.note([Hint("old", T0 - timedelta(days=3), T0 - timedelta(days=3))])
         assert [t.aggregate_id for t in await index.due(T0, 10)] == ["old"]
 
 
@@ -210,12 +202,28 @@ class Interfering:
         return await self.inner.write(writes)
 
 
+class FailingAfterWrite(Interfering):
+    """A store whose first write lands but answers with a network error."""
+
+    def __init__(self, store: AggregateStore) -> None:
+        super().__init__(store, times=0)
+        self.failed = False
+
+    async def write(self, writes: Sequence[Write]) -> set[str]:
+        result = await self.inner.write(writes)
+        if not self.failed:
+            self.failed = True
+            raise OSError("connection reset after the write")
+        return result
+
+
 class WorkflowBehaviour:
     """The workflow's promises, over whichever store the subclass gives."""
 
     def flow(self, store: Any, publisher: RecordingPublisher | None = None, **hooks: Any) -> Workflow[Tally]:
         return Workflow("test", Tally, Pure(bump), store, publisher or RecordingPublisher(), FakeClock(T0),
-                        "casework/test", aggregate_id=lambda e: e.subject or "", **hooks)
+                        "casework/test", aggregate_id=lambda e: e.subject or "", relay_after=timedelta(seconds=5),
+                        **hooks)
 
     async def test_events_are_decided_written_and_published_once(self, store: AggregateStore) -> None:
         publisher = RecordingPublisher()
@@ -224,8 +232,8 @@ class WorkflowBehaviour:
         assert await flow.handle([inbound("e2"), inbound("e1")]) == []  # redelivered: nothing
         stored = await store.load(["case-1", "case-2"])
         assert {i: (r.state or {})["count"] for i, r in stored.items()} == {"case-1": 2, "case-2": 1}
-        assert all(r.outbox == [] for r in stored.values())
         assert len(publisher.sent) == 3 and len({e["id"] for e in publisher.sent}) == 3
+        assert await at(flow, minutes=1).sweep() == 0 and len(publisher.sent) == 3  # no relay of what went out
 
     async def test_a_conflicting_writer_makes_the_batch_decide_again(self, store: AggregateStore) -> None:
         await self.flow(store).handle([inbound("e1")])
@@ -242,17 +250,18 @@ class WorkflowBehaviour:
     async def test_an_event_that_cannot_be_decided_is_poison_and_the_rest_go_on(self, store: AggregateStore) -> None:
         poisons = await self.flow(store).handle([inbound("e1"), inbound("bad", type_="boom"), inbound("e2")])
         assert [p.event.id for p in poisons] == ["bad"]
-        assert (await store.load(["case-1"]))["case-1"].seen == ["e1", "e2"]
+        assert (await store.load(["case-1"]))["case-1"].seen == [inbound("e1").identity, inbound("e2").identity]
 
     async def test_an_outbox_the_broker_refused_goes_out_later_and_once(self, store: AggregateStore) -> None:
         publisher = RecordingPublisher(fail_next=1)
         flow = self.flow(store, publisher)
         with pytest.raises(ConnectionError):
             await flow.handle([inbound("e1")])
-        assert len((await store.load(["case-1"]))["case-1"].outbox) == 1 and flow.unpublished == {"case-1"}
+        assert flow.unpublished == {"case-1"}
         assert await flow.retry_unpublished() == 1
-        assert await flow.handle([inbound("e1")]) == []  # the redelivery finds nothing left
-        assert len(publisher.sent) == 1 and (await store.load(["case-1"]))["case-1"].outbox == []
+        assert await flow.handle([inbound("e1")]) == []  # the redelivery finds it confirmed
+        assert await at(flow, seconds=10).sweep() == 0
+        assert [published_count(e) for e in publisher.sent] == [1]
 
     async def test_the_next_event_of_an_aggregate_takes_its_leftovers_along(self, store: AggregateStore) -> None:
         publisher = RecordingPublisher(fail_next=1)
@@ -262,13 +271,63 @@ class WorkflowBehaviour:
         await flow.handle([inbound("e2")])
         assert [published_count(e) for e in publisher.sent] == [1, 2]
 
+    async def test_a_write_after_a_confirmed_publish_carries_only_its_own_events(self, store: AggregateStore) -> None:
+        publisher = RecordingPublisher()
+        flow = self.flow(store, publisher)
+        await flow.handle([inbound("e1")])
+        await flow.handle([inbound("e2")])
+        assert [published_count(e) for e in publisher.sent] == [1, 2]
+        assert await at(flow, seconds=10).sweep() == 0 and len(publisher.sent) == 2  # nothing to relay
+
     async def test_a_restart_relays_what_a_crash_left_unpublished(self, store: AggregateStore) -> None:
         with pytest.raises(ConnectionError):
             await self.flow(store, RecordingPublisher(fail_next=1)).handle([inbound("e1"), inbound("e2", "case-2")])
         publisher = RecordingPublisher()
-        assert await self.flow(store, publisher).relay(T0 + timedelta(seconds=1)) == 2
+        restarted = self.flow(store, publisher)
+        assert await at(restarted, seconds=4).sweep() == 0 and publisher.sent == []  # not yet: it may be under way
+        await at(restarted, seconds=5).sweep()
+        assert sorted(json.loads(e["value"])["data"]["case_id"] for e in publisher.sent) == ["case-1", "case-2"]
+        await at(restarted, seconds=30).sweep()
         assert len(publisher.sent) == 2
-        assert await self.flow(store, publisher).relay(T0 + timedelta(seconds=2)) == 0
+
+    async def test_a_process_that_did_not_see_the_publish_sends_the_last_outbox_again(
+            self, store: AggregateStore) -> None:
+        first, second = RecordingPublisher(), RecordingPublisher()
+        await self.flow(store, first).handle([inbound("e1")])
+        await self.flow(store, second).handle([inbound("e2")])  # another process: harmless re-send
+        assert [e["id"] for e in second.sent][:1] == [e["id"] for e in first.sent]
+        assert [published_count(e) for e in second.sent] == [1, 2]
+
+    async def test_a_clean_restart_sends_nothing_again(self, store: AggregateStore) -> None:
+        first, second = RecordingPublisher(), RecordingPublisher()
+        flow = self.flow(store, first)
+        await flow.handle([inbound("e1")])
+        await flow.keep_watermarks()  # as a run does every second and when it stops
+        restarted = self.flow(store, second)
+        await restarted.keep_watermarks()  # as a run does when it starts
+        await restarted.handle([inbound("e2")])
+        assert await at(restarted, minutes=1).sweep() == 0
+        assert [published_count(e) for e in second.sent] == [2]
+
+    async def test_a_write_that_failed_half_way_is_settled_by_the_relay(self, store: AggregateStore) -> None:
+        publisher = RecordingPublisher()
+        flow = self.flow(FailingAfterWrite(store), publisher)
+        with pytest.raises(OSError):
+            await flow.handle([inbound("e1")])  # written; the reply was lost
+        assert flow.watermarks.through < flow.watermarks.issued and publisher.sent == []
+        await at(flow, seconds=5).sweep()
+        assert [published_count(e) for e in publisher.sent] == [1]
+        assert flow.watermarks.through == flow.watermarks.issued
+
+    async def test_events_from_two_sources_with_one_id_are_two_events(self, store: AggregateStore) -> None:
+        publisher = RecordingPublisher()
+        flow = self.flow(store, publisher)
+        one = Inbound(id="17", type="casework.test.v1", data=None, subject="case-1", source="agency/A")
+        other = Inbound(id="17", type="casework.test.v1", data=None, subject="case-1", source="agency/B")
+        await flow.handle([one, other])
+        await flow.handle([other])  # a repeat of B's
+        assert (await store.load(["case-1"]))["case-1"].state == {"case_id": "case-1", "count": 2, "timers": {}}
+        assert len({e["id"] for e in publisher.sent}) == 2
 
     async def test_a_timer_fires_once_when_due_and_never_early(self, store: AggregateStore) -> None:
         publisher = RecordingPublisher()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from pymongo import IndexModel
 
-from shared.kit.memory import MemoryAggregateStore
+from shared.kit.memory import MemoryAggregateStore, MemoryBackend
 from tests.support.kit_behaviour import StoreBehaviour, TimerIndexBehaviour, WorkflowBehaviour
 
 
@@ -12,6 +13,10 @@ class InMemory:
     @pytest.fixture
     def store(self) -> MemoryAggregateStore:
         return MemoryAggregateStore()
+
+    @pytest.fixture
+    def unique_store(self) -> MemoryAggregateStore:
+        return MemoryBackend().aggregates("coded", [IndexModel("state.code", name="code", unique=True)])
 
 
 class TestMemoryStore(InMemory, StoreBehaviour):

@@ -8,7 +8,16 @@ import pytest
 
 from services.notify.audience import Contact, Directory
 from services.notify.domain import NO_RECIPIENT, decide
-from services.notify.state import DeliveryAttempted, Notification, Policy, Status, backoff, claims, notification_id
+from services.notify.state import (
+    DeliveryAttempted,
+    Notification,
+    Policy,
+    Status,
+    aggregate_of,
+    backoff,
+    claims,
+    notification_id,
+)
 from shared.contracts.notifications import NotificationFailed, NotificationSent, RecipientRole
 from shared.kit import Inbound, TimerFired
 from tests.support import notifications as n
@@ -42,7 +51,7 @@ def outcome(state: Notification, index: int, ok: bool, error: str | None = None,
 
 def test_a_notification_claims_every_delivery_for_its_first_attempt() -> None:
     state = created()
-    assert state.id == notification_id("evt-1") and state.kind == "referral_assigned"
+    assert state.id == notification_id(Inbound(id="evt-1", type="t", data=None)) and state.kind == "referral_assigned"
     assert [(d.recipient_id, d.channel, d.status, d.attempts) for d in state.deliveries] == [
         ("spec-a", "email", Status.SENDING, 1), ("spec-a", "webhook", Status.SENDING, 1)]
     assert state.timers == {"d0": NOW + timedelta(seconds=30), "d1": NOW + timedelta(seconds=30)}  # leases
@@ -174,3 +183,10 @@ def test_a_released_claim_is_claimed_again_without_spending_an_attempt() -> None
     sent = DeliveryAttempted(state.id, 0, 1, ok=True, claimed_at=again.deliveries[0].claimed_at)
     assert sent.inbound().id != released.inbound().id
     assert step(again, sent)[0].deliveries[0].status is Status.SENT
+
+
+def test_one_event_id_from_two_sources_makes_two_notifications() -> None:
+    payload = n.assigned("case-1", SPEC.id)
+    one, other = (Inbound(id="17", type=payload.TYPE, data=payload, source=s) for s in ("agency/A", "agency/B"))
+    assert aggregate_of(one) != aggregate_of(other)
+    assert aggregate_of(one) == aggregate_of(Inbound(id="17", type=payload.TYPE, data=payload, source="agency/A"))
