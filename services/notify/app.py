@@ -76,8 +76,9 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
     dispatcher = Dispatcher(sender, lambda outcomes: notifications.handle(outcomes), service.clock, policy,
                             concurrency=settings.notify_concurrency, send_timeout=settings.notify_send_timeout_seconds)
     notifications = service.workflow(
-        "notifications", state.Notification, RoutingDecision(store, policy), aggregate_id=state.aggregate_of,
-        after_write=dispatcher.after_write, indexes=[IndexModel("state.case_id", name="case_id")])
+        "notifications", state.Notification, RoutingDecision(store, policy, dispatcher.in_flight),
+        aggregate_id=state.aggregate_of, after_write=dispatcher.after_write,
+        indexes=[IndexModel("state.case_id", name="case_id")])
     _subscribe(service, Notify(store, notifications, dispatcher, sender))
     return service
 
@@ -95,11 +96,12 @@ class RoutingDecision:
 
     store: DirectoryStore
     policy: state.Policy
+    in_flight: Callable[[], frozenset[domain.Claim]]
 
     async def for_batch(self, events: Sequence[Inbound]) -> Decide[state.Notification]:
         payloads = [e.data for e in events if notifiable(e.data)]
         directory = await self.store.directory_for(payloads) if payloads else Directory()
-        return partial(domain.decide, directory=directory, policy=self.policy)
+        return partial(domain.decide, directory=directory, policy=self.policy, in_flight=self.in_flight())
 
 
 def _subscribe(service: Service, notify: Notify) -> None:

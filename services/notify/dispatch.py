@@ -20,6 +20,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from shared import logging as caselog
+from shared.errors import describe
 from shared.kit import Clock, Inbound
 from shared.kit.failpoints import failpoint
 from shared.kit.failures import is_transient
@@ -32,8 +33,8 @@ log = caselog.get_logger("casework.notify")
 
 ATTEMPTS = Counter("casework_notify_attempts_total", "Delivery attempts by channel and outcome",
                    ["channel", "outcome"])
-RECORD_RETRIES = 5
 RECORD_BACKOFF_SECONDS = 0.2
+RECORD_BACKOFF_MAX_SECONDS = 5.0
 
 Send = Callable[[Notification, int], Awaitable[Outcome]]
 Handle = Callable[[Sequence[Inbound]], Awaitable[list[Any]]]
@@ -68,12 +69,20 @@ class Recorder:
                     future.set_result(None)
 
     async def _write(self, events: list[Inbound]) -> None:
+        """Until it is written: a delivery that went out must never look as if it had not
+        because the database was slow or away (its lease is extended meanwhile, see
+        :meth:`Dispatcher.in_flight`). Only an error of the outcome's own ends the wait."""
+        def waiting(attempt: int, exc: Exception) -> None:
+            log.warning("delivery outcomes wait for the database", outcomes=len(events), attempt=attempt,
+                        error=describe(exc))
+
         try:
-            poisons = await retrying(partial(self.handle, events), attempts=RECORD_RETRIES,
-                                     base_seconds=RECORD_BACKOFF_SECONDS, transient=is_transient)
+            poisons = await retrying(partial(self.handle, events), attempts=None,
+                                     base_seconds=RECORD_BACKOFF_SECONDS, max_seconds=RECORD_BACKOFF_MAX_SECONDS,
+                                     transient=is_transient, on_transient=waiting)
         except Exception as exc:
             # The claims' leases run out and they are attempted again (a possible duplicate).
-            log.error("delivery outcomes not recorded", outcomes=len(events), exc_info=exc)
+            log.error("delivery outcomes not recorded", outcomes=len(events), error=describe(exc))
             return
         for poison in poisons:
             log.error("delivery outcome could not be recorded", event_id=poison.event.id)
@@ -93,6 +102,12 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._freed = asyncio.Event()
         self._closed = False
+        self._pending: set[tuple[str, int, int]] = set()  # claims sent or being recorded here
+
+    def in_flight(self) -> frozenset[tuple[str, int, int]]:
+        """``(notification, delivery, attempt)`` of the claims this process is still working on:
+        their leases are extended, so a slow record never turns into a second send."""
+        return frozenset(self._pending)
 
     async def after_write(self, changes: Sequence[Any]) -> None:
         for change in changes:
@@ -113,12 +128,17 @@ class Dispatcher:
             log.error("delivery attempt crashed", exc_info=task.exception())
 
     async def _attempt(self, n: Notification, index: int) -> None:
-        claimed_at = n.deliveries[index].claimed_at
+        delivery = n.deliveries[index]
+        claim = (n.id, index, delivery.attempts)
         async with self._slots:
-            if self._too_late(claimed_at):  # it could not finish within its lease any more
+            if self._too_late(delivery.claimed_at):  # it could not finish within its lease any more
                 await self._record(n, index, Outcome(False), released=True)
-            else:
+                return
+            self._pending.add(claim)
+            try:
                 await self._record(n, index, await self._send(n, index))
+            finally:
+                self._pending.discard(claim)
 
     async def _send(self, n: Notification, index: int) -> Outcome:
         delivery = n.deliveries[index]

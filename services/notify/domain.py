@@ -24,13 +24,18 @@ from .state import Delivery, DeliveryAttempted, Notification, Policy, Status, ag
 NO_RECIPIENT = "no recipient on file for this notification"
 
 
+Claim = tuple[str, int, int]  # (notification id, delivery index, attempt)
+
+
 def decide(state: Notification | None, event: Inbound, now: datetime, *, directory: Directory,
-           policy: Policy) -> tuple[Notification | None, list[Any]]:
+           policy: Policy, in_flight: frozenset[Claim] = frozenset()) -> tuple[Notification | None, list[Any]]:
+    """``in_flight``: the claims ``(notification, delivery, attempt)`` the sender is still
+    working on (sent, its outcome not yet recorded): their leases are extended."""
     data = event.data
     if isinstance(data, DeliveryAttempted):
         return attempted(state, data, now, policy) if state else (state, [])
     if isinstance(data, TimerFired):
-        return timer_fired(state, data.name, now, policy) if state else (state, [])
+        return timer_fired(state, data.name, now, policy, in_flight) if state else (state, [])
     if state is not None:
         return state, []  # made already (the same event under a new offset)
     return create(plan(data, directory), aggregate_of(event), now, policy)
@@ -47,11 +52,15 @@ def create(p: Plan, nid: str, now: datetime, policy: Policy) -> tuple[Notificati
     return state, [_failed(state, None, now, NO_RECIPIENT)]
 
 
-def timer_fired(state: Notification, name: str, now: datetime, policy: Policy) -> tuple[Notification, list[Any]]:
+def timer_fired(state: Notification, name: str, now: datetime, policy: Policy,
+                in_flight: frozenset[Claim] = frozenset()) -> tuple[Notification, list[Any]]:
     index = int(name.removeprefix("d"))
     delivery = state.deliveries[index]
+    lease = now + timedelta(seconds=policy.lease)
     if delivery.status is Status.RETRYING:
-        return _put(state, index, _claimed(delivery, now), now + timedelta(seconds=policy.lease)), []
+        return _put(state, index, _claimed(delivery, now), lease), []
+    if delivery.status is Status.SENDING and (state.id, index, delivery.attempts) in in_flight:
+        return _put(state, index, delivery, lease), []  # its outcome is on its way: wait for it
     if delivery.status is Status.SENDING:  # no outcome came back: the attempt counts as failed
         return _failure(state, index, f"no outcome within {policy.lease:g} s of the attempt", False, now, policy)
     return state, []

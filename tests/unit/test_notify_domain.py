@@ -190,3 +190,15 @@ def test_one_event_id_from_two_sources_makes_two_notifications() -> None:
     one, other = (Inbound(id="17", type=payload.TYPE, data=payload, source=s) for s in ("agency/A", "agency/B"))
     assert aggregate_of(one) != aggregate_of(other)
     assert aggregate_of(one) == aggregate_of(Inbound(id="17", type=payload.TYPE, data=payload, source="agency/A"))
+
+
+def test_a_lease_runs_out_only_for_a_claim_nobody_is_working_on() -> None:
+    state = created()
+    fired = Inbound.timer(state.id, "d0", state.timers["d0"])
+    at = state.timers["d0"]
+    extended, out = decide(state, fired, at, directory=DIRECTORY, policy=POLICY,
+                           in_flight=frozenset({(state.id, 0, 1)}))
+    assert out == [] and extended.deliveries[0].status is Status.SENDING and extended.deliveries[0].attempts == 1
+    assert extended.timers["d0"] == at + timedelta(seconds=POLICY.lease)  # waits for the outcome on its way
+    lapsed, _ = decide(state, fired, at, directory=DIRECTORY, policy=POLICY)
+    assert lapsed.deliveries[0].status is Status.RETRYING  # nobody will answer for it: counted as failed

@@ -99,3 +99,21 @@ async def test_no_attempt_at_all_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         await retrying(call, attempts=0, base_seconds=0.2, transient=is_flaky)
     assert calls == []
+
+
+async def test_without_a_bound_it_waits_capped_until_the_call_succeeds() -> None:
+    waits: list[float] = []
+    outcomes = iter([TimeoutError()] * 9 + ["done"])
+
+    async def call() -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    assert await retrying(call, attempts=None, base_seconds=0.5, max_seconds=3.0, transient=lambda e: True,
+                          sleep=sleep) == "done"
+    assert waits == [0.5, 1.0, 2.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]
