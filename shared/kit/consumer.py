@@ -94,6 +94,16 @@ class DeadLetters:
             alerts = [(record, alert) for record, exc in dead for alert in self._built(on_invalid, record, exc)]
             await self.publisher.send(self._alerts(alerts))
 
+    async def set_aside(self, topic: str, record: ConsumerRecord, exc: BaseException, attempts: int) -> None:
+        """The last resort for a record that failed ``attempts`` deliveries: its dead letter,
+        or, should even that be refused for a reason of its own, a reference to it."""
+        try:
+            await self.send(topic, [(record, exc)], None, attempts)
+        except Exception as failed:
+            if is_transient(failed):
+                raise
+            await self.publisher.send_raw([reference(self.letter(topic, record, exc, attempts))])
+
     def letter(self, topic: str, record: ConsumerRecord, exc: BaseException, attempts: int = 1) -> RawRecord:
         letter = RawRecord(self.physical(dlq(topic)), record.value or b"", record.key,
                            dlq_headers(record, exc, attempts))
@@ -143,6 +153,7 @@ class BatchConsumer:
     health: Health = field(default_factory=Health)
     max_attempts: int = 5
     attempts: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)  # (partition, offset) -> n
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep  # the waits of backoff and pauses
 
     async def __call__(self, records: Sequence[ConsumerRecord]) -> None:
         started = time.perf_counter()
@@ -169,7 +180,7 @@ class BatchConsumer:
             pause = self.health.failing(self.reader.topic, exc)
             log.warning("infrastructure unavailable: holding the partition", service=self.service,
                         topic=self.reader.topic, error=describe(exc), pause_seconds=pause)
-            await asyncio.sleep(pause)
+            await self.sleep(pause)
             raise exc  # nack: read again from the first offset of the batch
         counts = [self._delivered(r) for r in records]
         log.error("batch failed", service=self.service, topic=self.reader.topic, error_type=kind(exc),
@@ -187,7 +198,7 @@ class BatchConsumer:
                 if is_transient(exc):
                     raise
                 METRICS.bounded_out.labels(self.service, self.reader.topic).inc()
-                await self.dead_letters.send(self.reader.topic, [(record, exc)], None, self.max_attempts)
+                await self.dead_letters.set_aside(self.reader.topic, record, exc, self.max_attempts)
 
     def _delivered(self, record: ConsumerRecord) -> int:
         key = (record.partition, record.offset)
@@ -233,7 +244,8 @@ class BatchConsumer:
 
         try:
             return await retrying(partial(self.handler, events), attempts=TRANSIENT_RETRIES,
-                                  base_seconds=BACKOFF_SECONDS, transient=is_transient, on_transient=failed)
+                                  base_seconds=BACKOFF_SECONDS, transient=is_transient, on_transient=failed,
+                                  sleep=self.sleep)
         except Exception as exc:
             if is_transient(exc):
                 raise  # held: the infrastructure is away

@@ -62,6 +62,7 @@ class Service:
         self.publisher = publisher or KafkaPublisher(self.broker, self.settings)
         self.dead_letters = DeadLetters(name, self.publisher, self.settings.topic, self.source, self.clock)
         self.workflows: list[Workflow[Any]] = []
+        self.consumers: list[BatchConsumer] = []
         self._stores: dict[str, AggregateStore] = {}
         self.topics: set[str] = set()
         self.ready = False
@@ -108,6 +109,7 @@ class Service:
                              tombstones=tombstones, max_bytes=self.settings.max_message_bytes)
         consumer = BatchConsumer(self.name, reader, handler.handle if isinstance(handler, Workflow) else handler,
                                  self.dead_letters, on_invalid, self.health, self.settings.max_delivery_attempts)
+        self.consumers.append(consumer)
 
         async def on_batch(records: Any) -> None:
             await consumer(records)

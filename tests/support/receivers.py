@@ -6,6 +6,7 @@ import asyncio
 import email
 import email.policy
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,10 +18,11 @@ from tests.support.procs import free_port
 class MailSink:
     """The project's aiosmtpd sink on a free port, and what it filed."""
 
-    def __init__(self, directory: Path, *, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(self, directory: Path, *, credentials: tuple[str, str] | None = None,
+                 on_message: Callable[[str, bytes], None] | None = None) -> None:
         self.directory = directory
         self.port = free_port()
-        self.sink = Sink(directory, credentials=credentials)
+        self.sink = Sink(directory, credentials=credentials, on_message=on_message)
 
     async def start(self) -> None:
         await self.sink.start("127.0.0.1", self.port)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from functools import partial
 from types import SimpleNamespace
 
 from services.notify.audience import Contact, Directory
 from services.notify.channels import SENT, Outcome
 from services.notify.dispatch import Dispatcher
 from services.notify.domain import decide
-from services.notify.state import Policy
+from services.notify.state import Notification, Policy, aggregate_of
 from shared.contracts.notifications import RecipientRole
 from shared.kit import FakeClock, Inbound
+from shared.kit.memory import MemoryAggregateStore, RecordingPublisher
+from shared.kit.workflow import Workflow
 from tests.support import notifications as n
 
 POLICY = Policy(lease=60.0)
@@ -90,3 +93,47 @@ async def test_outcomes_finishing_together_share_one_write() -> None:
     await dispatcher.after_write(changes)
     await dispatcher.close(grace=5)
     assert sum(writes) == 12 and len(writes) < 12
+
+
+async def test_a_sent_mail_waits_for_the_database_and_is_not_sent_again() -> None:
+    """The database is away longer than the lease: the sweep that comes first extends it."""
+    clock = FakeClock(n.T0)
+    policy = Policy(lease=5.0, retry_base=0.01)
+    store = MemoryAggregateStore()
+    sent: list[int] = []
+    database_up = asyncio.Event()
+    flow: Workflow[Notification]
+
+    async def send(notification, index):
+        sent.append(index)
+        return SENT
+
+    async def handle(events):  # the recorder's write: the database answers only once it is back
+        await database_up.wait()
+        return await flow.handle(events)
+
+    dispatcher = Dispatcher(send, handle, clock, policy, concurrency=2, send_timeout=1.0)
+
+    class Routing:
+        async def for_batch(self, events):
+            return partial(decide, directory=Directory(contacts={SPEC.id: SPEC}), policy=policy,
+                           in_flight=dispatcher.in_flight())
+
+    flow = Workflow("notify", Notification, Routing(), store, RecordingPublisher(), clock, "casework/notify",
+                    aggregate_id=aggregate_of, after_write=dispatcher.after_write)
+    payload = n.assigned("case-1", SPEC.id)
+    await flow.handle([Inbound(id="evt-1", type=payload.TYPE, data=payload, source="casework/referral")])
+    while len(sent) < 2:
+        await asyncio.sleep(0)  # both deliveries went out; their outcomes wait for the database
+    clock.advance(seconds=30)  # the leases ran out long ago
+    await flow.sweep()  # the sweeps get there first
+    clock.advance(seconds=1)
+    await flow.sweep()
+    await asyncio.sleep(0.05)
+    database_up.set()
+    await dispatcher.close(grace=5)
+    clock.advance(seconds=60)
+    await flow.sweep()
+    [stored] = (await store.load(list(store.docs))).values()
+    assert sorted(sent) == [0, 1]
+    assert [d["status"] for d in stored.state["deliveries"]] == ["sent", "sent"]
