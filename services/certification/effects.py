@@ -14,6 +14,7 @@ from typing import Any
 from shared.contracts.certifications import CertificationStatus
 from shared.contracts.inbound import CertificationKind as K
 from shared.contracts.inbound import CertificationRecorded, RecordedStatus
+from shared.settings import CertificationSettings
 
 from . import deadlines
 from .state import Certification
@@ -27,6 +28,11 @@ class Policy:
     cp_duration: timedelta = timedelta(days=730)
     cp_renewal_lead: timedelta = timedelta(days=90)
     orphan_grace: timedelta = timedelta(minutes=30)
+
+    @classmethod
+    def from_settings(cls, settings: CertificationSettings) -> Policy:
+        return cls(cp_duration=timedelta(days=settings.cp_duration_days),
+                   cp_renewal_lead=timedelta(days=settings.cp_renewal_lead_days))
 
 
 def apply(cert: Certification, rec: CertificationRecorded, now: datetime,

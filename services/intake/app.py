@@ -28,7 +28,6 @@ from shared.settings import Settings
 
 from . import domain
 
-OPS_PORT = 8081
 _ID = re.compile(IDENTIFIER_PATTERN)
 _REGION = re.compile(REGION_PATTERN)
 
@@ -64,7 +63,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRin
 
 def create_app(settings: Settings | None = None) -> FastStream:
     """The process entry point (``faststream run --factory``)."""
-    return process_app(bootstrap, settings, ops_port=OPS_PORT)
+    settings = settings or Settings()
+    return process_app(bootstrap, settings, ops_port=settings.intake.ops_port)
 
 
 def unprocessable(record: ConsumerRecord, error: BaseException, *, clock: Clock) -> list[EncounterUnprocessable]:

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from shared.cloudevents import derived_id
 from shared.contracts.common import Priority
 from shared.contracts.referrals import NotificationScope
-from shared.settings import Settings
+from shared.settings import ReferralSettings
 
 ACK = "ack"  # timer: the acknowledgement deadline of the current referral
 RETRY = "retry"  # timer: look again for a specialist for an unassigned case
@@ -25,9 +25,9 @@ class Policy:
     retry_every: timedelta = timedelta(seconds=60)
 
     @classmethod
-    def from_settings(cls, settings: Settings, retry_every: timedelta = timedelta(seconds=60)) -> Policy:
+    def from_settings(cls, settings: ReferralSettings) -> Policy:
         sla = {p: timedelta(seconds=settings.ack_sla_seconds(p)) for p in Priority}
-        return cls(sla, settings.max_escalations, retry_every)
+        return cls(sla, settings.max_escalations, timedelta(seconds=settings.retry_unassigned_seconds))
 
     def scope(self, escalations: int) -> NotificationScope:
         """Beyond ``max_escalations`` every on-duty supervisor is alerted, not only the region's."""

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from shared.contracts.inbound import LocationType
 from shared.contracts.stabilization import DeferralReason, GateRule
+from shared.settings import StabilizationSettings
 
 from .plan import InterviewRequest, Plan
 
@@ -25,6 +26,10 @@ class Policy:
     """``CASEWORK_MIN_STABILIZATION_HOURS``: time the person gets to stabilize (D6)."""
 
     min_stabilization_hours: float = 24.0
+
+    @classmethod
+    def from_settings(cls, settings: StabilizationSettings) -> Policy:
+        return cls(min_stabilization_hours=settings.min_stabilization_hours)
 
     def stabilization_ends(self, plan: Plan) -> datetime | None:
         if plan.case is None:
