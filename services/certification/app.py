@@ -25,7 +25,7 @@ from shared.kit.service import Service, process_app
 from shared.settings import Settings
 
 from . import domain
-from .state import CaseCertificationFile
+from .state import CaseCertificationFile, Policy
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int | None = None,
@@ -33,7 +33,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
     service = Service("certification", settings, clock=clock, ops_port=ops_port, backend=backend, publisher=publisher,
                       description="Continued Presence, T and U visa certifications and their "
                                   "deadlines; publishes only on restricted topics (P1).")
-    policy = domain.Policy.from_settings(settings.certification)
+    policy = Policy.from_settings(settings.certification)
     # One aggregate per case (the default aggregate id is the payload's subject, the case id).
     files = service.workflow("certifications", CaseCertificationFile,
                              Pure(partial(domain.decide, policy=policy)))

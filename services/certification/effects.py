@@ -7,32 +7,15 @@ calendar dates (see :mod:`.deadlines`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.contracts.certifications import CertificationStatus
 from shared.contracts.inbound import CertificationKind as K
 from shared.contracts.inbound import CertificationRecorded, RecordedStatus
-from shared.settings import CertificationSettings
 
 from . import deadlines
-from .state import Certification
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Continued Presence duration and renewal lead time (C3: configuration), and how long a
-    record may wait for a request that has not arrived yet."""
-
-    cp_duration: timedelta = timedelta(days=730)
-    cp_renewal_lead: timedelta = timedelta(days=90)
-    orphan_grace: timedelta = timedelta(minutes=30)
-
-    @classmethod
-    def from_settings(cls, settings: CertificationSettings) -> Policy:
-        return cls(cp_duration=timedelta(days=settings.cp_duration_days),
-                   cp_renewal_lead=timedelta(days=settings.cp_renewal_lead_days))
+from .state import Certification, Policy
 
 
 def apply(cert: Certification, rec: CertificationRecorded, now: datetime,

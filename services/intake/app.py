@@ -27,6 +27,7 @@ from shared.kit.service import Service, process_app
 from shared.settings import Settings
 
 from . import domain
+from .state import CaseFile
 
 _ID = re.compile(IDENTIFIER_PATTERN)
 _REGION = re.compile(REGION_PATTERN)
@@ -38,7 +39,7 @@ class SealingDecision:
 
     keyring: KeyRing
 
-    async def for_batch(self, events: Sequence[Inbound]) -> Decide[domain.CaseFile]:
+    async def for_batch(self, events: Sequence[Inbound]) -> Decide[CaseFile]:
         sealed = {e.id: self.keyring.seal(domain.subject_of(e.data), e.data.encounter_id).to_dict()
                   for e in events}
         return lambda state, event, now: domain.decide(state, event, now, sealed=sealed[event.id])
@@ -51,7 +52,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRin
                       description="Opens one case per reported encounter; keeps the person's "
                                   "identity only in its encrypted vault.")
     cases = service.workflow(
-        "cases", domain.CaseFile, SealingDecision(keyring or KeyRing.from_settings(settings)),
+        "cases", CaseFile, SealingDecision(keyring or KeyRing.from_settings(settings)),
         aggregate_id=lambda e: e.data.encounter_id,
         indexes=[IndexModel("state.case_id", name="case_id", unique=True)],
     )

@@ -69,7 +69,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
                                   "e-mail and signed webhooks: case ids only, never the person.")
     store = DirectoryStore(service.db)
     delivery = settings.notify.delivery
-    policy = state.Policy.from_settings(delivery)
+    policy = state.Policy.from_settings(settings.notify)
     sender = _sender(settings, store, wall_clock)
     # Outcomes go back through the workflow the dispatcher serves (bound when it exists).
     dispatcher = Dispatcher(sender, lambda outcomes: notifications.handle(outcomes), service.clock, policy,

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from shared.cloudevents import derived_id
 from shared.contracts.notifications import Channel
 from shared.kit import Inbound
-from shared.settings import DeliverySettings
+from shared.settings import NotifySettings
 
 from .audience import Contact
 from .kinds import Facts, Kind
@@ -73,7 +73,8 @@ class Policy:
     lease: float = 60.0  # how long a claimed attempt may take before it counts as failed
 
     @classmethod
-    def from_settings(cls, delivery: DeliverySettings) -> Policy:
+    def from_settings(cls, settings: NotifySettings) -> Policy:
+        delivery = settings.delivery
         return cls(delivery.max_attempts, delivery.retry_base_seconds, delivery.retry_max_seconds,
                    delivery.lease_seconds)
 

@@ -20,11 +20,10 @@ from shared.kit.outcomes import Poison
 from shared.kit.service import Service, process_app
 from shared.settings import Settings
 
-from . import domain
 from .capacity import Capacity
 from .ledger import CapacityLedger, Reconciler
 from .roster import RosterStore
-from .state import Policy
+from .state import RETRY, CaseReferral, Policy
 
 UNASSIGNED = {"state.status": "unassigned"}
 
@@ -39,11 +38,11 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
     store = service.aggregates("referrals", indexes=[IndexModel("state.status", name="status")])
 
     async def wake(now: datetime) -> None:
-        await store.wake(UNASSIGNED, domain.RETRY, now)
+        await store.wake(UNASSIGNED, RETRY, now)
 
     # A slot freed within a batch (its lock is held) may serve an unassigned case.
     capacity = Capacity(roster, ledger, policy, on_release=lambda: wake(service.clock.now()))
-    referrals = service.workflow("referrals", domain.CaseReferral, capacity,
+    referrals = service.workflow("referrals", CaseReferral, capacity,
                                  before_write=capacity.reserve, after_write=capacity.settle)
 
     async def wake_unassigned() -> None:  # someone may now be able to take an unassigned case

@@ -25,8 +25,7 @@ from shared.kit.workflow import Change
 from shared.settings import Settings
 
 from . import domain
-from .gates import Policy
-from .plan import Plan
+from .state import Plan, Policy
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int | None = None,

@@ -5,6 +5,10 @@ Every reaction returns the new plan, the specific events it calls for and what c
 its last gate passes, rule 4), keeps the stabilization timer in step, and stamps every
 event with the plan summary and a new ``plan_version``. When the summary moved and no
 more specific event says so, a ``StabilizationProgressed`` does.
+
+The plan (the aggregate) and its ``Policy`` are in :mod:`.state`; the interview gates, this
+service's named rules, in :mod:`.gates`; the reactions to each kind of event in :mod:`.hhs`,
+:mod:`.milestones` and :mod:`.referral`.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from shared.contracts.status import InterviewStatus
 from shared.kit import Inbound, TimerFired
 
 from . import hhs, milestones, referral
-from .gates import Policy, interview_gates
-from .plan import CaseFacts, InterviewRequest, Plan, summarize
+from .gates import interview_gates
 from .reaction import Note, Reaction
+from .state import CaseFacts, InterviewRequest, Plan, Policy, summarize
 
 STABILIZATION_TIMER = "stabilization_period_ends"
 

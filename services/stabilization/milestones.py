@@ -17,8 +17,8 @@ from shared.contracts.stabilization import InterpreterRejected, PlanChange
 
 from . import hhs
 from .interpreters import arrangement_of, attestation_failures, language_failures
-from .plan import Arrangement, Plan
 from .reaction import Note, Reaction
+from .state import Arrangement, Plan
 
 
 def when_milestone_recorded(plan: Plan, recorded: StabilizationRecorded) -> Reaction:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.certification.domain import Policy
+from services.certification.state import Policy
 from shared.contracts.certifications import (
     CaseCertifications,
     CertificationExpired,
