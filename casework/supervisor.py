@@ -132,9 +132,12 @@ class Supervisor:
 
     async def _follow(self, name: str, proc: subprocess.Popen[bytes], colour: str) -> None:
         loop = asyncio.get_running_loop()
+        stdout = proc.stdout
+        if stdout is None:  # spawned with stdout=PIPE: never
+            return
         with (LOGS / f"{name}.log").open("ab") as log:
             while True:
-                line = await loop.run_in_executor(None, proc.stdout.readline)  # type: ignore[union-attr]
+                line = await loop.run_in_executor(None, stdout.readline)
                 if not line:
                     break
                 log.write(line)

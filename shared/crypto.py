@@ -74,7 +74,8 @@ class KeyRing:
                                     self._aad(sealed.key_id, context))
         except InvalidTag:
             raise VaultKeyError(f"key {sealed.key_id!r} does not open this record (wrong key or altered)") from None
-        return json.loads(plaintext)  # type: ignore[no-any-return]
+        subject: dict[str, Any] = json.loads(plaintext)
+        return subject
 
     @staticmethod
     def _aad(key_id: str, context: str) -> bytes:

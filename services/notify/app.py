@@ -110,7 +110,11 @@ def _subscribe(service: Service, notify: Notify) -> None:
         service.consume(*payloads, handler=notify.on_events)
     service.produces(NotificationSent, NotificationFailed)
     service.on_startup(notify.store.ensure_indexes)
-    service.on_startup(partial(notify.store.load_roster, service.settings))
+
+    async def load_roster() -> None:
+        await notify.store.load_roster(service.settings)
+
+    service.on_startup(load_roster)
     service.on_shutdown(notify.stop_sending)
 
 

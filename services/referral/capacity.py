@@ -70,7 +70,9 @@ class Capacity:
             if taken and taken != holder(change.before):
                 wanted.setdefault(taken[0], []).append((change.id, taken[1]))
         redo: set[str] = set()
-        now = max((c.write.now for c in changes), default=None)
+        if not wanted:
+            return redo
+        now = max(c.write.now for c in changes)
         for specialist_id, items in wanted.items():
             maximum = await self.roster.capacity(specialist_id)
             missed = await self.ledger.reserve(specialist_id, [t for _, t in items], maximum, now,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel
 
@@ -32,6 +32,16 @@ class Policy:
     def scope(self, escalations: int) -> NotificationScope:
         """Beyond ``max_escalations`` every on-duty supervisor is alerted, not only the region's."""
         return NotificationScope.ALL if escalations > self.max_escalations else NotificationScope.REGION
+
+
+class CaseFields(TypedDict):
+    """What every referral event says about its case."""
+
+    case_id: str
+    agency_id: str
+    region: str
+    priority: Priority
+    escalations: int
 
 
 class Assignment(BaseModel):
@@ -74,7 +84,7 @@ class CaseReferral(BaseModel):
             return None
         return self.current.specialist_id, hold_token(self.case_id, self.current.attempt)
 
-    def common(self) -> dict[str, object]:
+    def common(self) -> CaseFields:
         return {"case_id": self.case_id, "agency_id": self.agency_id, "region": self.region,
                 "priority": self.priority, "escalations": self.escalations}
 

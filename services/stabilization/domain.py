@@ -39,7 +39,7 @@ STABILIZATION_TIMER = "stabilization_period_ends"
 
 
 def decide(state: Plan | None, event: Inbound, now: datetime, *, policy: Policy) -> tuple[Plan, list[PlanEvent]]:
-    before = state or Plan(case_id=getattr(event.data, "case_id", None) or event.subject)
+    before = state or Plan.model_validate({"case_id": getattr(event.data, "case_id", None) or event.subject})
     return finish(before, react(before, event.data, now, policy), now, policy)
 
 
@@ -99,7 +99,8 @@ def when_interview_requested(plan: Plan, requested: InterviewRequested, now: dat
 
 def settle(plan: Plan, now: datetime, policy: Policy) -> tuple[Plan, list[Note]]:
     """Re-check every deferred interview; clear those whose last gate has passed."""
-    interviews, notes = [], []
+    interviews: list[InterviewRequest] = []
+    notes: list[Note] = []
     for interview in plan.interviews:
         if interview.status is InterviewStatus.DEFERRED:
             reasons = [r.rule for r in interview_gates(plan, interview, now, policy)]
