@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 
-.PHONY: help setup infra-up infra-down infra-reset test test-unit run bench lint docs lock clean
+.PHONY: help setup infra-up infra-down infra-reset test test-unit run bench lint typecheck docs lock clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,8 +37,9 @@ infra-down: ## stop Kafka and FerretDB (data is kept under .local/data)
 infra-reset: ## stop and delete all local data
 	@bash infra/reset.sh
 
-test: setup ## lint, then the whole test suite on the real Kafka and FerretDB
+test: setup ## lint and type-check, then the whole test suite on the real Kafka and FerretDB
 	@$(VENV)/bin/ruff check shared services casework tests bench
+	@$(VENV)/bin/mypy
 	@bash scripts/test.sh $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## only the unit tests (no servers needed)
@@ -53,6 +54,9 @@ bench: setup ## the benchmarks; results under bench/results/
 
 lint: $(STAMP) ## ruff
 	@$(VENV)/bin/ruff check shared services casework tests bench
+
+typecheck: $(STAMP) ## mypy (strict on shared/ and each service's domain, state and rules)
+	@$(VENV)/bin/mypy
 
 docs: $(STAMP) ## regenerate the AsyncAPI documents under docs/asyncapi/
 	@$(PY) scripts/asyncapi.py --write

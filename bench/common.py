@@ -120,9 +120,8 @@ class ServiceProcess:
     async def start(self) -> None:
         import sys
 
-        env = os.environ | {f"CASEWORK_{k.upper()}": str(v) for k, v in
-                            self.settings.model_dump(exclude_none=True).items()}
-        env |= {"CASEWORK_OPS_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        env = os.environ | self.settings.as_environment() | {"CASEWORK_OPS_PORT": str(self.port),
+                                                             "PYTHONUNBUFFERED": "1"}
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "faststream", "run", "--factory", f"services.{self.name}.app:create_app", env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)

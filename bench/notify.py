@@ -117,9 +117,8 @@ async def run(settings: Settings) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as outbox:
         accepted = Accepted()
         sink = Sink(Path(outbox), on_message=accepted)
-        await sink.start(settings.smtp_host, 0)  # a free port of its own
-        config = settings.model_copy(update={"topic_prefix": f"{tag}.", "db_prefix": f"{tag}_",
-                                             "smtp_port": sink.port})
+        await sink.start(settings.notify.smtp.host, 0)  # a free port of its own
+        config = settings.amended(topic_prefix=f"{tag}.", db_prefix=f"{tag}_", notify={"smtp": {"port": sink.port}})
         await ensure_topics(config, ["roster.specialists", "referrals.events"])
         producer = AIOKafkaProducer(bootstrap_servers=config.kafka_bootstrap, acks="all", linger_ms=5)
         await producer.start()

@@ -45,7 +45,7 @@ from casework.namespace import forget
 from services.notify.sink import Sink
 from shared.contracts.inbound import SpecialistRegistered
 from shared.kafka import ensure_topics
-from shared.settings import Settings
+from shared.settings import NotifySettings, Settings, SmtpSettings, StatusSettings
 from shared.topics import CATALOGUE, dlq
 
 SERVICES = ["intake", "referral", "stabilization", "certification", "notify", "status"]
@@ -202,7 +202,8 @@ async def pipeline(count: int, rate: float, seconds: float) -> dict[str, Any]:
     sink = Sink(Path(tempfile.mkdtemp(prefix="casework-bench-outbox-")), on_message=mailbox.on_message)
     smtp_port = free_port()
     await sink.start("127.0.0.1", smtp_port)
-    settings = fresh_settings(smtp_port=smtp_port, dashboard_port=free_port())
+    settings = fresh_settings(notify=NotifySettings(smtp=SmtpSettings(port=smtp_port)),
+                              status=StatusSettings(dashboard_port=free_port()))
     topics = [t for t in CATALOGUE] + [dlq(t) for t in CATALOGUE]
     await ensure_topics(settings, topics)
     p = await producer(settings)
@@ -212,7 +213,7 @@ async def pipeline(count: int, rate: float, seconds: float) -> dict[str, Any]:
     for event in roster:
         await p.send_and_wait(settings.topic("roster.specialists"), json.dumps(event).encode(),
                               key=event["subject"].encode())
-    procs = [ServiceProcess(name, settings, settings.dashboard_port if name == "status" else free_port())
+    procs = [ServiceProcess(name, settings, settings.status.dashboard_port if name == "status" else free_port())
              for name in SERVICES]
     stop = asyncio.Event()
     sampler = asyncio.create_task(sampling(procs, stop))

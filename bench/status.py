@@ -115,7 +115,7 @@ async def api(settings: Settings, count: int, requests: int, port: int) -> dict[
             "specialist": new_token("b-sp", Role.SPECIALIST, [], "sp-7"),
             "analyst": new_token("b-an", Role.ANALYST, ["*"])}
     tokens = json.dumps([p.model_dump(mode="json") for _, p in made.values()])
-    service = ServiceProcess("status", settings.model_copy(update={"dashboard_tokens": tokens}), port=port)
+    service = ServiceProcess("status", settings.amended(status={"dashboard_tokens": tokens}), port=port)
     started = time.perf_counter()
     await service.start()
     await service.ready(timeout=900)

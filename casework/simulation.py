@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -228,8 +229,8 @@ class Simulation:
         for milestone in steps:
             delay += self.rng.uniform(0.05, 0.4)
             record = {"case_id": case_id, "recorded_by": by, "milestone": milestone}
-            self.later(delay, lambda r=record: self.publish(
-                "stabilization.recorded", "casework.stabilization.recorded.v1", case_id, r))
+            self.later(delay, partial(self.publish, "stabilization.recorded", "casework.stabilization.recorded.v1",
+                                      case_id, record))
         if self.rng.random() < self.shares.interviews:
             self.later(delay + 0.3, lambda: self.request_interview(case_id, encounter))
         if self.rng.random() < self.shares.certifications:
@@ -254,14 +255,16 @@ class Simulation:
             "requested_by": {"officer_id": encounter["reported_by"]["officer_id"], "agency_id": agency["id"],
                              "agency_level": agency["level"]}})
         signatory = {"name": "Chief A. Official", "title": "Chief of Police", "capacity": "agency_head"}
-        records = {"continued_presence": [("granted", None)],
-                   "t_visa_declaration": [("signed", signatory), ("submitted", None)],
-                   "u_visa_certification": [("signed", signatory), ("submitted", None)]}[kind]
+        steps: dict[str, list[tuple[str, dict[str, str] | None]]] = {
+            "continued_presence": [("granted", None)],
+            "t_visa_declaration": [("signed", signatory), ("submitted", None)],
+            "u_visa_certification": [("signed", signatory), ("submitted", None)]}
+        records = steps[kind]
         for step, (status, signed_by) in enumerate(records, start=1):
             data = {"case_id": case_id, "certification_id": certification, "status": status,
                     "at": datetime.now(UTC).isoformat()} | ({"signed_by": signed_by} if signed_by else {})
-            self.later(0.3 * step, lambda d=data: self.publish(
-                "certifications.recorded", "casework.certification.recorded.v1", case_id, d))
+            self.later(0.3 * step, partial(self.publish, "certifications.recorded",
+                                           "casework.certification.recorded.v1", case_id, data))
 
     # -- the run ---------------------------------------------------------------------------
 

@@ -25,7 +25,6 @@ from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / ".local" / "logs"
-OPS_PORTS = {"intake": 8081, "referral": 8082, "stabilization": 8083, "certification": 8084, "notify": 8085}
 COLOURS = ["cyan", "green", "magenta", "yellow", "blue", "bright_red", "bright_cyan"]
 # Start-up chatter of the libraries underneath; their warnings and errors still show.
 QUIET = ("Received", "Processed", "callback for", "Auto create topics", "Consumer ", "FastStream app",
@@ -36,11 +35,19 @@ console = Console(highlight=False)
 
 def services() -> list[str]:
     found = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
-    return sorted(found, key=lambda s: list(OPS_PORTS).index(s) if s in OPS_PORTS else 99)
+    return sorted(found, key=lambda s: own_port(s) or 99999)
+
+
+def own_port(service: str) -> int | None:
+    """The ops port a service has by default, from its settings group: not the group's value,
+    which a ``CASEWORK_OPS_PORT`` set for ``make run`` would make the same for every service."""
+    group = Settings.model_fields.get(service)
+    ops_port = group.annotation.model_fields.get("ops_port") if group and group.annotation else None
+    return ops_port.default if ops_port else None
 
 
 def port_of(service: str, settings: Settings) -> int:
-    return settings.dashboard_port if service == "status" else OPS_PORTS.get(service, 8090)
+    return settings.status.dashboard_port if service == "status" else own_port(service) or 8090
 
 
 class Supervisor:
@@ -103,9 +110,9 @@ class Supervisor:
         tokens = _dashboard_tokens(s)
         lines = [
             "[bold]casework is running[/]",
-            f"  Dashboard   {s.dashboard_url}" + ("  — sign in with a token:" if tokens else ""),
+            f"  Dashboard   {s.status.dashboard_url}" + ("  — sign in with a token:" if tokens else ""),
             *[f"              {name:<15} {token}" for name, token in tokens],
-            f"  Mail        {s.outbox_dir}/ (one .eml per message)",
+            f"  Mail        {s.notify.outbox_dir}/ (one .eml per message)",
             f"  Servers     Kafka {s.kafka_bootstrap}, FerretDB 127.0.0.1:27017",
             "  Try         .venv/bin/casework publish examples/events/encounter.json",
             "              .venv/bin/casework simulate --encounters 50 --rate 5",
@@ -125,9 +132,12 @@ class Supervisor:
 
     async def _follow(self, name: str, proc: subprocess.Popen[bytes], colour: str) -> None:
         loop = asyncio.get_running_loop()
+        stdout = proc.stdout
+        if stdout is None:  # spawned with stdout=PIPE: never
+            return
         with (LOGS / f"{name}.log").open("ab") as log:
             while True:
-                line = await loop.run_in_executor(None, proc.stdout.readline)  # type: ignore[union-attr]
+                line = await loop.run_in_executor(None, stdout.readline)
                 if not line:
                     break
                 log.write(line)
@@ -158,8 +168,8 @@ class Supervisor:
 
 def _dashboard_tokens(settings: Settings) -> list[tuple[str, str]]:
     """The development sign-in tokens the status service generated (none when configured)."""
-    path = ROOT / settings.dev_dashboard_tokens_path
-    if settings.dashboard_tokens or not path.exists():
+    path = ROOT / settings.status.dev_dashboard_tokens_path
+    if settings.status.dashboard_tokens or not path.exists():
         return []
     try:
         return sorted(json.loads(path.read_text())["tokens"].items())

@@ -74,7 +74,8 @@ class KeyRing:
                                     self._aad(sealed.key_id, context))
         except InvalidTag:
             raise VaultKeyError(f"key {sealed.key_id!r} does not open this record (wrong key or altered)") from None
-        return json.loads(plaintext)  # type: ignore[no-any-return]
+        subject: dict[str, Any] = json.loads(plaintext)
+        return subject
 
     @staticmethod
     def _aad(key_id: str, context: str) -> bytes:
@@ -82,17 +83,18 @@ class KeyRing:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyRing:
-        if settings.pii_keys:
+        vault = settings.intake
+        if vault.pii_keys:
             try:
-                raw = json.loads(settings.pii_keys)
+                raw = json.loads(vault.pii_keys)
                 keys = {k: base64.b64decode(v, validate=True) for k, v in raw.items()}
             except (ValueError, TypeError, AttributeError) as exc:
                 raise VaultKeyError("CASEWORK_PII_KEYS must be JSON {\"key id\": \"base64 32-byte key\"}") from exc
-            active = settings.pii_active_key_id or next(iter(keys), "")
+            active = vault.pii_active_key_id or next(iter(keys), "")
             return cls(keys, active)
         if settings.environment == "production":
             raise VaultKeyError("CASEWORK_PII_KEYS and CASEWORK_PII_ACTIVE_KEY_ID must be set in production")
-        return cls._development(settings.dev_keyring_path)
+        return cls._development(vault.dev_keyring_path)
 
     @classmethod
     def _development(cls, path: Path) -> KeyRing:

@@ -50,12 +50,15 @@ class InvalidEvent(ValueError):
 @cache
 def contract_fields() -> frozenset[str]:
     """Every field name of the contract's models, and the tags of its discriminated unions."""
-    from shared import cloudevents, contracts  # late: the contract modules import nothing of this one
+    from shared import contracts  # late: the contract modules import nothing of this one
+    from shared.cloudevents import CloudEvent
+    from shared.contracts.common import Contract
 
     for module in pkgutil.iter_modules(contracts.__path__):
         importlib.import_module(f"{contracts.__name__}.{module.name}")
     found: set[str] = set()
-    for model in (cloudevents.CloudEvent, *_subclasses(contracts.common.Contract)):
+    models: list[type[BaseModel]] = [CloudEvent, *_subclasses(Contract)]
+    for model in models:
         _learn(model.model_json_schema(), found)
     return frozenset(found)
 

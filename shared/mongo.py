@@ -64,7 +64,8 @@ def chunks(items: Sequence[Any], size: int = MAX_UPDATES_PER_COMMAND) -> list[li
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
-async def bulk_write(collection: AsyncCollection, operations: list[Any], *, ordered: bool) -> BulkWriteResult:
+async def bulk_write(collection: AsyncCollection[dict[str, Any]], operations: list[Any], *,
+                     ordered: bool) -> BulkWriteResult:
     """One bulk command (at most ``MAX_UPDATES_PER_COMMAND`` operations; see above)."""
     assert len(operations) <= MAX_UPDATES_PER_COMMAND, len(operations)
     loop = asyncio.get_running_loop()
@@ -75,7 +76,7 @@ async def bulk_write(collection: AsyncCollection, operations: list[Any], *, orde
         return await collection.bulk_write(operations, ordered=ordered)
 
 
-def make_client(settings: Settings) -> AsyncMongoClient:
+def make_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(
         settings.mongo_uri,
         tz_aware=True,
@@ -87,7 +88,7 @@ def make_client(settings: Settings) -> AsyncMongoClient:
     )
 
 
-async def find_by_ids(collection: AsyncCollection, ids: Iterable[str],
+async def find_by_ids(collection: AsyncCollection[dict[str, Any]], ids: Iterable[str],
                       projection: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Documents by ``_id``, one lookup each, concurrently.
 

@@ -1,89 +1,70 @@
-"""Configuration: environment variables prefixed ``CASEWORK_``, each with a working local default."""
+"""Configuration: environment variables prefixed ``CASEWORK_``, each with a working local default.
+
+What every process needs is at the top (``settings.kafka_bootstrap``); each service's own
+settings are a group (``settings.referral.max_escalations``), and so is the kit's tuning
+(``settings.kit``). A group is a ``BaseSettings`` of its own with the same ``CASEWORK_``
+prefix, so a variable keeps its plain name (``CASEWORK_MAX_ESCALATIONS``); a group whose
+variables share a longer prefix has that one (``CASEWORK_NOTIFY_MAX_ATTEMPTS`` is
+``settings.notify.delivery.max_attempts``, ``CASEWORK_SMTP_PORT`` is ``settings.notify.smtp.port``).
+"""
 
 from __future__ import annotations
 
-from functools import cached_property
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.contracts.common import Priority
 
+PREFIX = "CASEWORK_"
+Model = TypeVar("Model", bound=BaseModel)
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CASEWORK_", extra="ignore", frozen=True)
 
-    environment: Literal["development", "production"] = "development"
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
-    # Isolation for tests and side-by-side deployments; empty in normal operation.
-    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
-    db_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_]*$")
+class Group(BaseSettings):
+    """Settings read from the environment by the group itself, whatever group holds it."""
 
-    dashboard_port: int = 8080
-    dashboard_url: str = "http://127.0.0.1:8080"
-    # Dashboard API tokens: a JSON list of {"sha256", "role", "agencies", "specialist_id"?,
-    # "name"} (``casework status token`` makes one). Generated once under .local/ in development.
-    dashboard_tokens: str | None = None
-    dev_dashboard_tokens_path: Path = Path(".local/dashboard-tokens.json")
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 8025
-    smtp_starttls: bool = False
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_sender: str = "casework@localhost"
-    outbox_dir: Path = Path(".local/outbox")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid", frozen=True)
 
-    ack_sla_seconds_urgent: int = Field(default=300, gt=0)
-    ack_sla_seconds_high: int = Field(default=900, gt=0)
-    ack_sla_seconds_normal: int = Field(default=1800, gt=0)
-    max_escalations: int = Field(default=2, ge=0)
-    min_stabilization_hours: float = Field(default=24, ge=0)
-    cp_duration_days: int = Field(default=730, gt=0)
-    cp_renewal_lead_days: int = Field(default=90, ge=0)
 
-    pii_keys: str | None = None
-    pii_active_key_id: str | None = None
-    dev_keyring_path: Path = Path(".local/dev-keyring.json")
+class KitSettings(Group):
+    """The reliable-processing kit: consumer batches, timer sweeps, the outbox relay, message size."""
 
-    # Signed webhooks: each recipient's secret is HMAC-SHA256(this key, recipient id)
-    # (``casework webhook secret ID`` prints it). Generated once under .local/ in development.
-    webhook_signing_key: str | None = None
-    dev_webhook_key_path: Path = Path(".local/dev-webhook-key")
-    # Notification delivery: attempts per recipient and channel, backoff between them,
-    # the time one attempt may take, and how long a claimed attempt waits for its outcome.
-    notify_max_attempts: int = Field(default=6, ge=1)
-    notify_retry_base_seconds: float = Field(default=5.0, gt=0)
-    notify_retry_max_seconds: float = Field(default=600.0, gt=0)
-    notify_send_timeout_seconds: float = Field(default=10.0, gt=0)
-    notify_lease_seconds: float = Field(default=60.0, gt=0)
-    notify_concurrency: int = Field(default=32, ge=1)
-
-    # Liveness, readiness and metrics over HTTP; each service has its own default port.
-    ops_port: int | None = None
-    # Where the HTTP endpoints listen: loopback locally; 0.0.0.0 inside a container.
-    http_host: str = "127.0.0.1"
-    # Shifts every service's clock (end-to-end tests and demos of day-long deadlines): keep 0.
-    clock_offset_seconds: float = 0.0
-    log_level: str = "INFO"
-    # Deliveries of one offset that may fail (for a reason of the record's own) before it is
-    # dead-lettered; failures of the broker or database never count (the consumer waits).
-    max_delivery_attempts: int = Field(default=5, ge=1)
     batch_max_records: int = Field(default=500, gt=0)
     batch_timeout_ms: int = Field(default=20, ge=0)
     timer_sweep_seconds: float = Field(default=1.0, gt=0)
     outbox_relay_seconds: float = Field(default=5.0, gt=0)
     max_message_bytes: int = Field(default=256 * 1024, gt=0)
-    kafka_replication_factor: int = Field(default=1, ge=1)
+    # Deliveries of one offset that may fail (for a reason of the record's own) before it is
+    # dead-lettered; failures of the broker or database never count (the consumer waits).
+    max_delivery_attempts: int = Field(default=5, ge=1)
 
-    def topic(self, name: str) -> str:
-        """The physical Kafka topic for a contract topic name."""
-        return f"{self.topic_prefix}{name}"
 
-    def database(self, name: str) -> str:
-        return f"{self.db_prefix}{name}"
+class IntakeSettings(Group):
+    """The intake service and the key ring of its vault."""
+
+    ops_port: int = 8081
+    pii_keys: str | None = None
+    pii_active_key_id: str | None = None
+    dev_keyring_path: Path = Path(".local/dev-keyring.json")
+
+
+class ReferralSettings(Group):
+    """Acknowledgement deadlines and escalation; how unassigned cases and capacity holds are revisited."""
+
+    ops_port: int = 8082
+    ack_sla_seconds_urgent: int = Field(default=300, gt=0)
+    ack_sla_seconds_high: int = Field(default=900, gt=0)
+    ack_sla_seconds_normal: int = Field(default=1800, gt=0)
+    max_escalations: int = Field(default=2, ge=0)
+    # An unassigned case looks again for a specialist this often (and whenever the roster changes).
+    retry_unassigned_seconds: float = Field(default=60.0, gt=0)
+    # Reconciling capacity reads every hold: keep it rare. A hold younger than the grace is left
+    # alone (its assignment may be on its way to being written).
+    reconcile_seconds: float = Field(default=300.0, gt=0)
+    reconcile_grace_seconds: float = Field(default=300.0, ge=0)
 
     def ack_sla_seconds(self, priority: Priority) -> int:
         return {
@@ -92,6 +73,165 @@ class Settings(BaseSettings):
             Priority.NORMAL: self.ack_sla_seconds_normal,
         }[priority]
 
-    @cached_property
+
+class StabilizationSettings(Group):
+    ops_port: int = 8083
+    min_stabilization_hours: float = Field(default=24, ge=0)
+
+
+class CertificationSettings(Group):
+    """Continued Presence: how long a grant lasts, and how early its renewal is asked for (C3)."""
+
+    ops_port: int = 8084
+    cp_duration_days: int = Field(default=730, gt=0)
+    cp_renewal_lead_days: int = Field(default=90, ge=0)
+
+
+class DeliverySettings(Group):
+    """Notification delivery: attempts per recipient and channel, backoff between them, the time
+    one attempt may take, how long a claimed attempt waits for its outcome, sends at once."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{PREFIX}NOTIFY_")
+
+    max_attempts: int = Field(default=6, ge=1)
+    retry_base_seconds: float = Field(default=5.0, gt=0)
+    retry_max_seconds: float = Field(default=600.0, gt=0)
+    send_timeout_seconds: float = Field(default=10.0, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    concurrency: int = Field(default=32, ge=1)
+
+
+class SmtpSettings(Group):
+    """The mail server notify sends through (the local sink under ``make run``)."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{PREFIX}SMTP_")
+
+    host: str = "127.0.0.1"
+    port: int = 8025
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    sender: str = "casework@localhost"
+
+
+class NotifySettings(Group):
+    ops_port: int = 8085
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    outbox_dir: Path = Path(".local/outbox")  # where the local sink files each mail
+    # Signed webhooks: each recipient's secret is HMAC-SHA256(this key, recipient id)
+    # (``casework webhook secret ID`` prints it). Generated once under .local/ in development.
+    webhook_signing_key: str | None = None
+    dev_webhook_key_path: Path = Path(".local/dev-webhook-key")
+
+
+class StatusSettings(Group):
+    """The dashboard the status service serves, and how its running processes are told apart."""
+
+    dashboard_port: int = 8080
+    # When set (test and benchmark harnesses), the dashboard moves with the ops routes.
+    ops_port: int | None = None
+    dashboard_url: str = "http://127.0.0.1:8080"
+    # Dashboard API tokens: a JSON list of {"sha256", "role", "agencies", "specialist_id"?,
+    # "name"} (``casework status token`` makes one). Generated once under .local/ in development.
+    dashboard_tokens: str | None = None
+    dev_dashboard_tokens_path: Path = Path(".local/dashboard-tokens.json")
+    # A status process counts as running while its heartbeat is younger than this (it beats
+    # four times as often): ``casework status rebuild`` refuses to race one.
+    alive_seconds: float = Field(default=20.0, gt=0)
+
+    @property
+    def port(self) -> int:
+        return self.ops_port or self.dashboard_port
+
+    @property
     def case_link_base(self) -> str:
         return self.dashboard_url.rstrip("/") + "/cases/"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid", frozen=True)
+
+    environment: Literal["development", "production"] = "development"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    # Isolation for tests and side-by-side deployments; empty in normal operation.
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    db_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_]*$")
+    # Where the HTTP endpoints listen: loopback locally; 0.0.0.0 inside a container.
+    http_host: str = "127.0.0.1"
+    # Shifts every service's clock (end-to-end tests and demos of day-long deadlines): keep 0.
+    clock_offset_seconds: float = 0.0
+    log_level: str = "INFO"
+
+    kit: KitSettings = Field(default_factory=KitSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    referral: ReferralSettings = Field(default_factory=ReferralSettings)
+    stabilization: StabilizationSettings = Field(default_factory=StabilizationSettings)
+    certification: CertificationSettings = Field(default_factory=CertificationSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    status: StatusSettings = Field(default_factory=StatusSettings)
+
+    def topic(self, name: str) -> str:
+        """The physical Kafka topic for a contract topic name."""
+        return f"{self.topic_prefix}{name}"
+
+    def database(self, name: str) -> str:
+        return f"{self.db_prefix}{name}"
+
+    def as_environment(self) -> dict[str, str]:
+        """The environment that gives a subprocess these settings.
+
+        A variable several groups read (``CASEWORK_OPS_PORT``) is passed on only when they
+        agree on it: each service has its own port by default.
+        """
+        values: dict[str, set[str]] = {}
+        for name, value in _values(self):
+            values.setdefault(name, set()).add(str(value))
+        return {name: found.pop() for name, found in values.items() if len(found) == 1}
+
+    @classmethod
+    def variables(cls) -> dict[str, list[tuple[str, ...]]]:
+        """Every environment variable, with the attribute paths that read it."""
+        found: dict[str, list[tuple[str, ...]]] = {}
+        for name, path in _variables(cls):
+            found.setdefault(name, []).append(path)
+        return found
+
+    def amended(self, **changes: Any) -> Settings:
+        """A copy with some values changed, a group's as a mapping (not validated, as ``model_copy``):
+        ``settings.amended(topic_prefix="t.", referral={"max_escalations": 1})``."""
+        return _amended(self, changes)
+
+
+def _prefix(model: type[BaseSettings]) -> str:
+    return model.model_config.get("env_prefix", "")
+
+
+def _values(settings: BaseSettings) -> Iterator[tuple[str, object]]:
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, BaseSettings):
+            yield from _values(value)
+        elif value is not None:
+            yield f"{_prefix(type(settings))}{name}".upper(), value
+
+
+def _variables(model: type[BaseSettings], path: tuple[str, ...] = ()) -> Iterator[tuple[str, tuple[str, ...]]]:
+    for name, field in model.model_fields.items():
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseSettings):
+            yield from _variables(kind, (*path, name))
+        else:
+            yield f"{_prefix(model)}{name}".upper(), (*path, name)
+
+
+def _amended(model: Model, changes: Mapping[str, Any]) -> Model:
+    unknown = sorted(set(changes) - set(type(model).model_fields))
+    if unknown:
+        raise KeyError(f"{type(model).__name__} has no setting {', '.join(unknown)}")
+    update = {name: _amended(getattr(model, name), value)
+              if isinstance(value, Mapping) and isinstance(getattr(model, name), BaseModel) else value
+              for name, value in changes.items()}
+    return model.model_copy(update=update)

@@ -10,7 +10,7 @@ goes on reading after them and says when it got there.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -115,7 +115,8 @@ class TopicScan:
 
 
 async def read_to_end(settings: Settings, topics: Iterable[str], *, client_id: str, max_records: int = 500,
-                      stall_seconds: float = STALL_SECONDS, **options: Any) -> AsyncIterator[list[ConsumerRecord]]:
+                      stall_seconds: float = STALL_SECONDS,
+                      **options: Any) -> AsyncGenerator[list[ConsumerRecord], None]:
     """Batches of every record of these topics, from the beginning up to the end offsets seen
     at the start (see :meth:`TopicScan.to_end`). Wrap it in ``contextlib.aclosing`` when the
     loop may stop early, so the consumer is closed at once."""

@@ -120,8 +120,9 @@ def signing_key(settings: Settings) -> str:
     """The signing key from ``CASEWORK_WEBHOOK_SIGNING_KEY``; generated once in development."""
     from shared.devsecrets import generated_once
 
-    if settings.webhook_signing_key:
-        return settings.webhook_signing_key
+    notify = settings.notify
+    if notify.webhook_signing_key:
+        return notify.webhook_signing_key
     if settings.environment == "production":
         raise RuntimeError("CASEWORK_WEBHOOK_SIGNING_KEY must be set in production")
-    return generated_once(settings.dev_webhook_key_path, new_signing_key).strip()
+    return generated_once(notify.dev_webhook_key_path, new_signing_key).strip()

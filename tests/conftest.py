@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient
 
 from casework.namespace import forget
 from shared import logging as caselog
-from shared.settings import Settings
+from shared.settings import KitSettings, Settings
 from tests.support.kafka import Bus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,8 +45,8 @@ def infra() -> None:
 @pytest.fixture
 def settings(infra: None) -> Settings:
     tag = uuid.uuid4().hex[:8]
-    return Settings(topic_prefix=f"t{tag}.", db_prefix=f"t{tag}_", timer_sweep_seconds=0.2,
-                    outbox_relay_seconds=0.5, batch_timeout_ms=20)
+    return Settings(topic_prefix=f"t{tag}.", db_prefix=f"t{tag}_",
+                    kit=KitSettings(timer_sweep_seconds=0.2, outbox_relay_seconds=0.5, batch_timeout_ms=20))
 
 
 @pytest.fixture

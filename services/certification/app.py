@@ -12,7 +12,6 @@ be told from a log line.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import partial
 
 from faststream import FastStream
@@ -26,9 +25,7 @@ from shared.kit.service import Service, process_app
 from shared.settings import Settings
 
 from . import domain
-from .state import CaseCertificationFile
-
-OPS_PORT = 8084
+from .state import CaseCertificationFile, Policy
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int | None = None,
@@ -36,8 +33,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
     service = Service("certification", settings, clock=clock, ops_port=ops_port, backend=backend, publisher=publisher,
                       description="Continued Presence, T and U visa certifications and their "
                                   "deadlines; publishes only on restricted topics (P1).")
-    policy = domain.Policy(cp_duration=timedelta(days=settings.cp_duration_days),
-                           cp_renewal_lead=timedelta(days=settings.cp_renewal_lead_days))
+    policy = Policy.from_settings(settings.certification)
     # One aggregate per case (the default aggregate id is the payload's subject, the case id).
     files = service.workflow("certifications", CaseCertificationFile,
                              Pure(partial(domain.decide, policy=policy)))
@@ -49,4 +45,5 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
 
 def create_app(settings: Settings | None = None) -> FastStream:
     """The process entry point (``faststream run --factory``)."""
-    return process_app(bootstrap, settings, ops_port=OPS_PORT)
+    settings = settings or Settings()
+    return process_app(bootstrap, settings, ops_port=settings.certification.ops_port)

@@ -8,6 +8,9 @@ a reader can see publishes the case's whole ``certifications.status`` snapshot, 
 A record for a certification not (yet) requested waits ``Policy.orphan_grace`` for its
 request (the two inbound topics are not ordered with each other), then is rejected as
 ``unknown_certification``.
+
+The aggregate and its ``Policy`` are in :mod:`.state`; which record a certification accepts,
+as named rules, in :mod:`.rules`; what an accepted record changes in :mod:`.effects`.
 """
 
 from __future__ import annotations
@@ -22,19 +25,15 @@ from shared.contracts.inbound import CertificationRecorded, CertificationRequest
 from shared.kit import Inbound, TimerFired
 
 from . import events, reminders, rules
-from .effects import Policy, apply
-from .state import CaseCertificationFile, Certification, ParkedRecord
+from .effects import apply
+from .state import CaseCertificationFile, Certification, ParkedRecord, Policy
 
-__all__ = ["Policy", "decide"]
-
-DEFAULT_POLICY = Policy()
 Result = tuple[CaseCertificationFile | None, list[Payload]]
 # The aggregate, the events, and whether the snapshot changed.
 Outcome = tuple[CaseCertificationFile | None, list[Payload], bool]
 
 
-def decide(state: CaseCertificationFile | None, event: Inbound, now: datetime, *,
-           policy: Policy = DEFAULT_POLICY) -> Result:
+def decide(state: CaseCertificationFile | None, event: Inbound, now: datetime, *, policy: Policy) -> Result:
     data = event.data
     if isinstance(data, CertificationRequested):
         outcome = request(state, data, event.id, now, policy)

@@ -7,8 +7,7 @@ calendar dates (see :mod:`.deadlines`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.contracts.certifications import CertificationStatus
@@ -16,17 +15,7 @@ from shared.contracts.inbound import CertificationKind as K
 from shared.contracts.inbound import CertificationRecorded, RecordedStatus
 
 from . import deadlines
-from .state import Certification
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Continued Presence duration and renewal lead time (C3: configuration), and how long a
-    record may wait for a request that has not arrived yet."""
-
-    cp_duration: timedelta = timedelta(days=730)
-    cp_renewal_lead: timedelta = timedelta(days=90)
-    orphan_grace: timedelta = timedelta(minutes=30)
+from .state import Certification, Policy
 
 
 def apply(cert: Certification, rec: CertificationRecorded, now: datetime,

@@ -77,7 +77,7 @@ def rejected(case_id: str, certification_id: str, cert: Certification | None,
 
 
 def snapshot(file: CaseCertificationFile, now: datetime) -> CaseCertifications:
-    records = [CertificationRecord(**c.model_dump(exclude=SNAPSHOT_ONLY))
+    records = [CertificationRecord(**c.model_dump(exclude=set(SNAPSHOT_ONLY)))
                for c in file.certifications]
     return CaseCertifications(case_id=file.case_id, version=file.version, updated_at=now,
                               certifications=records)

@@ -1,4 +1,5 @@
-"""The certification aggregate: one per case, holding all of its certifications (stored in Mongo).
+"""The certification aggregate: one per case, holding all of its certifications (stored in Mongo),
+and the policy its workflows follow.
 
 One aggregate per case: both inbound topics are keyed by case id, so a case's records keep
 their order within a topic (across the two topics, see ``ParkedRecord``), and the
@@ -9,6 +10,7 @@ dict keyed by id: ids may contain '.', which a document key may not.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,8 +19,24 @@ from pydantic import BaseModel
 from shared.contracts.certifications import CertificationStatus
 from shared.contracts.common import AgencyLevel
 from shared.contracts.inbound import CertificationKind, CertificationRecorded, SignatoryCapacity
+from shared.settings import CertificationSettings
 
 from . import deadlines
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Continued Presence duration and renewal lead time (C3: configuration), and how long a
+    record may wait for a request that has not arrived yet."""
+
+    cp_duration: timedelta = timedelta(days=730)
+    cp_renewal_lead: timedelta = timedelta(days=90)
+    orphan_grace: timedelta = timedelta(minutes=30)
+
+    @classmethod
+    def from_settings(cls, settings: CertificationSettings) -> Policy:
+        return cls(cp_duration=timedelta(days=settings.cp_duration_days),
+                   cp_renewal_lead=timedelta(days=settings.cp_renewal_lead_days))
 
 
 class Certification(BaseModel):

@@ -27,8 +27,8 @@ from shared.kit.service import Service, process_app
 from shared.settings import Settings
 
 from . import domain, legacy
+from .state import CaseFile
 
-OPS_PORT = 8081
 _ID = re.compile(IDENTIFIER_PATTERN)
 _REGION = re.compile(REGION_PATTERN)
 
@@ -39,7 +39,7 @@ class SealingDecision:
 
     keyring: KeyRing
 
-    async def for_batch(self, events: Sequence[Inbound]) -> Decide[domain.CaseFile]:
+    async def for_batch(self, events: Sequence[Inbound]) -> Decide[CaseFile]:
         sealed = {e.id: self.keyring.seal(domain.subject_of(e.data), e.data.encounter_id).to_dict()
                   for e in events}
         return lambda state, event, now: domain.decide(state, event, now, sealed=sealed[event.id])
@@ -52,7 +52,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRin
                       description="Opens one case per reported encounter; keeps the person's "
                                   "identity only in its encrypted vault.")
     cases = service.workflow(
-        "cases", domain.CaseFile, SealingDecision(keyring or KeyRing.from_settings(settings)),
+        "cases", CaseFile, SealingDecision(keyring or KeyRing.from_settings(settings)),
         aggregate_id=lambda e: domain.encounter_key(e.data.agency.id, e.data.encounter_id),
         indexes=[IndexModel("state.case_id", name=legacy.CASE_ID_INDEX, unique=True)],
     )
@@ -70,7 +70,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRin
 
 def create_app(settings: Settings | None = None) -> FastStream:
     """The process entry point (``faststream run --factory``)."""
-    return process_app(bootstrap, settings, ops_port=OPS_PORT)
+    settings = settings or Settings()
+    return process_app(bootstrap, settings, ops_port=settings.intake.ops_port)
 
 
 def unprocessable(record: ConsumerRecord, error: BaseException, *, clock: Clock) -> list[EncounterUnprocessable]:

@@ -1,69 +1,23 @@
-"""Intake rules, pure: screening, minor determination, priority, and opening a case.
+"""Intake, pure: opening a case for each reported encounter.
 
-Nothing here does I/O. The person's identifying details reach ``decide`` already sealed
-(see :mod:`services.intake.app`), so no state or event built here can hold them in clear.
+The case file (the aggregate) is in :mod:`.state`; screening, minor determination and
+priority, the named rules, in :mod:`.rules`. Nothing here does I/O. The person's identifying
+details reach ``decide`` already sealed (see :mod:`services.intake.app`), so no state or event
+built here can hold them in clear.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from shared.cloudevents import derived_id
-from shared.contracts.common import Priority, UrgentNeed
-from shared.contracts.inbound import EncounterReported, Person
-from shared.contracts.intake import CaseOpened, Screening
-from shared.contracts.vocabulary import CATEGORIES, MINOR_SIGNS, split_code
+from shared.contracts.inbound import EncounterReported
+from shared.contracts.intake import CaseOpened
 from shared.kit import Inbound
 
-ADULT_AGE = 18
-LIFE_OR_SAFETY = frozenset({UrgentNeed.MEDICAL, UrgentNeed.SAFETY})
-
-
-class CaseFile(BaseModel):
-    """The intake aggregate, one per encounter (its agency and the agency's encounter id)."""
-
-    case_id: str
-    encounter_id: str
-    agency_id: str
-    region: str
-    opened_at: datetime
-    opened_by_event: str
-    priority: Priority
-    minor: bool
-    vault: dict[str, str]  # the sealed subject: key id, nonce, ciphertext
-    reports: int = 1  # how many times the agency reported this encounter
-
-
-def screen(indicators: list[str]) -> tuple[Screening, list[str]]:
-    """Counts per category (rule 2: informs, never labels) and the codes not in the vocabulary."""
-    known = [split_code(code) for code in indicators]
-    counts = Counter(k[0] for k in known if k)
-    unknown = sorted({code for code, k in zip(indicators, known, strict=True) if k is None})
-    categories = {category: counts.get(category, 0) for category in CATEGORIES}
-    return Screening(categories=categories, indicator_count=sum(counts.values())), unknown
-
-
-def age_on(born: date, day: date) -> int:
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
-
-
-def is_minor(person: Person, indicators: list[str], occurred_at: datetime) -> bool:
-    """Under 18 by birth date or estimate at the encounter, or any minor-specific sign (M1)."""
-    if person.date_of_birth and age_on(person.date_of_birth, occurred_at.date()) < ADULT_AGE:
-        return True
-    if person.age_estimate is not None and person.age_estimate < ADULT_AGE:
-        return True
-    return any(code in MINOR_SIGNS for code in indicators)
-
-
-def priority_of(minor: bool, urgent_needs: list[UrgentNeed]) -> Priority:
-    if minor or LIFE_OR_SAFETY.intersection(urgent_needs):
-        return Priority.URGENT
-    return Priority.HIGH if urgent_needs else Priority.NORMAL
+from .rules import is_minor, priority_of, screen
+from .state import CaseFile
 
 
 def encounter_key(agency_id: str, encounter_id: str) -> str:

@@ -36,8 +36,6 @@ from .dispatch import Dispatcher
 from .kinds import notifiable
 from .sender import Sender
 
-OPS_PORT = 8085
-
 
 @dataclass
 class Notify:
@@ -70,11 +68,12 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
                       description="Tells specialists, supervisors and officers what needs them, by "
                                   "e-mail and signed webhooks: case ids only, never the person.")
     store = DirectoryStore(service.db)
-    policy = state.Policy.of(settings)
+    delivery = settings.notify.delivery
+    policy = state.Policy.from_settings(settings.notify)
     sender = _sender(settings, store, wall_clock)
     # Outcomes go back through the workflow the dispatcher serves (bound when it exists).
     dispatcher = Dispatcher(sender, lambda outcomes: notifications.handle(outcomes), service.clock, policy,
-                            concurrency=settings.notify_concurrency, send_timeout=settings.notify_send_timeout_seconds)
+                            concurrency=delivery.concurrency, send_timeout=delivery.send_timeout_seconds)
     notifications = service.workflow(
         "notifications", state.Notification, RoutingDecision(store, policy, dispatcher.in_flight),
         aggregate_id=state.aggregate_of, after_write=dispatcher.after_write,
@@ -84,10 +83,11 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
 
 
 def _sender(settings: Settings, store: DirectoryStore, wall_clock: Callable[[], float]) -> Sender:
-    key = signing_key(settings)
-    return Sender(Mailer(settings, pool_size=min(8, settings.notify_concurrency)),
-                  WebhookPoster(settings, lambda recipient: recipient_secret(key, recipient), wall_clock),
-                  store.contact, sender=settings.smtp_sender, link_base=settings.case_link_base)
+    key, notify = signing_key(settings), settings.notify
+    timeout = notify.delivery.send_timeout_seconds
+    return Sender(Mailer(notify.smtp, timeout, pool_size=min(8, notify.delivery.concurrency)),
+                  WebhookPoster(timeout, lambda recipient: recipient_secret(key, recipient), wall_clock),
+                  store.contact, sender=notify.smtp.sender, link_base=settings.status.case_link_base)
 
 
 @dataclass(frozen=True)
@@ -112,10 +112,15 @@ def _subscribe(service: Service, notify: Notify) -> None:
         service.consume(*payloads, handler=notify.on_events)
     service.produces(NotificationSent, NotificationFailed)
     service.on_startup(notify.store.ensure_indexes)
-    service.on_startup(partial(notify.store.load_roster, service.settings))
+
+    async def load_roster() -> None:
+        await notify.store.load_roster(service.settings)
+
+    service.on_startup(load_roster)
     service.on_shutdown(notify.stop_sending)
 
 
 def create_app(settings: Settings | None = None) -> FastStream:
     """The process entry point (``faststream run --factory``)."""
-    return process_app(bootstrap, settings, ops_port=OPS_PORT)
+    settings = settings or Settings()
+    return process_app(bootstrap, settings, ops_port=settings.notify.ops_port)

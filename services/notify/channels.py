@@ -15,7 +15,7 @@ import aiosmtplib
 import httpx
 
 from shared.errors import describe
-from shared.settings import Settings
+from shared.settings import SmtpSettings
 from shared.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
 
 
@@ -43,10 +43,10 @@ def _smtp_outcome(exc: BaseException) -> Outcome:
 class Mailer:
     """SMTP through a few reused connections, with STARTTLS and login as configured."""
 
-    def __init__(self, settings: Settings, pool_size: int = 8) -> None:
-        self.settings = settings
+    def __init__(self, smtp: SmtpSettings, timeout: float, pool_size: int = 8) -> None:
+        self.smtp = smtp
         self.pool_size = pool_size
-        self.timeout = settings.notify_send_timeout_seconds
+        self.timeout = timeout
         self._idle: list[aiosmtplib.SMTP] = []
 
     async def send(self, mail: EmailMessage) -> Outcome:
@@ -72,10 +72,9 @@ class Mailer:
         return SENT
 
     async def _connect(self) -> aiosmtplib.SMTP:
-        s = self.settings
-        client = aiosmtplib.SMTP(hostname=s.smtp_host, port=s.smtp_port, timeout=self.timeout,
-                                 start_tls=s.smtp_starttls, username=s.smtp_username,
-                                 password=s.smtp_password)
+        s = self.smtp
+        client = aiosmtplib.SMTP(hostname=s.host, port=s.port, timeout=self.timeout,
+                                 start_tls=s.starttls, username=s.username, password=s.password)
         await client.connect()
         return client
 
@@ -98,10 +97,9 @@ class Mailer:
 class WebhookPoster:
     """POSTs JSON with an ``Idempotency-Key`` and a per-recipient ``X-Casework-Signature``."""
 
-    def __init__(self, settings: Settings, secret_for: Callable[[str], str],
+    def __init__(self, timeout: float, secret_for: Callable[[str], str],
                  wall_clock: Callable[[], float] = time.time) -> None:
-        self.timeout = httpx.Timeout(settings.notify_send_timeout_seconds,
-                                     connect=min(5.0, settings.notify_send_timeout_seconds))
+        self.timeout = httpx.Timeout(timeout, connect=min(5.0, timeout))
         self.secret_for = secret_for
         self.wall_clock = wall_clock  # receivers compare the stamp with their own clock
         self._client: httpx.AsyncClient | None = None

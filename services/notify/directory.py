@@ -79,7 +79,8 @@ class DirectoryStore:
         case_ids = sorted({p.case_id for p in payloads if getattr(p, "case_id", None)})
         cases = await find_by_ids(self.cases, case_ids)
         holders = {c: d["specialist_id"] for c, d in cases.items() if d.get("specialist_id")}
-        named = sorted({getattr(p, "specialist_id", None) for p in payloads} - {None} | set(holders.values()))
+        named = sorted({s for p in payloads if (s := getattr(p, "specialist_id", None)) is not None}
+                       | set(holders.values()))
         contacts = [Contact(id=d.pop("_id"), **d) for d in (await find_by_ids(self.contacts, named)).values()]
         supervisors = await self._contacts({"role": "supervisor", "on_duty": True})
         return Directory(contacts={c.id: c for c in contacts}, supervisors=tuple(supervisors),

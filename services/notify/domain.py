@@ -7,6 +7,9 @@ jitter on durable timers, until ``failed`` after the maximum attempts; then the 
 are alerted. ``sending`` is a claim: only a write that moves a delivery into it lets the
 sender send (:mod:`.dispatch`), so a delivery recorded ``sent`` is never sent again. A
 claim whose outcome never comes back (the process died) times out as a failed attempt.
+
+The notification (the aggregate) and its delivery ``Policy`` are in :mod:`.state`; which
+events are notifications, of what kind and to whom, this service's rules, in :mod:`.kinds`.
 """
 
 from __future__ import annotations

@@ -126,10 +126,11 @@ class Sink:
 
 
 async def main(settings: Settings) -> None:
-    sink = Sink(settings.outbox_dir, set_aside_repeats=True)
-    await sink.start(settings.smtp_host, settings.smtp_port)
-    print(f"SMTP sink on {settings.smtp_host}:{settings.smtp_port}, "
-          f"filing each message under {settings.outbox_dir.resolve()}", flush=True)
+    notify = settings.notify
+    sink = Sink(notify.outbox_dir, set_aside_repeats=True)
+    await sink.start(notify.smtp.host, notify.smtp.port)
+    print(f"SMTP sink on {notify.smtp.host}:{notify.smtp.port}, "
+          f"filing each message under {notify.outbox_dir.resolve()}", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

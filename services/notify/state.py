@@ -10,13 +10,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel
 
 from shared.cloudevents import derived_id
 from shared.contracts.notifications import Channel
 from shared.kit import Inbound
+from shared.settings import NotifySettings
 
 from .audience import Contact
 from .kinds import Facts, Kind
@@ -73,9 +73,10 @@ class Policy:
     lease: float = 60.0  # how long a claimed attempt may take before it counts as failed
 
     @classmethod
-    def of(cls, settings: Any) -> Policy:
-        return cls(settings.notify_max_attempts, settings.notify_retry_base_seconds,
-                   settings.notify_retry_max_seconds, settings.notify_lease_seconds)
+    def from_settings(cls, settings: NotifySettings) -> Policy:
+        delivery = settings.delivery
+        return cls(delivery.max_attempts, delivery.retry_base_seconds, delivery.retry_max_seconds,
+                   delivery.lease_seconds)
 
 
 @dataclass(frozen=True)

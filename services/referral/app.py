@@ -20,33 +20,29 @@ from shared.kit.outcomes import Poison
 from shared.kit.service import Service, process_app
 from shared.settings import Settings
 
-from . import domain
 from .capacity import Capacity
 from .ledger import CapacityLedger, Reconciler
 from .roster import RosterStore
+from .state import RETRY, CaseReferral, Policy
 
-OPS_PORT = 8082
-RECONCILE_SECONDS = 300.0  # a full read of the holds: keep it rare
 UNASSIGNED = {"state.status": "unassigned"}
 
 
-def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int | None = None,
-              retry_every: timedelta = timedelta(seconds=60), reconcile_seconds: float = RECONCILE_SECONDS,
-              reconcile_grace: timedelta = timedelta(minutes=5)) -> Service:
+def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int | None = None) -> Service:
     service = Service("referral", settings, clock=clock, ops_port=ops_port,
                       description="Assigns every new case to a victim specialist at once; follows up "
                                   "acknowledgements and escalates to supervisors.")
-    policy = domain.Policy.from_settings(service.settings, retry_every)
+    policy = Policy.from_settings(settings.referral)
     roster = RosterStore(service.db["roster"], service.clock)
     ledger = CapacityLedger(service.db["holds"], service.db["last_assigned"])
     store = service.aggregates("referrals", indexes=[IndexModel("state.status", name="status")])
 
     async def wake(now: datetime) -> None:
-        await store.wake(UNASSIGNED, domain.RETRY, now)
+        await store.wake(UNASSIGNED, RETRY, now)
 
     # A slot freed within a batch (its lock is held) may serve an unassigned case.
     capacity = Capacity(roster, ledger, policy, on_release=lambda: wake(service.clock.now()))
-    referrals = service.workflow("referrals", domain.CaseReferral, capacity,
+    referrals = service.workflow("referrals", CaseReferral, capacity,
                                  before_write=capacity.reserve, after_write=capacity.settle)
 
     async def wake_unassigned() -> None:  # someone may now be able to take an unassigned case
@@ -68,16 +64,17 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
 
     service.on_startup(ledger.ensure_indexes)
     service.on_startup(rebuild_roster)
-    reconciler = Reconciler(ledger, referrals.store.load, reconcile_grace)
+    reconciler = Reconciler(ledger, referrals.store.load, timedelta(seconds=settings.referral.reconcile_grace_seconds))
 
     async def reconcile_capacity() -> None:
         if await reconciler.run(service.clock.now()):
             await wake_unassigned()
 
-    service.every(reconcile_seconds, reconcile_capacity)
+    service.every(settings.referral.reconcile_seconds, reconcile_capacity)
     return service
 
 
 def create_app(settings: Settings | None = None) -> FastStream:
     """The process entry point (``faststream run --factory``)."""
-    return process_app(bootstrap, settings, ops_port=OPS_PORT)
+    settings = settings or Settings()
+    return process_app(bootstrap, settings, ops_port=settings.referral.ops_port)

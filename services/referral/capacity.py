@@ -24,23 +24,24 @@ from . import domain
 from .ledger import CapacityLedger, LedgerView
 from .matching import Roster
 from .roster import RosterStore
+from .state import CaseReferral, Policy
 
 log = caselog.get_logger("casework.referral")
-ReferralChange = Change[domain.CaseReferral]
+ReferralChange = Change[CaseReferral]
 
 
-def holder(state: domain.CaseReferral | None) -> tuple[str, str] | None:
+def holder(state: CaseReferral | None) -> tuple[str, str] | None:
     return state.holder if state is not None else None
 
 
 class BatchDecider:
     """``decide`` bound to the roster as this batch's decisions fill it."""
 
-    def __init__(self, roster: Roster, policy: domain.Policy) -> None:
+    def __init__(self, roster: Roster, policy: Policy) -> None:
         self.roster = roster
         self.policy = policy
 
-    def __call__(self, state: domain.CaseReferral | None, event: Inbound, now: datetime) -> domain.Decision:
+    def __call__(self, state: CaseReferral | None, event: Inbound, now: datetime) -> domain.Decision:
         after, events = domain.decide(state, event, now, roster=self.roster, policy=self.policy)
         taken = holder(after)
         if taken and taken != holder(state) and taken[1] not in self.roster.held:
@@ -49,7 +50,7 @@ class BatchDecider:
 
 
 class Capacity:
-    def __init__(self, roster: RosterStore, ledger: CapacityLedger, policy: domain.Policy,
+    def __init__(self, roster: RosterStore, ledger: CapacityLedger, policy: Policy,
                  on_release: Callable[[], Awaitable[Any]]) -> None:
         self.roster = roster
         self.ledger = ledger
@@ -69,7 +70,9 @@ class Capacity:
             if taken and taken != holder(change.before):
                 wanted.setdefault(taken[0], []).append((change.id, taken[1]))
         redo: set[str] = set()
-        now = max((c.write.now for c in changes), default=None)
+        if not wanted:
+            return redo
+        now = max(c.write.now for c in changes)
         for specialist_id, items in wanted.items():
             maximum = await self.roster.capacity(specialist_id)
             missed = await self.ledger.reserve(specialist_id, [t for _, t in items], maximum, now,

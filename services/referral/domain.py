@@ -5,6 +5,9 @@ victim specialist without any human step; a decline or a missed acknowledgement
 deadline reassigns it at once; when nobody can take it, the case is ``unassigned``
 (the region's supervisors are alerted) and retried when the roster changes and every
 ``retry_every``. Nothing here reads certification or prosecution outcomes (rule 1).
+
+The aggregate and its ``Policy`` are in :mod:`.state`; which responses are refused, as named
+rules, in :mod:`.rules`; how the specialist is chosen in :mod:`.matching`.
 """
 
 from __future__ import annotations
@@ -24,10 +27,8 @@ from shared.contracts.referrals import (
 from shared.kit import Inbound, TimerFired
 
 from .matching import Roster, choose
-from .responses import reject_reason, rejected
+from .rules import reject_reason, rejected
 from .state import ACK, RETRY, Assignment, CaseReferral, Ended, Policy, hold_token, referral_id_for
-
-__all__ = ["ACK", "RETRY", "CaseReferral", "Policy", "decide", "hold_token", "referral_id_for"]
 
 Decision = tuple[CaseReferral | None, list[Payload]]
 

@@ -190,7 +190,7 @@ class Reconciler:
         return released
 
     async def _referrals(self, case_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        ids, found = sorted(case_ids), {}
+        ids, found = sorted(case_ids), dict[str, dict[str, Any]]()
         for start in range(0, len(ids), CHUNK):
             records = await self.load(ids[start:start + CHUNK])
             found |= {case_id: record.state or {} for case_id, record in records.items()}

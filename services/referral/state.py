@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel
 
 from shared.cloudevents import derived_id
 from shared.contracts.common import Priority
 from shared.contracts.referrals import NotificationScope
-from shared.settings import Settings
+from shared.settings import ReferralSettings
 
 ACK = "ack"  # timer: the acknowledgement deadline of the current referral
 RETRY = "retry"  # timer: look again for a specialist for an unassigned case
@@ -25,13 +25,23 @@ class Policy:
     retry_every: timedelta = timedelta(seconds=60)
 
     @classmethod
-    def from_settings(cls, settings: Settings, retry_every: timedelta = timedelta(seconds=60)) -> Policy:
+    def from_settings(cls, settings: ReferralSettings) -> Policy:
         sla = {p: timedelta(seconds=settings.ack_sla_seconds(p)) for p in Priority}
-        return cls(sla, settings.max_escalations, retry_every)
+        return cls(sla, settings.max_escalations, timedelta(seconds=settings.retry_unassigned_seconds))
 
     def scope(self, escalations: int) -> NotificationScope:
         """Beyond ``max_escalations`` every on-duty supervisor is alerted, not only the region's."""
         return NotificationScope.ALL if escalations > self.max_escalations else NotificationScope.REGION
+
+
+class CaseFields(TypedDict):
+    """What every referral event says about its case."""
+
+    case_id: str
+    agency_id: str
+    region: str
+    priority: Priority
+    escalations: int
 
 
 class Assignment(BaseModel):
@@ -74,7 +84,7 @@ class CaseReferral(BaseModel):
             return None
         return self.current.specialist_id, hold_token(self.case_id, self.current.attempt)
 
-    def common(self) -> dict[str, object]:
+    def common(self) -> CaseFields:
         return {"case_id": self.case_id, "agency_id": self.agency_id, "region": self.region,
                 "priority": self.priority, "escalations": self.escalations}
 

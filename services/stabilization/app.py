@@ -25,10 +25,7 @@ from shared.kit.workflow import Change
 from shared.settings import Settings
 
 from . import domain
-from .gates import Policy
-from .plan import Plan
-
-OPS_PORT = 8083
+from .state import Plan, Policy
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int | None = None,
@@ -36,7 +33,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
     service = Service("stabilization", settings, clock=clock, ops_port=ops_port, backend=backend, publisher=publisher,
                       description="Gates interviews on the person's stabilization; holds the "
                                   "24-hour HHS notice for minors.")
-    policy = Policy(min_stabilization_hours=settings.min_stabilization_hours)
+    policy = Policy.from_settings(settings.stabilization)
 
     async def count_breaches(changes: list[Change[Plan]]) -> set[str]:
         overdue = sum(isinstance(e, HhsNotificationOverdue) for c in changes for e in c.emitted)
@@ -56,4 +53,5 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
 
 def create_app(settings: Settings | None = None) -> FastStream:
     """The process entry point (``faststream run --factory``)."""
-    return process_app(bootstrap, settings, ops_port=OPS_PORT)
+    settings = settings or Settings()
+    return process_app(bootstrap, settings, ops_port=settings.stabilization.ops_port)

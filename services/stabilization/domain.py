@@ -5,6 +5,10 @@ Every reaction returns the new plan, the specific events it calls for and what c
 its last gate passes, rule 4), keeps the stabilization timer in step, and stamps every
 event with the plan summary and a new ``plan_version``. When the summary moved and no
 more specific event says so, a ``StabilizationProgressed`` does.
+
+The plan (the aggregate) and its ``Policy`` are in :mod:`.state`; the interview gates, this
+service's named rules, in :mod:`.gates`; the reactions to each kind of event in :mod:`.hhs`,
+:mod:`.milestones` and :mod:`.referral`.
 """
 
 from __future__ import annotations
@@ -27,15 +31,15 @@ from shared.contracts.status import InterviewStatus
 from shared.kit import Inbound, TimerFired
 
 from . import hhs, milestones, referral
-from .gates import Policy, interview_gates
-from .plan import CaseFacts, InterviewRequest, Plan, summarize
+from .gates import interview_gates
 from .reaction import Note, Reaction
+from .state import CaseFacts, InterviewRequest, Plan, Policy, summarize
 
 STABILIZATION_TIMER = "stabilization_period_ends"
 
 
 def decide(state: Plan | None, event: Inbound, now: datetime, *, policy: Policy) -> tuple[Plan, list[PlanEvent]]:
-    before = state or Plan(case_id=getattr(event.data, "case_id", None) or event.subject)
+    before = state or Plan.model_validate({"case_id": getattr(event.data, "case_id", None) or event.subject})
     return finish(before, react(before, event.data, now, policy), now, policy)
 
 
@@ -95,7 +99,8 @@ def when_interview_requested(plan: Plan, requested: InterviewRequested, now: dat
 
 def settle(plan: Plan, now: datetime, policy: Policy) -> tuple[Plan, list[Note]]:
     """Re-check every deferred interview; clear those whose last gate has passed."""
-    interviews, notes = [], []
+    interviews: list[InterviewRequest] = []
+    notes: list[Note] = []
     for interview in plan.interviews:
         if interview.status is InterviewStatus.DEFERRED:
             reasons = [r.rule for r in interview_gates(plan, interview, now, policy)]

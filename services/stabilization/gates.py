@@ -1,4 +1,4 @@
-"""The interview gates as named rules (rule 4; D5, D6, I1, I3).
+"""The interview gates as named rules (rule 4; D5, D6, I1, I3): this service's rules module.
 
 Each rule is a pure function of the plan, the interview request, the time and the
 policy; it returns ``None`` when its gate passes, or the reason it does not, named after
@@ -8,28 +8,15 @@ the rule. An interview is cleared exactly when :func:`interview_gates` returns n
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from shared.contracts.inbound import LocationType
 from shared.contracts.stabilization import DeferralReason, GateRule
 
-from .plan import InterviewRequest, Plan
+from .state import InterviewRequest, Plan, Policy
 
 # I1: avoid police stations and immigration offices.
 NOT_NEUTRAL = frozenset({LocationType.POLICE_STATION, LocationType.IMMIGRATION_OFFICE})
-
-
-@dataclass(frozen=True)
-class Policy:
-    """``CASEWORK_MIN_STABILIZATION_HOURS``: time the person gets to stabilize (D6)."""
-
-    min_stabilization_hours: float = 24.0
-
-    def stabilization_ends(self, plan: Plan) -> datetime | None:
-        if plan.case is None:
-            return None
-        return plan.case.opened_at + timedelta(hours=self.min_stabilization_hours)
 
 
 Gate = Callable[[Plan, InterviewRequest, datetime, Policy], DeferralReason | None]

@@ -9,8 +9,8 @@ from datetime import datetime
 from shared.contracts.stabilization import HhsNotificationDue, HhsNotificationOverdue
 from shared.kit import TimerFired
 
-from .plan import HHS_REMINDER, Plan
 from .reaction import Reaction
+from .state import HHS_REMINDER, Plan
 
 REMINDER = "hhs_reminder"
 DUE = "hhs_due"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from shared.contracts.inbound import InterpreterArranged, InterpreterAttestations
 from shared.contracts.stabilization import InterpreterRejection
 
-from .plan import Arrangement
+from .state import Arrangement
 
 _ATTESTATIONS: tuple[tuple[str, InterpreterRejection], ...] = (
     ("no_relationship_to_person", InterpreterRejection.RELATIONSHIP_TO_PERSON),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from shared.contracts.inbound import (
     HhsNotified,
     InterpreterArranged,
     NeedsAssessed,
+    RecordedBy,
     RightsExplained,
     StabilizationRecorded,
     UrgentNeedMet,
@@ -17,32 +17,46 @@ from shared.contracts.stabilization import InterpreterRejected, PlanChange
 
 from . import hhs
 from .interpreters import arrangement_of, attestation_failures, language_failures
-from .plan import Arrangement, Plan
 from .reaction import Note, Reaction
+from .state import Arrangement, Plan
+
+Outcome = tuple[Plan, list[Note], PlanChange]
 
 
 def when_milestone_recorded(plan: Plan, recorded: StabilizationRecorded) -> Reaction:
-    react = _REACTIONS.get(type(recorded.milestone))
-    if react is None:
-        raise TypeError(f"unknown milestone {recorded.milestone.kind!r}")
     plan, notes, change = react(plan, recorded)
     return Reaction(plan, notes, change, recorded.recorded_by)
 
 
-def needs_assessed(plan: Plan, recorded: StabilizationRecorded) -> tuple[Plan, list[Note], PlanChange]:
-    needs = sorted(set(plan.needs) | set(recorded.milestone.urgent_needs))
+def react(plan: Plan, recorded: StabilizationRecorded) -> Outcome:
+    milestone = recorded.milestone
+    match milestone:
+        case NeedsAssessed():
+            return needs_assessed(plan, milestone)
+        case UrgentNeedMet():
+            return urgent_need_met(plan, milestone)
+        case InterpreterArranged():
+            return interpreter_arranged(plan, milestone, recorded.recorded_by)
+        case RightsExplained():
+            return rights_explained(plan)
+        case HhsNotified():
+            return hhs_notified(plan)
+    raise TypeError(f"unknown milestone {milestone.kind!r}")
+
+
+def needs_assessed(plan: Plan, milestone: NeedsAssessed) -> Outcome:
+    needs = sorted(set(plan.needs) | set(milestone.urgent_needs))
     return plan.model_copy(update={"needs_assessed": True, "needs": needs}), [], PlanChange.NEEDS_ASSESSED
 
 
-def urgent_need_met(plan: Plan, recorded: StabilizationRecorded) -> tuple[Plan, list[Note], PlanChange]:
-    met = sorted(set(plan.met) | {recorded.milestone.need})
+def urgent_need_met(plan: Plan, milestone: UrgentNeedMet) -> Outcome:
+    met = sorted(set(plan.met) | {milestone.need})
     return plan.model_copy(update={"met": met}), [], PlanChange.URGENT_NEED_MET
 
 
-def interpreter_arranged(plan: Plan, recorded: StabilizationRecorded) -> tuple[Plan, list[Note], PlanChange]:
+def interpreter_arranged(plan: Plan, milestone: InterpreterArranged, recorded_by: RecordedBy) -> Outcome:
     """Independent and speaking the person's language (I3), or rejected with every reason."""
-    milestone: InterpreterArranged = recorded.milestone
-    arrangement = arrangement_of(milestone, recorded.recorded_by.model_dump())
+    arrangement = arrangement_of(milestone, recorded_by.model_dump())
     reasons = attestation_failures(milestone.attestations)
     if plan.case is not None:
         reasons += language_failures(plan.case.languages, milestone.language)
@@ -53,21 +67,12 @@ def interpreter_arranged(plan: Plan, recorded: StabilizationRecorded) -> tuple[P
     return plan.model_copy(update={"interpreter": arrangement}), [], PlanChange.INTERPRETER_ARRANGED
 
 
-def rights_explained(plan: Plan, recorded: StabilizationRecorded) -> tuple[Plan, list[Note], PlanChange]:
+def rights_explained(plan: Plan) -> Outcome:
     return plan.model_copy(update={"rights_explained": True}), [], PlanChange.RIGHTS_EXPLAINED
 
 
-def hhs_notified(plan: Plan, recorded: StabilizationRecorded) -> tuple[Plan, list[Note], PlanChange]:
+def hhs_notified(plan: Plan) -> Outcome:
     return hhs.disarm(plan), [], PlanChange.HHS_NOTIFIED
-
-
-_REACTIONS: dict[type, Callable[[Plan, StabilizationRecorded], tuple[Plan, list[Note], PlanChange]]] = {
-    NeedsAssessed: needs_assessed,
-    UrgentNeedMet: urgent_need_met,
-    InterpreterArranged: interpreter_arranged,
-    RightsExplained: rights_explained,
-    HhsNotified: hhs_notified,
-}
 
 
 def vet_unvetted(plan: Plan) -> tuple[Plan, list[Note]]:

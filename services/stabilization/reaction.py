@@ -8,7 +8,7 @@ from typing import Any
 from shared.contracts.inbound import RecordedBy
 from shared.contracts.stabilization import PlanChange, PlanEvent
 
-from .plan import Plan
+from .state import Plan
 
 # An event to publish, as its type and its own fields; the case context is added last,
 # so every event of one decision carries the same, final plan summary.

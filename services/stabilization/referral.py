@@ -6,8 +6,8 @@ from __future__ import annotations
 from shared.contracts.referrals import CaseUnassigned, ReferralAccepted, ReferralAssigned
 from shared.contracts.stabilization import PlanChange
 
-from .plan import Plan
 from .reaction import Reaction
+from .state import Plan
 
 
 def when_referral_changed(plan: Plan, event: ReferralAssigned | ReferralAccepted | CaseUnassigned) -> Reaction:

@@ -96,8 +96,8 @@ class Tokens:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Tokens:
-        if settings.dashboard_tokens:
-            return cls.from_json(settings.dashboard_tokens)
+        if settings.status.dashboard_tokens:
+            return cls.from_json(settings.status.dashboard_tokens)
         if settings.environment == "production":
             raise ValueError("CASEWORK_DASHBOARD_TOKENS must be set in production")
         return cls.from_json(json.dumps(dev_tokens(settings)["principals"]))
@@ -122,4 +122,4 @@ def _make_dev_tokens() -> str:
 
 def dev_tokens(settings: Settings) -> dict[str, Any]:
     """Development tokens, generated once (mode 0600): ``tokens`` by name and their ``principals``."""
-    return json.loads(generated_once(settings.dev_dashboard_tokens_path, _make_dev_tokens))
+    return json.loads(generated_once(settings.status.dev_dashboard_tokens_path, _make_dev_tokens))

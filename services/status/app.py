@@ -39,7 +39,7 @@ from .web.pages import render_card
 def bootstrap(settings: Settings, *, clock: Clock | None = None, tokens: Tokens | None = None,
               dashboard_port: int | None = None, ops_port: int | None = None) -> Status:
     service = Service("status", settings, clock=clock,
-                      ops_port=dashboard_port or ops_port or settings.dashboard_port,
+                      ops_port=dashboard_port or ops_port or settings.status.dashboard_port,
                       description="Folds every case topic into the case read model and publishes the "
                                   "whole snapshot on cases.status; serves the supervisors' dashboard.")
     cases = projection(service)
@@ -66,7 +66,6 @@ def watch_alerts(service: Service, broadcaster: Broadcaster) -> None:
 
 
 INSTANCES = "instances"
-ALIVE_SECONDS = 20
 
 
 def report_in(service: Service) -> None:
@@ -81,7 +80,7 @@ def report_in(service: Service) -> None:
         await instances.delete_one({"_id": instance})
 
     service.on_startup(heartbeat)
-    service.every(ALIVE_SECONDS / 4, heartbeat)
+    service.every(service.settings.status.alive_seconds / 4, heartbeat)
     service.on_shutdown(leave)
 
 
@@ -124,7 +123,7 @@ class Status:
 
 def serve_dashboard(service: Service, tokens: Tokens) -> Dashboard:
     board = Board()
-    views = Views(board, service.clock, service.settings.cp_renewal_lead_days, render=render_card)
+    views = Views(board, service.clock, service.settings.certification.cp_renewal_lead_days, render=render_card)
     broadcaster = Broadcaster(views)
     feed = StatusFeed(service.settings, board, broadcaster, service.clock)
     service.on_startup(feed.start)
@@ -138,4 +137,4 @@ def create_app(settings: Settings | None = None) -> FastStream:
     """The process entry point (``faststream run --factory``). ``CASEWORK_OPS_PORT``, when set
     (test and benchmark harnesses), moves the dashboard with the ops routes."""
     settings = settings or Settings()
-    return process_app(bootstrap, settings, ops_port=settings.dashboard_port)
+    return process_app(bootstrap, settings, ops_port=settings.status.port)

@@ -11,6 +11,9 @@ version; consumers keep the highest version, so that is harmless.
 
 An event for a case whose ``cases.opened`` has not arrived yet is folded and counted, and
 nothing is published until the case opens (the snapshot needs its fields).
+
+The case view (the aggregate) is in :mod:`.state`; how each source's events change their
+part of it, this service's rules, in :mod:`.sources`. The projection has no policy.
 """
 
 from __future__ import annotations

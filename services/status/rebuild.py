@@ -32,7 +32,7 @@ from shared.settings import Settings
 from shared.topicread import read_to_end
 
 from . import casefile, domain, sources
-from .app import ALIVE_SECONDS, INSTANCES, projection
+from .app import INSTANCES, projection
 from .state import CaseView
 
 log = caselog.get_logger("casework.status.rebuild")
@@ -85,7 +85,7 @@ async def rebuild(settings: Settings, *, publish: bool = True, force: bool = Fal
 
 async def running_instances(service: Service) -> list[str]:
     """Status services that reported in recently (see :func:`services.status.app.report_in`)."""
-    horizon = datetime.now(UTC) - timedelta(seconds=ALIVE_SECONDS)
+    horizon = datetime.now(UTC) - timedelta(seconds=service.settings.status.alive_seconds)
     return [doc["_id"] async for doc in service.db[INSTANCES].find({}) if doc.get("seen_at") and
             doc["seen_at"].replace(tzinfo=UTC) >= horizon]
 
@@ -93,7 +93,7 @@ async def running_instances(service: Service) -> list[str]:
 async def replay(settings: Settings, flow: Workflow[CaseView], report: Report) -> None:
     """Every input topic up to the end offsets seen now; what comes later the restarted service takes."""
     readers = {settings.topic(p[0].TOPIC): TopicReader(p[0].TOPIC, p, strict_types=False,
-                                                       max_bytes=settings.max_message_bytes)
+                                                       max_bytes=settings.kit.max_message_bytes)
                for p in sources.INPUTS}
     topics = [p[0].TOPIC for p in sources.INPUTS]
     async with aclosing(read_to_end(settings, topics, client_id="casework-status-rebuild", max_records=BATCH)) as read:

@@ -53,7 +53,8 @@ class Payload(Contract):
     @property
     def subject(self) -> str:
         """The Kafka key and CloudEvent subject: the case, unless a payload says otherwise."""
-        return self.case_id  # type: ignore[attr-defined]
+        case_id: str = self.case_id  # type: ignore[attr-defined]  # payloads without a case_id override this
+        return case_id
 
 
 class Priority(StrEnum):

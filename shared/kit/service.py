@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from faststream import AckPolicy, FastStream
@@ -95,7 +95,7 @@ class Service:
         flow = Workflow(self.name, state_type, decision, self.aggregates(collection, indexes),
                         self.publisher, self.clock, self.source, aggregate_id=aggregate_id,
                         before_write=before_write, after_write=after_write,
-                        relay_after=timedelta(milliseconds=round(self.settings.outbox_relay_seconds * 1000)))
+                        relay_after=timedelta(milliseconds=round(self.settings.kit.outbox_relay_seconds * 1000)))
         self.workflows.append(flow)
         return flow
 
@@ -106,9 +106,9 @@ class Service:
         topic = payloads[0].TOPIC
         assert all(p.TOPIC == topic for p in payloads), "one consume() per topic"
         reader = TopicReader(topic, payloads, strict_types=topic in INBOUND_TOPICS,
-                             tombstones=tombstones, max_bytes=self.settings.max_message_bytes)
+                             tombstones=tombstones, max_bytes=self.settings.kit.max_message_bytes)
         consumer = BatchConsumer(self.name, reader, handler.handle if isinstance(handler, Workflow) else handler,
-                                 self.dead_letters, on_invalid, self.health, self.settings.max_delivery_attempts)
+                                 self.dead_letters, on_invalid, self.health, self.settings.kit.max_delivery_attempts)
         self.consumers.append(consumer)
 
         async def on_batch(records: Any) -> None:
@@ -118,8 +118,8 @@ class Service:
         on_batch.__name__ = f"on_{topic.replace('.', '_')}"
         self.router.subscriber(
             self.settings.topic(topic), batch=True, group_id=self.group_id(topic),
-            auto_offset_reset="earliest", max_records=self.settings.batch_max_records,
-            batch_timeout_ms=self.settings.batch_timeout_ms, decoder=raw_records,
+            auto_offset_reset="earliest", max_records=self.settings.kit.batch_max_records,
+            batch_timeout_ms=self.settings.kit.batch_timeout_ms, decoder=raw_records,
             title=f"{topic}:{self.name}",
             description=description or ", ".join(f"`{p.TYPE}`" for p in payloads),
         )(on_batch)
@@ -211,7 +211,7 @@ class Service:
         log.info("service ready", service=self.name, topics=sorted(self.topics), ops_port=self.ops_port)
 
     def _loops_start(self) -> None:
-        s = self.settings
+        s = self.settings.kit
         loops = [(s.timer_sweep_seconds, self.sweep_timers), (s.outbox_relay_seconds, self.retry_unpublished),
                  (WATERMARK_SECONDS, self.save_watermarks), (10 * WATERMARK_SECONDS, self.read_watermarks),
                  (5.0, self.update_gauges), *self._loops]
@@ -241,12 +241,18 @@ class Service:
         await self.mongo.close()
 
 
-def process_app(bootstrap: Callable[..., Any], settings: Settings | None, *, ops_port: int) -> FastStream:
-    """What a service's ``create_app`` returns to ``faststream run --factory``: settings read
-    and logging configured once, here, for the process (never at import)."""
-    settings = settings or Settings()
+class Built(Protocol):
+    """What a service's ``bootstrap`` builds: something with its FastStream app."""
+
+    @property
+    def app(self) -> FastStream: ...
+
+
+def process_app(bootstrap: Callable[..., Built], settings: Settings, *, ops_port: int) -> FastStream:
+    """What a service's ``create_app`` returns to ``faststream run --factory``: logging
+    configured once, here, for the process (never at import)."""
     caselog.configure(settings.log_level)
-    return bootstrap(settings, ops_port=settings.ops_port or ops_port).app  # type: ignore[no-any-return]
+    return bootstrap(settings, ops_port=ops_port).app
 
 
 async def _repeat(service: str, seconds: float, job: Callable[[], Awaitable[Any]]) -> None:

@@ -213,7 +213,7 @@ async def test_each_service_killed_once_during_500_encounters_loses_and_duplicat
     ids = system.message_ids()
     assert ids and max(ids.values()) == 1, [m for m, n in ids.items() if n > 1]
     repeats = system.repeats_set_aside()
-    assert repeats <= system.settings.notify_concurrency, repeats
+    assert repeats <= system.settings.notify.delivery.concurrency, repeats
     print(json.dumps({"simulation": dict(summary.table()), "mails": len(ids), "repeats_set_aside": repeats},
                      indent=2))
     assert not [c for c in events.CANARIES if c in system.log_text()]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.certification.app import bootstrap
-from services.certification.domain import DEFAULT_POLICY
+from services.certification.state import Policy
 from shared.kafka import headers_of
 from shared.kit import FakeClock
 from tests.support import events
@@ -47,7 +47,7 @@ async def test_requests_records_redelivery_and_rejections(settings, bus: Bus, mo
             await bus.publish("certifications.recorded", event)
         published = await bus.events("certifications.events", count=5, settle=2.0)
         await eventually(lambda: applied(mongo, settings, "case-A", ghost))
-        clock.advance(DEFAULT_POLICY.orphan_grace)  # the ghost's request never comes
+        clock.advance(Policy().orphan_grace)  # the ghost's request never comes
         [orphan] = await bus.events("certifications.events", count=1, where=lambda e: (
             of_type("update_rejected")(e) and e["data"]["reason"] == "unknown_certification"))
         # Records that overtook their request are applied with it: one snapshot, not two.

@@ -21,9 +21,9 @@ async def test_killed_mid_batch_and_restarted_sends_each_mail_once(settings, bus
                                                                   proc_logs) -> None:
     async with n.receivers(tmp_path) as (sink, _):
         # One send at a time, short leases: the second kill finds exactly one mail recorded.
-        config = n.notify_settings(settings, sink, notify_concurrency=1, notify_lease_seconds=3.0,
-                                   notify_send_timeout_seconds=1.0, notify_retry_base_seconds=0.2,
-                                   timer_sweep_seconds=0.2)
+        config = n.notify_settings(settings, sink, delivery={"concurrency": 1, "lease_seconds": 3.0,
+                                                           "send_timeout_seconds": 1.0, "retry_base_seconds": 0.2},
+                                   kit={"timer_sweep_seconds": 0.2})
         await bus.ensure("roster.specialists", "referrals.events")
         await bus.publish("roster.specialists", n.member(SPEC))
         notify = ServiceProcess("notify", config, proc_logs)

@@ -105,7 +105,7 @@ async def test_mail_and_webhook_content(settings, bus: Bus, tmp_path) -> None:
         [mail], [hook] = sink.messages(), receiver.requests
     # The mail: the case, what to do, the deadline, the link (docs/design.md, Notifications), as text and HTML.
     assert mail["Subject"] == "Referral assigned: case-42"
-    assert mail["To"] == n.email_of(SPEC_A) and mail["From"] == config.smtp_sender
+    assert mail["To"] == n.email_of(SPEC_A) and mail["From"] == config.notify.smtp.sender
     notification_id = json.loads(hook.body)["id"]
     assert mail["Message-ID"].startswith(f"<{notification_id}.") and mail["Message-ID"].endswith("@casework>")
     text = mail.get_body(("plain",)).get_content()

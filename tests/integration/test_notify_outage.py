@@ -46,9 +46,10 @@ async def test_no_mail_twice_across_a_database_outage(settings, bus: Bus, tmp_pa
     await sink.start()
     try:
         # Leases far shorter than the outage: without the extension every mail under way would go twice.
-        config = n.notify_settings(settings, sink, mongo_uri=ferret.uri, notify_lease_seconds=4.0,
-                                   notify_retry_base_seconds=0.05, notify_send_timeout_seconds=1.0,
-                                   notify_concurrency=4, timer_sweep_seconds=0.2)
+        config = n.notify_settings(settings, sink, mongo_uri=ferret.uri,
+                                   delivery={"lease_seconds": 4.0, "retry_base_seconds": 0.05,
+                                             "send_timeout_seconds": 1.0, "concurrency": 4},
+                                   kit={"timer_sweep_seconds": 0.2})
         await bus.ensure("roster.specialists", "referrals.events")
         await bus.publish("roster.specialists", n.member(SPEC))
         notify = ServiceProcess("notify", config, proc_logs)
@@ -64,7 +65,7 @@ async def test_no_mail_twice_across_a_database_outage(settings, bus: Bus, tmp_pa
             ferret.start()
             await eventually(lambda: len(sink.files()) >= MAILS, timeout=90)
             await eventually(lambda: readiness_ok(notify.port), timeout=60)
-            await asyncio.sleep(config.notify_lease_seconds * 2)  # any lease still to run out
+            await asyncio.sleep(config.notify.delivery.lease_seconds * 2)  # any lease still to run out
         finally:
             notify.stop()
             ferret.stop()

@@ -45,7 +45,7 @@ async def test_smtp_down_for_a_while_then_each_mail_once(settings, bus: Bus, mon
             for attempts in (1, 2):  # each attempt fails and is scheduled again, with backoff
                 await _log_shows(mongo, config, lambda rows, a=attempts: len(rows) == 3 and all(
                     r["status"] == "retrying" and r["attempts"] == a for r in rows))
-                clock.advance(seconds=config.notify_retry_base_seconds * 2 ** (attempts - 1) + 0.01)
+                clock.advance(seconds=config.notify.delivery.retry_base_seconds * 2 ** (attempts - 1) + 0.01)
             await _log_shows(mongo, config, lambda rows: all(r["status"] == "retrying" and r["attempts"] == 3
                                                              for r in rows))
             await sink.start()  # back up
@@ -69,7 +69,7 @@ async def test_webhook_500_then_200_is_one_delivery_with_its_retry_logged(settin
             await _log_shows(mongo, config, lambda rows: any(r["channel"] == "webhook" and r["status"] == "retrying"
                                                              for r in rows))
             assert len(sink.files()) == 1  # the mail did not wait for the webhook
-            clock.advance(seconds=config.notify_retry_base_seconds + 0.01)
+            clock.advance(seconds=config.notify.delivery.retry_base_seconds + 0.01)
             rows = await _log_shows(mongo, config, lambda rows: all(r["status"] == "sent" for r in rows))
         first, second = receiver.requests
     hook = next(r for r in rows if r["channel"] == "webhook")
@@ -83,12 +83,12 @@ async def test_webhook_500_then_200_is_one_delivery_with_its_retry_logged(settin
 async def test_given_up_after_max_attempts_alerts_the_supervisors(settings, bus: Bus, mongo, tmp_path) -> None:
     clock = FakeClock(n.T0)
     async with n.receivers(tmp_path, statuses=[503, 503]) as (sink, receiver):
-        config = n.notify_settings(settings, sink, notify_max_attempts=2)
+        config = n.notify_settings(settings, sink, delivery={"max_attempts": 2})
         await _roster(bus, receiver.url)
         async with bootstrap(config, clock=clock).app:
             await bus.publish("referrals.events", n.cloud(n.assigned("case-f", HOOKED)), key="case-f")
             await _log_shows(mongo, config, lambda rows: any(r["status"] == "retrying" for r in rows))
-            clock.advance(seconds=config.notify_retry_base_seconds + 0.01)
+            clock.advance(seconds=config.notify.delivery.retry_base_seconds + 0.01)
             rows = await _log_shows(mongo, config, lambda rows: any(r["kind"] == "notification_failed"
                                                                     and r["status"] == "sent" for r in rows))
             events = await bus.events("notifications.events", count=3, settle=1.0)
@@ -129,16 +129,16 @@ async def test_smtp_login_as_configured(settings, bus: Bus, mongo, tmp_path) -> 
     sink = MailSink(tmp_path / "outbox", credentials=("notify", "s3cret"))
     await sink.start()
     try:
-        config = n.notify_settings(settings, sink, smtp_username="notify", smtp_password="wrong",
-                                   notify_send_timeout_seconds=1.0)
+        config = n.notify_settings(settings, sink, smtp={"username": "notify", "password": "wrong"},
+                                   delivery={"send_timeout_seconds": 1.0})
         await _roster(bus, "http://127.0.0.1:9")
         async with bootstrap(config, clock=clock).app:
             await bus.publish("referrals.events", n.cloud(n.assigned("case-l", SPEC)), key="case-l")
             [row] = await _log_shows(mongo, config, lambda rows: rows[0]["status"] == "retrying")
         assert sink.files() == [] and row["last_error"]  # the sink refuses to take it
-        good = config.model_copy(update={"smtp_password": "s3cret"})
+        good = config.amended(notify={"smtp": {"password": "s3cret"}})
         async with bootstrap(good, clock=clock).app:  # the operator fixed the password
-            clock.advance(seconds=config.notify_retry_base_seconds + 0.01)
+            clock.advance(seconds=config.notify.delivery.retry_base_seconds + 0.01)
             await eventually(lambda: sink.files())
     finally:
         await sink.stop()

@@ -11,7 +11,6 @@ from pathlib import Path
 from services.referral.app import bootstrap
 from tests.support import referral as r
 from tests.support.kafka import Bus
-from tests.support.procs import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 async def roster_load(settings, path: Path) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "casework"), "roster", "load", str(path), cwd=ROOT,
-        env=os.environ | settings_env(settings), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        env=os.environ | settings.as_environment(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await proc.communicate()
     return proc.returncode or 0, out.decode()
 

@@ -18,7 +18,7 @@ async def roster(bus: Bus, *ids: str) -> None:
 
 
 async def test_unaccepted_referrals_escalate_reassign_and_widen_to_all_supervisors(settings, bus: Bus, mongo) -> None:
-    settings = settings.model_copy(update={"max_escalations": 1})
+    settings = settings.amended(referral={"max_escalations": 1})
     clock = FakeClock()
     await roster(bus, "sp-1", "sp-2")
     async with bootstrap(settings, clock=clock).app:
@@ -59,7 +59,7 @@ async def test_a_timer_due_while_the_service_was_down_fires_once_after_restart(s
 
 
 async def test_escalation_end_to_end_with_a_short_sla(settings, bus: Bus) -> None:
-    settings = settings.model_copy(update={"ack_sla_seconds_normal": 1})
+    settings = settings.amended(referral={"ack_sla_seconds_normal": 1})
     await roster(bus, "sp-1", "sp-2")
     async with bootstrap(settings).app:  # the real clock
         await bus.publish("cases.opened", r.case_opened("case-short"))

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from services.certification.domain import Policy, decide
-from services.certification.state import CaseCertificationFile
+from services.certification.domain import decide
+from services.certification.state import CaseCertificationFile, Policy
 from shared.cloudevents import identity, reader
 from shared.contracts.common import Payload
 from shared.contracts.inbound import CertificationRecorded, CertificationRequested

@@ -144,11 +144,15 @@ def unprocessable(alert: str, region: str | None = "US-TX") -> EncounterUnproces
                                   received_at=T0)
 
 
-def notify_settings(settings: Settings, sink: MailSink, **overrides: Any) -> Settings:
-    return settings.model_copy(update={
-        "smtp_port": sink.port, "dashboard_url": "https://casework.example.org",
-        "notify_retry_base_seconds": 1.0, "notify_send_timeout_seconds": 3.0,
-        "notify_lease_seconds": 30.0} | overrides)
+def notify_settings(settings: Settings, sink: MailSink, *, delivery: dict[str, Any] | None = None,
+                    smtp: dict[str, Any] | None = None, **changes: Any) -> Settings:
+    """Settings for a notify under test: mail to ``sink``, quick retries; ``delivery`` and ``smtp``
+    change those groups, ``changes`` others (as :meth:`Settings.amended`)."""
+    return settings.amended(
+        notify={"smtp": {"port": sink.port} | (smtp or {}),
+                "delivery": {"retry_base_seconds": 1.0, "send_timeout_seconds": 3.0, "lease_seconds": 30.0}
+                | (delivery or {})},
+        status={"dashboard_url": "https://casework.example.org"}, **changes)
 
 
 @asynccontextmanager

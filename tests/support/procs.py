@@ -24,14 +24,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that gives a subprocess these settings."""
-    env = {}
-    for name, value in settings.model_dump(exclude_none=True).items():
-        env[f"CASEWORK_{name.upper()}"] = str(value)
-    return env
-
-
 _started: list[ServiceProcess] = []
 
 
@@ -56,7 +48,7 @@ class ServiceProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, *, failpoints: str | None = None) -> None:
-        env = os.environ | settings_env(self.settings) | self.extra_env | {
+        env = os.environ | self.settings.as_environment() | self.extra_env | {
             "CASEWORK_OPS_PORT": str(self.port),
             "CASEWORK_FAILPOINTS": self.failpoints if failpoints is None else failpoints,
             "PYTHONUNBUFFERED": "1",

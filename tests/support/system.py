@@ -14,8 +14,17 @@ from pathlib import Path
 
 import yaml
 
-from shared.settings import Settings
-from tests.support.procs import ROOT, ServiceProcess, free_port, settings_env
+from shared.settings import (
+    DeliverySettings,
+    KitSettings,
+    NotifySettings,
+    ReferralSettings,
+    Settings,
+    SmtpSettings,
+    StabilizationSettings,
+    StatusSettings,
+)
+from tests.support.procs import ROOT, ServiceProcess, free_port
 
 SERVICES = ("intake", "referral", "stabilization", "certification", "notify", "status")
 
@@ -42,12 +51,12 @@ class System:
         self.settings = settings
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.outbox = settings.outbox_dir
+        self.outbox = settings.notify.outbox_dir
         self.services = {name: ServiceProcess(name, settings, self.logs) for name in SERVICES}
         self.sink: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
-        env = os.environ | settings_env(self.settings)
+        env = os.environ | self.settings.as_environment()
         self.sink = subprocess.Popen(  # noqa: ASYNC220 - Popen only forks; ServiceProcess does the same
             [sys.executable, "-m", "services.notify.sink"], cwd=ROOT, env=env,
             stdout=(self.logs / "sink.log").open("ab"), stderr=subprocess.STDOUT)
@@ -58,7 +67,7 @@ class System:
     def load_roster(self, path: Path, capacity: int = 1000) -> None:
         path.write_text(yaml.safe_dump(roster(capacity)))
         done = subprocess.run([sys.executable, "-m", "casework", "roster", "load", str(path)], cwd=ROOT,
-                              env=os.environ | settings_env(self.settings), capture_output=True, text=True)
+                              env=os.environ | self.settings.as_environment(), capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
 
     async def restart(self, name: str, *, kill: bool = True, **env: str) -> None:
@@ -94,7 +103,10 @@ class System:
 
 def e2e_settings(tmp: Path) -> Settings:
     tag = os.urandom(4).hex()
-    return Settings(topic_prefix=f"e{tag}.", db_prefix=f"e{tag}_", smtp_port=free_port(), dashboard_port=free_port(),
-                    dashboard_url="http://127.0.0.1:8080", outbox_dir=tmp / "outbox",
-                    ack_sla_seconds_urgent=4, ack_sla_seconds_high=4, ack_sla_seconds_normal=4,
-                    min_stabilization_hours=0, timer_sweep_seconds=0.5, notify_retry_base_seconds=0.5)
+    return Settings(
+        topic_prefix=f"e{tag}.", db_prefix=f"e{tag}_", kit=KitSettings(timer_sweep_seconds=0.5),
+        referral=ReferralSettings(ack_sla_seconds_urgent=4, ack_sla_seconds_high=4, ack_sla_seconds_normal=4),
+        stabilization=StabilizationSettings(min_stabilization_hours=0),
+        notify=NotifySettings(smtp=SmtpSettings(port=free_port()), outbox_dir=tmp / "outbox",
+                              delivery=DeliverySettings(retry_base_seconds=0.5)),
+        status=StatusSettings(dashboard_port=free_port(), dashboard_url="http://127.0.0.1:8080"))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.certification.domain import Policy
+from services.certification.state import Policy
 from shared.contracts.certifications import (
     CaseCertifications,
     CertificationExpired,
@@ -15,7 +15,7 @@ from shared.contracts.certifications import (
     CertificationUpdateRejected,
     ContinuedPresenceRoutedToHsi,
 )
-from shared.settings import Settings
+from shared.settings import CertificationSettings
 from tests.support import events
 from tests.support.certification import T0, Desk
 
@@ -57,9 +57,7 @@ def test_only_cp_is_routed_through_hsi() -> None:
 
 
 def test_a_grant_is_valid_for_the_configured_duration_then_reminds_then_expires() -> None:
-    settings = Settings(cp_duration_days=365, cp_renewal_lead_days=30)
-    desk = granted_desk(Policy(timedelta(days=settings.cp_duration_days),
-                               timedelta(days=settings.cp_renewal_lead_days)))
+    desk = granted_desk(Policy.from_settings(CertificationSettings(cp_duration_days=365, cp_renewal_lead_days=30)))
     until = GRANT + timedelta(days=365)
     assert desk.cert("cp-1").valid_until == until
     assert desk.advance_to(until - timedelta(days=30, seconds=1)) == []

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.certification.domain import Policy
+from services.certification.state import Policy
 from shared.contracts.certifications import (
     CaseCertifications,
     CertificationStatusChanged,

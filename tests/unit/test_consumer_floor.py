@@ -27,7 +27,7 @@ from shared.kit.inbound import TopicReader
 from shared.kit.memory import MemoryBackend, RecordingPublisher
 from shared.kit.outcomes import Poison
 from shared.kit.ports import RawRecord
-from shared.settings import Settings
+from shared.settings import IntakeSettings, Settings
 from shared.topics import INBOUND_TOPICS
 from tests.support import events
 
@@ -57,7 +57,7 @@ async def nothing(events_: list[Inbound]) -> list[Poison]:
 
 def intake_consumer(tmp_path: Any, publisher: RecordingPublisher) -> BatchConsumer:
     """Intake's own subscriber, on the in-memory kit: the real decide, vault and alert."""
-    service = intake.bootstrap(Settings(topic_prefix="u.", dev_keyring_path=tmp_path / "k.json"),
+    service = intake.bootstrap(Settings(topic_prefix="u.", intake=IntakeSettings(dev_keyring_path=tmp_path / "k.json")),
                                keyring=KeyRing({"k": os.urandom(32)}, "k"), backend=MemoryBackend(),
                                publisher=publisher)
     [consume] = service.consumers

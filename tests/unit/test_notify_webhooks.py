@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from shared.settings import Settings
+from shared.settings import NotifySettings, Settings
 from shared.webhooks import (
     SignatureError,
     new_signing_key,
@@ -87,14 +87,15 @@ def test_secrets_are_derived_per_recipient_and_stable() -> None:
 
 def test_development_signing_key_is_generated_once_and_private(tmp_path) -> None:
     path = tmp_path / "nested" / "webhook-key"
-    settings = Settings(dev_webhook_key_path=path)
+    settings = Settings(notify=NotifySettings(dev_webhook_key_path=path))
     first, second = signing_key(settings), signing_key(settings)
     assert first == second and len(first) == 64
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert signing_key(Settings(webhook_signing_key="configured", dev_webhook_key_path=path)) == "configured"
+    configured = NotifySettings(webhook_signing_key="configured", dev_webhook_key_path=path)
+    assert signing_key(Settings(notify=configured)) == "configured"
 
 
 def test_production_needs_a_configured_key(tmp_path) -> None:
     with pytest.raises(RuntimeError, match="CASEWORK_WEBHOOK_SIGNING_KEY"):
-        signing_key(Settings(environment="production", dev_webhook_key_path=tmp_path / "k"))
+        signing_key(Settings(environment="production", notify=NotifySettings(dev_webhook_key_path=tmp_path / "k")))
     assert not (tmp_path / "k").exists()

@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.referral import domain
 from services.referral.capacity import BatchDecider
 from services.referral.ledger import judge, split
 from services.referral.matching import Roster, Specialist
+from services.referral.state import Policy, hold_token
 from shared.contracts.common import AgencyLevel, Priority
 from shared.contracts.intake import CaseOpened, Screening
 from shared.kit import Inbound
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-POLICY = domain.Policy(dict.fromkeys(Priority, timedelta(minutes=30)), max_escalations=2)
+POLICY = Policy(dict.fromkeys(Priority, timedelta(minutes=30)), max_escalations=2)
 
 
 def state(attempts: int, status: str = "assigned", attempt: int | None = None, specialist: str = "sp-1") -> dict:
@@ -38,7 +38,7 @@ def test_judge(hold, stored, verdict) -> None:
 
 
 def test_tokens_split_back_into_case_and_attempt() -> None:
-    assert split(domain.hold_token("case-a.b:c/d-1", 12)) == ("case-a.b:c/d-1", 12)
+    assert split(hold_token("case-a.b:c/d-1", 12)) == ("case-a.b:c/d-1", 12)
 
 
 def opened(case_id: str) -> Inbound:

@@ -8,6 +8,7 @@ import pytest
 
 from services.referral import domain
 from services.referral.matching import Roster, Specialist
+from services.referral.state import ACK, RETRY, CaseReferral, Policy, referral_id_for
 from shared.contracts.common import AgencyLevel, Priority
 from shared.contracts.inbound import ReferralResponded, ReferralResponseKind
 from shared.contracts.intake import CaseOpened, Screening
@@ -24,7 +25,7 @@ from shared.contracts.referrals import (
 from shared.kit import Inbound, TimerFired
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-POLICY = domain.Policy({Priority.URGENT: timedelta(minutes=5), Priority.HIGH: timedelta(minutes=15),
+POLICY = Policy({Priority.URGENT: timedelta(minutes=5), Priority.HIGH: timedelta(minutes=15),
                         Priority.NORMAL: timedelta(minutes=30)}, max_escalations=2)
 
 
@@ -44,7 +45,7 @@ def opened(case_id: str = "case-1", priority: Priority = Priority.NORMAL) -> Inb
     return Inbound(id=f"opened-{case_id}", type=data.TYPE, data=data)
 
 
-def response(state: domain.CaseReferral | None, kind: str = "accepted", *, referral_id: str | None = None,
+def response(state: CaseReferral | None, kind: str = "accepted", *, referral_id: str | None = None,
              specialist_id: str | None = None, reason: str | None = None, case_id: str = "case-1") -> Inbound:
     current = state.current if state else None
     data = ReferralResponded(case_id=case_id, referral_id=referral_id or (current.referral_id if current else "r"),
@@ -67,8 +68,8 @@ def test_a_new_case_is_assigned_at_once_with_the_priority_sla(priority, sla) -> 
     assert isinstance(assigned, ReferralAssigned)
     assert (assigned.specialist_id, assigned.attempt, assigned.language_match) == ("a", 1, True)
     assert assigned.ack_due_at == T0 + timedelta(minutes=sla) and assigned.assigned_at == T0
-    assert assigned.referral_id == domain.referral_id_for("case-1", 1)  # fixed: re-made decisions agree
-    assert state.status == "assigned" and state.timers == {domain.ACK: assigned.ack_due_at}
+    assert assigned.referral_id == referral_id_for("case-1", 1)  # fixed: re-made decisions agree
+    assert state.status == "assigned" and state.timers == {ACK: assigned.ack_due_at}
     assert state.holder == ("a", "case-1#1")
 
 
@@ -83,11 +84,11 @@ def test_no_candidate_is_announced_at_once_and_retried() -> None:
     assert isinstance(unassigned, CaseUnassigned) and unassigned.scope == NotificationScope.REGION
     assert (unassigned.region, unassigned.agency_id, unassigned.priority) == ("US-TX", "TX-DPS", Priority.NORMAL)
     assert state.status == "unassigned" and state.holder is None
-    assert state.timers == {domain.RETRY: T0 + POLICY.retry_every}
+    assert state.timers == {RETRY: T0 + POLICY.retry_every}
     later = T0 + POLICY.retry_every
-    still, events = run(state, timer(domain.RETRY, later), now=later, roster=Roster())
-    assert events == [] and still.timers == {domain.RETRY: later + POLICY.retry_every}  # announced once
-    assigned_state, [assigned] = run(still, timer(domain.RETRY, later), now=later)
+    still, events = run(state, timer(RETRY, later), now=later, roster=Roster())
+    assert events == [] and still.timers == {RETRY: later + POLICY.retry_every}  # announced once
+    assigned_state, [assigned] = run(still, timer(RETRY, later), now=later)
     assert isinstance(assigned, ReferralAssigned) and assigned_state.status == "assigned"
 
 
@@ -119,7 +120,7 @@ def test_decline_by_the_only_specialist_leaves_the_case_unassigned() -> None:
     assert isinstance(unassigned, CaseUnassigned)
     assert (unassigned.previous_referral_id, unassigned.previous_specialist_id) == (state.current.referral_id, "a")
     later = T0 + POLICY.retry_every
-    _, events = run(after, timer(domain.RETRY, later), now=later, roster=roster)
+    _, events = run(after, timer(RETRY, later), now=later, roster=roster)
     assert events == []  # never the same specialist after a decline
 
 
@@ -149,7 +150,7 @@ def test_escalation_reassigns_and_widens_after_max_escalations() -> None:
     now, scopes, specialists = T0, [], [state.current.specialist_id]
     for expected in (1, 2, 3):
         now = state.current.ack_due_at
-        state, [escalated, assigned] = run(state, timer(domain.ACK, now), now=now, roster=roster)
+        state, [escalated, assigned] = run(state, timer(ACK, now), now=now, roster=roster)
         assert isinstance(escalated, ReferralEscalated) and escalated.escalations == expected
         assert escalated.ack_due_at == now and escalated.specialist_id == specialists[-1]
         assert isinstance(assigned, ReferralAssigned) and assigned.escalations == expected
@@ -165,7 +166,7 @@ def test_escalation_with_nobody_left_announces_an_unassigned_case() -> None:
     roster = Roster.of([sp("a")])
     state, _ = run(None, opened(), roster=roster)
     due = state.current.ack_due_at
-    _, [escalated, unassigned] = run(state, timer(domain.ACK, due), now=due,
+    _, [escalated, unassigned] = run(state, timer(ACK, due), now=due,
                                      roster=Roster.of([sp("a", on_duty=False)]))
     assert isinstance(escalated, ReferralEscalated) and isinstance(unassigned, CaseUnassigned)
     assert unassigned.escalations == 1
@@ -174,7 +175,7 @@ def test_escalation_with_nobody_left_announces_an_unassigned_case() -> None:
 def test_a_stale_ack_timer_after_acceptance_does_nothing() -> None:
     state, _ = run(None, opened())
     accepted, _ = run(state, response(state))
-    after, events = run(accepted, timer(domain.ACK, state.current.ack_due_at))
+    after, events = run(accepted, timer(ACK, state.current.ack_due_at))
     assert events == [] and after == accepted
 
 

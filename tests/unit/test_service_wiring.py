@@ -22,7 +22,7 @@ from services.stabilization.app import bootstrap as stabilization
 from shared.crypto import KeyRing
 from shared.kit.memory import MemoryBackend, RecordingPublisher
 from shared.kit.service import Service
-from shared.settings import Settings
+from shared.settings import IntakeSettings, Settings
 from tests.support import events
 
 PREFIX = "unit."
@@ -30,7 +30,7 @@ PREFIX = "unit."
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(topic_prefix=PREFIX, dev_keyring_path=tmp_path / "keyring.json")
+    return Settings(topic_prefix=PREFIX, intake=IntakeSettings(dev_keyring_path=tmp_path / "keyring.json"))
 
 
 @pytest.fixture

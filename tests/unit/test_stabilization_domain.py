@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.stabilization.domain import decide
-from services.stabilization.gates import Policy
-from services.stabilization.plan import Plan
+from services.stabilization.state import Plan, Policy
 from shared.contracts.inbound import InterviewRequested, StabilizationRecorded
 from shared.contracts.intake import CaseOpened
 from shared.contracts.referrals import CaseUnassigned, ReferralAccepted, ReferralAssigned

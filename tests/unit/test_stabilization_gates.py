@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.stabilization.gates import GATES, Policy, interview_gates
-from services.stabilization.plan import Arrangement, CaseFacts, InterviewRequest, Plan
+from services.stabilization.gates import GATES, interview_gates
+from services.stabilization.state import Arrangement, CaseFacts, InterviewRequest, Plan, Policy
 from shared.contracts.common import UrgentNeed
 from shared.contracts.inbound import LocationType
 from shared.contracts.stabilization import GateRule

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.status.access import Principal, Role, Tokens, dev_tokens, digest, new_token
-from shared.settings import Settings
+from shared.settings import Settings, StatusSettings
 
 
 def test_only_the_hash_is_kept_and_the_token_authenticates() -> None:
@@ -43,11 +43,12 @@ def test_configuration_is_validated() -> None:
 
 def test_production_requires_configured_tokens(tmp_path) -> None:
     with pytest.raises(ValueError, match="CASEWORK_DASHBOARD_TOKENS"):
-        Tokens.from_settings(Settings(environment="production", dev_dashboard_tokens_path=tmp_path / "t.json"))
+        Tokens.from_settings(Settings(environment="production",
+                                      status=StatusSettings(dev_dashboard_tokens_path=tmp_path / "t.json")))
 
 
 def test_development_tokens_are_generated_once_and_private(tmp_path) -> None:
-    settings = Settings(dev_dashboard_tokens_path=tmp_path / "tokens.json")
+    settings = Settings(status=StatusSettings(dev_dashboard_tokens_path=tmp_path / "tokens.json"))
     first, second = dev_tokens(settings), dev_tokens(settings)
     assert first == second and set(first["tokens"]) == {"dev-supervisor", "dev-specialist", "dev-analyst"}
     assert stat.S_IMODE((tmp_path / "tokens.json").stat().st_mode) == 0o600

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from faststream import AckPolicy, FastStream
 
-from shared.settings import Settings
+from shared.settings import IntakeSettings, NotifySettings, Settings, StatusSettings
 from shared.topics import CATALOGUE, RESTRICTED_TOPICS, dlq
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +28,9 @@ def process_app(service: str) -> FastStream:
     """The app ``faststream run --factory`` would run, its development secrets kept aside."""
     module = importlib.import_module(f"services.{service}.app")
     spare = Path(tempfile.mkdtemp(prefix="casework-topology-"))
-    return module.create_app(Settings(dev_keyring_path=spare / "keyring.json", dev_webhook_key_path=spare / "key",
-                                      dev_dashboard_tokens_path=spare / "tokens.json"))
+    return module.create_app(Settings(intake=IntakeSettings(dev_keyring_path=spare / "keyring.json"),
+                                      notify=NotifySettings(dev_webhook_key_path=spare / "key"),
+                                      status=StatusSettings(dev_dashboard_tokens_path=spare / "tokens.json")))
 
 
 def subscribed_topics(service: str) -> set[str]:

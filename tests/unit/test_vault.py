@@ -8,7 +8,7 @@ import json
 import pytest
 
 from shared.crypto import KeyRing, VaultKeyError, new_key
-from shared.settings import Settings
+from shared.settings import IntakeSettings, Settings
 
 SUBJECT = {"person": {"given_name": "Zephyrine"}, "narrative": "Held at the orchard"}
 
@@ -48,20 +48,20 @@ def test_wrong_missing_key_or_wrong_case_fails_loudly() -> None:
 
 def test_ring_from_settings_and_refusals() -> None:
     keys = json.dumps({"a": new_key(), "b": new_key()})
-    assert KeyRing.from_settings(Settings(pii_keys=keys, pii_active_key_id="b")).active == "b"
+    assert KeyRing.from_settings(Settings(intake=IntakeSettings(pii_keys=keys, pii_active_key_id="b"))).active == "b"
     with pytest.raises(VaultKeyError, match="not in the key ring"):
-        KeyRing.from_settings(Settings(pii_keys=keys, pii_active_key_id="zz"))
+        KeyRing.from_settings(Settings(intake=IntakeSettings(pii_keys=keys, pii_active_key_id="zz")))
     with pytest.raises(VaultKeyError, match="32"):
         KeyRing({"short": b"x" * 16}, "short")
     with pytest.raises(VaultKeyError, match="production"):
         KeyRing.from_settings(Settings(environment="production"))
     with pytest.raises(VaultKeyError, match="JSON"):
-        KeyRing.from_settings(Settings(pii_keys="not json"))
+        KeyRing.from_settings(Settings(intake=IntakeSettings(pii_keys="not json")))
 
 
 def test_development_ring_is_generated_once_private(tmp_path) -> None:
     path = tmp_path / "ring.json"
-    first = KeyRing.from_settings(Settings(dev_keyring_path=path))
-    second = KeyRing.from_settings(Settings(dev_keyring_path=path))
+    first = KeyRing.from_settings(Settings(intake=IntakeSettings(dev_keyring_path=path)))
+    second = KeyRing.from_settings(Settings(intake=IntakeSettings(dev_keyring_path=path)))
     assert first.key_ids == second.key_ids and path.stat().st_mode & 0o077 == 0
     assert second.open(first.seal(SUBJECT, "c"), "c") == SUBJECT

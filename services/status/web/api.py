@@ -24,7 +24,7 @@ Anyone = Annotated[Principal, Depends(require_principal)]
 
 
 def views(request: Request) -> Views:
-    return request.app.state.views  # type: ignore[no-any-return]
+    return request.app.state.views
 
 
 @router.get("/me", response_model=Me, summary="Who the token belongs to and what it may see")
@@ -54,13 +54,15 @@ async def case(request: Request, principal: Anyone, case_id: str) -> dict[str, A
 async def readable_case(request: Request, principal: Principal, case_id: str, *, via: str) -> dict[str, Any]:
     """The case if this reader may see it: 403 outside their scope, 404 only for all-agency readers."""
     view = await casefile.load(request.app.state.cases, case_id[:128]) if principal.sees_cases else None
-    visible = view is not None and principal.may_see(view.opened.agency_id, view.referral.specialist_id)  # type: ignore[union-attr]
+    opened = view.opened if view is not None else None  # a loaded view is always opened
+    visible = view is not None and opened is not None and principal.may_see(opened.agency_id,
+                                                                             view.referral.specialist_id)
     casefile.audit(case_id[:128], viewer=principal.name, role=principal.role, via=via, allowed=visible)
     if view is None and principal.all_agencies and principal.role == "supervisor":
         raise HTTPException(404, "no such case")
-    if not visible:
+    if view is None or not visible:
         raise HTTPException(403, "this case is outside the token's scope")
-    return casefile.document(view)  # type: ignore[arg-type]
+    return casefile.document(view)
 
 
 @router.get("/aggregates", response_model=Aggregates,

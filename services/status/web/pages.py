@@ -45,7 +45,7 @@ templates.env.filters.update(when=when, duration=duration)
 
 def render_card(card: dict[str, Any]) -> str:
     """A board card's HTML: the page and the live updates share the one template."""
-    return str(templates.get_template("_card.html").module.card(card))  # type: ignore[attr-defined]
+    return str(templates.get_template("_card.html").module.card(card))  # type: ignore[attr-defined]  # a template's macros are attributes jinja2 makes at run time
 
 
 STAGE_TITLES = {"referral": "Waiting for a specialist", "engaged": "Engaged", "stabilizing": "Stabilizing",

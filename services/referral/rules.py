@@ -1,4 +1,5 @@
-"""Which responses on ``referrals.responded`` cannot be applied, and the event that says so.
+"""Which responses on ``referrals.responded`` cannot be applied, as named rules (the rejection
+reasons), and the event that says so.
 
 A response for an unknown or superseded referral, from a specialist it was not
 assigned to, or for a referral already accepted, is never applied and never silently

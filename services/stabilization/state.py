@@ -1,4 +1,5 @@
-"""The stabilization plan, one per case, and the summary every published event carries.
+"""The stabilization plan, one per case (the aggregate), the policy its gates follow, and the
+summary every published event carries.
 
 The plan tolerates any arrival order across topics: a milestone, a referral event or an
 interview request may come before ``cases.opened``. Until the case's facts arrive,
@@ -7,6 +8,7 @@ interview request may come before ``cases.opened``. Until the case's facts arriv
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -15,6 +17,7 @@ from shared.contracts.common import UrgentNeed
 from shared.contracts.inbound import LocationType
 from shared.contracts.stabilization import GateRule, InterviewSummary, PlanSummary
 from shared.contracts.status import HhsNotification, InterpreterStatus, InterviewStatus
+from shared.settings import StabilizationSettings
 
 HHS_NOTICE = timedelta(hours=24)  # M1: 22 U.S.C. 7105(b)(1)(G)
 HHS_REMINDER = timedelta(hours=12)
@@ -94,6 +97,22 @@ class Plan(BaseModel):
 
     def interview(self, interview_id: str) -> InterviewRequest | None:
         return next((i for i in self.interviews if i.interview_id == interview_id), None)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """``CASEWORK_MIN_STABILIZATION_HOURS``: time the person gets to stabilize (D6)."""
+
+    min_stabilization_hours: float = 24.0
+
+    @classmethod
+    def from_settings(cls, settings: StabilizationSettings) -> Policy:
+        return cls(min_stabilization_hours=settings.min_stabilization_hours)
+
+    def stabilization_ends(self, plan: Plan) -> datetime | None:
+        if plan.case is None:
+            return None
+        return plan.case.opened_at + timedelta(hours=self.min_stabilization_hours)
 
 
 def interpreter_status(plan: Plan) -> InterpreterStatus:
