@@ -63,6 +63,18 @@ class Settings(BaseSettings):
 
     # Liveness, readiness and metrics over HTTP; each service has its own default port.
     ops_port: int | None = None
+    # ``make run``: where the servers' pid files, logs and data live (infra/up.sh reads the
+    # same CASEWORK_STATE_DIR); the services' ops ports (intake, referral, stabilization,
+    # certification and notify from this one up); and when it restarts a process that died:
+    # after a backoff doubling from the first delay, up to a given number of crashes within
+    # a window, a run of the stable seconds forgetting the crashes before it.
+    state_dir: Path = Path(".local")
+    ops_base_port: int = Field(default=8081, gt=0, lt=65531)
+    restart_first_delay_seconds: float = Field(default=1.0, gt=0)
+    restart_max_delay_seconds: float = Field(default=30.0, gt=0)
+    restart_max_crashes: int = Field(default=5, ge=1)
+    restart_window_seconds: float = Field(default=180.0, gt=0)
+    restart_stable_seconds: float = Field(default=60.0, gt=0)
     # Where the HTTP endpoints listen: loopback locally; 0.0.0.0 inside a container.
     http_host: str = "127.0.0.1"
     # Shifts every service's clock (end-to-end tests and demos of day-long deadlines): keep 0.
