@@ -1,18 +1,16 @@
-"""``make run``: the whole system in the foreground; Ctrl-C stops everything it started.
+"""``make run``: the whole system in the foreground; what dies is restarted; Ctrl-C stops everything it started.
 
 Starts Kafka and FerretDB (unless already running), the local mail sink, every service as
 its own ``faststream run`` process, loads the demo roster, prints where to look, and
-follows the services' logs in a compact form. Each service also logs in full to
-``.local/logs/<service>.log``.
+follows the services' logs in a compact form. Each process also logs in full to
+``.local/logs/<name>.log``. A process that dies is started again after a backoff, and so
+is a server this run started (casework.restarts says when, and when to give up).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,199 +18,226 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from casework.readiness import answers_ready
+from casework import runlog
+from casework.banner import banner_lines, dashboard_tokens
+from casework.infra import Infra, Server, become_subreaper
+from casework.programs import Child, programs
+from casework.restarts import GiveUp, RestartPolicy, Restarts
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-LOGS = ROOT / ".local" / "logs"
-COLOURS = ["cyan", "green", "magenta", "yellow", "blue", "bright_red", "bright_cyan"]
-# Start-up chatter of the libraries underneath; their warnings and errors still show.
-QUIET = ("Received", "Processed", "callback for", "Auto create topics", "Consumer ", "FastStream app",
-         "Started server process", "Uvicorn running", "Waiting for", "Application ", "Finished server",
-         "Topic ", "Failed fetch offsets", "Marking the coordinator", "Group Coordinator", "Shutting down")
 console = Console(highlight=False)
 
 
-def services() -> list[str]:
-    found = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
-    return sorted(found, key=lambda s: own_port(s) or 99999)
-
-
-def own_port(service: str) -> int | None:
-    """The ops port a service has by default, from its settings group: not the group's value,
-    which a ``CASEWORK_OPS_PORT`` set for ``make run`` would make the same for every service."""
-    group = Settings.model_fields.get(service)
-    ops_port = group.annotation.model_fields.get("ops_port") if group and group.annotation else None
-    return ops_port.default if ops_port else None
-
-
-def port_of(service: str, settings: Settings) -> int:
-    return settings.status.dashboard_port if service == "status" else own_port(service) or 8090
+class NotReady(RuntimeError):
+    """The system could not be started."""
 
 
 class Supervisor:
-    def __init__(self) -> None:
-        self.settings = Settings()
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.started_infra = False
-        self.stopping = False
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.policy = RestartPolicy.from_settings(self.settings)
+        self.infra = Infra(self.settings, ROOT)
+        self.logs = self.infra.state_dir / "logs"
+        self.children = {p.name: Child(p, self.logs / f"{p.name}.log", self.show, cwd=ROOT)
+                         for p in programs(self.settings, ROOT)}
+        self.colours = {name: runlog.COLOURS[i % len(runlog.COLOURS)] for i, name in enumerate(self.children)}
+        self.settled = {name: asyncio.Event() for name in self.children}  # ready once, or given up
+        self.repeats = runlog.Repeats()
+        self.ours: list[Server] = []  # the servers this run started
+        self.servers_down: set[str] = set()
+        self.servers_back = asyncio.Event()
+        self.servers_back.set()
+        self.given_up: list[str] = []
+        self.stopping = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+        self.http = httpx.AsyncClient(timeout=2)
 
-    def infra_answering(self) -> bool:
-        probe = [sys.executable, str(ROOT / "infra" / "probe.py")]
-        return all(subprocess.run([*probe, kind, "127.0.0.1", port], capture_output=True).returncode == 0
-                   for kind, port in (("kafka", "9092"), ("mongo", "27017")))
+    # -- start-up ------------------------------------------------------------------------
 
-    def infra_up(self) -> None:
-        if self.infra_answering():
+    async def infra_up(self) -> None:
+        if await self.infra.answering():
             console.print("[dim]Kafka and FerretDB already running[/]")
             return
-        subprocess.run(["bash", str(ROOT / "infra" / "up.sh")], check=True)
-        self.started_infra = True
-
-    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        LOGS.mkdir(parents=True, exist_ok=True)
-        self.procs[name] = subprocess.Popen(
-            argv, cwd=ROOT, env=os.environ | {"PYTHONUNBUFFERED": "1"} | env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        subreaper = become_subreaper()
+        before = self.infra.running()
+        if not await self.infra.up():
+            raise NotReady("Kafka and FerretDB could not be started (infra/up.sh above says why)")
+        for server, pid in ((s, s.pid()) for s in self.infra.servers if before[s.name] is None):
+            if pid is not None:
+                self.ours.append(server)
+                self.tasks.append(asyncio.create_task(self.keep_server(server, pid)))
+        if self.ours and not subreaper:
+            console.print("[dim]a server that dies is restarted; how it ended is not known on this system[/]")
 
     def start_all(self) -> None:
-        if (ROOT / "services" / "notify" / "sink.py").exists():
-            self.spawn("mailsink", [sys.executable, "-m", "services.notify.sink"], {})
-        for name in services():
-            argv = [sys.executable, "-m", "faststream", "run", "--factory", f"services.{name}.app:create_app"]
-            self.spawn(name, argv, {"CASEWORK_OPS_PORT": str(port_of(name, self.settings))})
+        self.tasks += [asyncio.create_task(self.keep(child)) for child in self.children.values()]
 
     async def wait_ready(self, timeout: float = 120) -> None:
-        pending = set(services())
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(timeout=2) as client:
-            while pending and time.monotonic() < deadline:
-                for name in sorted(pending):
-                    if self.procs[name].poll() is not None:
-                        raise SystemExit(f"{name} exited ({self.procs[name].returncode}); see .local/logs/{name}.log")
-                    if await answers_ready(client, port_of(name, self.settings)):
-                        pending.discard(name)
-                        console.print(f"[green]✓[/] {name} ready")
-                await asyncio.sleep(0.5)
-        if pending:
-            raise SystemExit(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))} (see .local/logs/)")
+        try:
+            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self.settled.values())), timeout)
+        except TimeoutError:
+            late = ", ".join(n for n, e in self.settled.items() if not e.is_set())
+            raise NotReady(f"not ready after {timeout:.0f}s: {late} (see {self._shown(self.logs)}/)") from None
 
-    def load_roster(self) -> None:
+    async def load_roster(self) -> None:
         roster = ROOT / "examples" / "roster.yaml"
-        if roster.exists():
-            done = subprocess.run([sys.executable, "-m", "casework", "roster", "load", str(roster)],
-                                  cwd=ROOT, capture_output=True, text=True)
-            console.print("[green]✓[/] demo roster loaded from examples/roster.yaml" if done.returncode == 0
-                          else f"[red]roster load failed:[/] {done.stderr.strip()[-500:]}")
+        if not roster.exists():
+            return
+        done = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "casework", "roster", "load", str(roster), cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _, err = await done.communicate()
+        console.print("[green]✓[/] demo roster loaded from examples/roster.yaml" if done.returncode == 0
+                      else f"[red]roster load failed:[/] {err.decode(errors='replace').strip()[-500:]}")
 
     def banner(self) -> None:
-        s = self.settings
-        tokens = _dashboard_tokens(s)
-        lines = [
-            "[bold]casework is running[/]",
-            f"  Dashboard   {s.status.dashboard_url}" + ("  — sign in with a token:" if tokens else ""),
-            *[f"              {name:<15} {token}" for name, token in tokens],
-            f"  Mail        {s.notify.outbox_dir}/ (one .eml per message)",
-            f"  Servers     Kafka {s.kafka_bootstrap}, FerretDB 127.0.0.1:27017",
-            "  Try         .venv/bin/casework publish examples/events/encounter.json",
-            "              .venv/bin/casework simulate --encounters 50 --rate 5",
-            "              .venv/bin/casework case show <case id>",
-            "  Logs        .local/logs/<service>.log",
-            "  Health      http://127.0.0.1:808[1-5]/readyz and /metrics",
-            "  Stop        Ctrl-C (stops all this command started)",
-        ]
+        lines = banner_lines(self.settings, self.policy, mongo=self.infra.mongo, logs=self._shown(self.logs),
+                             tokens=dashboard_tokens(self.settings, ROOT), given_up=self.given_up)
         console.rule()
         for line in lines:
             console.print(line, soft_wrap=True)
         console.rule()
 
-    async def follow(self) -> None:
-        await asyncio.gather(*(self._follow(name, proc, COLOURS[i % len(COLOURS)])
-                               for i, (name, proc) in enumerate(self.procs.items())))
+    # -- keeping it running --------------------------------------------------------------
 
-    async def _follow(self, name: str, proc: subprocess.Popen[bytes], colour: str) -> None:
-        loop = asyncio.get_running_loop()
-        stdout = proc.stdout
-        if stdout is None:  # spawned with stdout=PIPE: never
-            return
-        with (LOGS / f"{name}.log").open("ab") as log:
-            while True:
-                line = await loop.run_in_executor(None, stdout.readline)
-                if not line:
-                    break
-                log.write(line)
-                log.flush()
-                text = _compact(line.decode(errors="replace"))
-                if text:
-                    console.print(f"[{colour}]{name:>13}[/] {text}", markup=True, soft_wrap=True)
-        if not self.stopping:
-            console.print(f"[red]{name} exited with {proc.poll()}[/] — see .local/logs/{name}.log")
+    def show(self, name: str, line: str) -> None:
+        # While Kafka is being restarted, every client says so many times a second: the
+        # line that it died says it once.
+        text = runlog.compact(line, hide=("aiokafka",) if "kafka" in self.servers_down else ())
+        if text and self.repeats.fresh(name, text, time.monotonic()):
+            console.print(f"[{self.colours[name]}]{name:>13}[/] {text}", markup=True, soft_wrap=True)
 
-    def stop_all(self) -> None:
-        self.stopping = True
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for proc in self.procs.values():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        if self.started_infra:
-            subprocess.run(["bash", str(ROOT / "infra" / "down.sh")], check=False)
-        left = "Kafka and FerretDB stopped too" if self.started_infra else \
-            "Kafka and FerretDB left running (started before; `make infra-down` stops them)"
-        console.print(f"[bold]stopped[/] {', '.join(self.procs) or 'nothing'}; {left}")
+    async def keep(self, child: Child) -> None:
+        """Run the program; each time it dies, start it again after the backoff, or give up."""
+        restarts, again = Restarts(self.policy), False
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            await child.start()
+            ready = asyncio.create_task(self.announce_ready(child, again))
+            how = runlog.describe_exit(await child.finish())
+            ready.cancel()
+            again = True
+            if self.stopping.is_set():
+                return
+            if self.servers_down:
+                down = runlog.titles(sorted(self.servers_down))
+                console.print(f"[red]✗ {child.name} died ({how})[/]; it starts again once {down} is back")
+                if not await self.until(self.servers_back):
+                    return
+                continue
+            decision = restarts.crashed(started=started, died=time.monotonic())
+            if isinstance(decision, GiveUp):
+                self.give_up(child.name, how, decision, child.log_path)
+                return
+            console.print(runlog.restart_line(child.name, how, decision, self.policy), soft_wrap=True)
+            if not await self.pause(decision.delay):
+                return
+
+    async def announce_ready(self, child: Child, again: bool) -> None:
+        while not await child.program.ready(self.http):
+            await asyncio.sleep(0.5)
+        console.print(f"[green]✓[/] {child.name} ready" + (" again" if again else ""))
+        self.settled[child.name].set()
+
+    async def keep_server(self, server: Server, pid: int) -> None:
+        """Watch a server this run started; when it dies, run infra/up.sh again after the backoff."""
+        restarts, started = Restarts(self.policy), time.monotonic()
+        how = runlog.describe_exit(await server.ended(pid))
+        while not self.stopping.is_set():
+            self.servers_down.add(server.name)
+            self.servers_back.clear()
+            decision = restarts.crashed(started=started, died=time.monotonic())
+            if isinstance(decision, GiveUp):
+                self.give_up(server.name, how, decision, server.log)
+                return
+            console.print(runlog.restart_line(server.name, how, decision, self.policy), soft_wrap=True)
+            if not await self.pause(decision.delay):
+                return
+            started = time.monotonic()
+            if await self.infra.up() and (again := server.pid()) is not None:
+                self.servers_down.discard(server.name)
+                if not self.servers_down:
+                    self.servers_back.set()
+                console.print(f"[green]✓[/] {server.name} ready again")
+                how = runlog.describe_exit(await server.ended(again))
+            else:
+                how = "infra/up.sh could not start it"
+
+    def give_up(self, name: str, how: str, gave_up: GiveUp, log: Path) -> None:
+        self.given_up.append(name)
+        if name in self.settled:
+            self.settled[name].set()
+        for line in runlog.gave_up_lines(name, how, gave_up, self._shown(log), runlog.tail(log)):
+            console.print(line, soft_wrap=True)
+
+    async def pause(self, seconds: float) -> bool:
+        """Sleep; False when make run is stopping meanwhile."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+        except TimeoutError:
+            return True
+        return False
+
+    async def until(self, event: asyncio.Event) -> bool:
+        """Wait for ``event``; False when make run is stopping first."""
+        waits = [asyncio.create_task(event.wait()), asyncio.create_task(self.stopping.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
+        return not self.stopping.is_set()
+
+    # -- stopping ------------------------------------------------------------------------
+
+    async def stop_all(self) -> None:
+        self.stopping.set()
+        running = await asyncio.gather(*(child.stop(20) for child in self.children.values()))
+        stopped = [name for name, was in zip(self.children, running, strict=True) if was]
+        if self.ours:
+            await self.infra.down([s.name for s in self.ours])
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.http.aclose()
+        ours = [s.name for s in self.ours]
+        left = [s.name for s in self.infra.servers if s.name not in ours]
+        console.print(runlog.stopped_line(stopped, ours, left, self.given_up))
+
+    def _shown(self, path: Path) -> str:
+        return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def _dashboard_tokens(settings: Settings) -> list[tuple[str, str]]:
-    """The development sign-in tokens the status service generated (none when configured)."""
-    path = ROOT / settings.status.dev_dashboard_tokens_path
-    if settings.status.dashboard_tokens or not path.exists():
-        return []
-    try:
-        return sorted(json.loads(path.read_text())["tokens"].items())
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return []
+async def start(supervisor: Supervisor) -> None:
+    await supervisor.infra_up()
+    supervisor.start_all()
+    await supervisor.wait_ready()
+    await supervisor.load_roster()
+    supervisor.banner()
 
 
-def _compact(line: str) -> str:
-    try:
-        entry = json.loads(line)
-    except ValueError:
-        return line.rstrip()
-    event = str(entry.pop("event", ""))
-    level = entry.pop("level", "info")
-    if level == "debug" or event.startswith(QUIET) or "NotLeaderForPartition" in event:
-        return ""
-    for noise in ("timestamp", "logger", "group_id", "message_id", "topic", "stack", "service", "event_id"):
-        entry.pop(noise, None)
-    style = {"warning": "yellow", "error": "red", "critical": "red"}.get(level)
-    details = " ".join(f"{k}={v}" for k, v in entry.items() if k != "correlation_id")
-    text = f"{event} [dim]{details}[/]" if details else event
-    return f"[{style}]{text}[/]" if style else text
-
-
-async def main() -> None:
+async def main() -> int:
     supervisor = Supervisor()
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    interrupted = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, interrupted.set)
+    starting = asyncio.create_task(start(supervisor))
+    interrupt = asyncio.create_task(interrupted.wait())
     try:
-        supervisor.infra_up()
-        supervisor.start_all()
-        follower = asyncio.create_task(supervisor.follow())
-        await supervisor.wait_ready()
-        supervisor.load_roster()
-        supervisor.banner()
-        await stop.wait()
+        await asyncio.wait([starting, interrupt], return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()  # a start-up that failed raises here
+            await interrupt
         console.print("\n[bold]stopping…[/]")
-        follower.cancel()
+    except NotReady as exc:
+        console.print(f"[bold red]{exc}[/]")
+        return 1
     finally:
-        supervisor.stop_all()
+        starting.cancel()
+        interrupt.cancel()
+        await supervisor.stop_all()
+    return 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

@@ -1,13 +1,17 @@
 # shellcheck shell=bash disable=SC2034  # variables are used by the scripts that source this
 # Shared definitions for infra/*.sh. Sourced, never run.
-# Everything generated lives under $ROOT/.local (git-ignored).
+# Everything generated lives under $ROOT/.local (git-ignored). CASEWORK_STATE_DIR moves
+# the pid files, logs and data (run/, logs/, data/) elsewhere, for a second pair of
+# servers beside the usual one; the jars and the FerretDB binary stay under .local.
 
 INFRA="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$INFRA/.." && pwd)"
 LOCAL="$ROOT/.local"
-RUN_DIR="$LOCAL/run"
-LOG_DIR="$LOCAL/logs"
-DATA_DIR="$LOCAL/data"
+STATE_DIR="${CASEWORK_STATE_DIR:-$LOCAL}"
+case "$STATE_DIR" in /*) ;; *) STATE_DIR="$ROOT/$STATE_DIR" ;; esac
+RUN_DIR="$STATE_DIR/run"
+LOG_DIR="$STATE_DIR/logs"
+DATA_DIR="$STATE_DIR/data"
 BIN_DIR="$LOCAL/bin"
 
 KAFKA_VERSION="4.4.0"
@@ -15,7 +19,7 @@ KAFKA_HOME="$LOCAL/kafka"
 KAFKA_LIBS="$KAFKA_HOME/libs"
 KAFKA_JAR="$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar"
 KAFKA_STAMP="$KAFKA_HOME/libs.pom.sha256"
-KAFKA_PROPS="$KAFKA_HOME/server.properties"
+KAFKA_PROPS="$STATE_DIR/kafka/server.properties"
 KAFKA_DATA="$DATA_DIR/kafka"
 KAFKA_PORTS_FILE="$DATA_DIR/kafka.controller-port"
 KAFKA_LOG="$LOG_DIR/kafka.log"
@@ -43,6 +47,8 @@ else
 fi
 
 say() { printf '%s\n' "$*"; }
+# shown PATH: PATH relative to the repository when it lies inside it.
+shown() { printf '%s\n' "${1#"$ROOT"/}"; }
 warn() { printf '%s\n' "$*" >&2; }
 die() {
     printf 'ERROR: %s\n' "$*" >&2

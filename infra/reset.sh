@@ -13,10 +13,10 @@ bash "$INFRA/down.sh"
 if [ -d "$DATA_DIR" ]; then
     for d in "$DATA_DIR"/* "$DATA_DIR"/.[!.]*; do
         [ -e "$d" ] || continue
-        say "reset: removing .local/data/${d##*/} ($(du -sh "$d" 2>/dev/null | cut -f1))"
+        say "reset: removing $(shown "$d") ($(du -sh "$d" 2>/dev/null | cut -f1))"
     done
     rm -rf "$DATA_DIR"
-    say "reset: removed .local/data"
+    say "reset: removed $(shown "$DATA_DIR")"
 else
-    say "reset: no .local/data, nothing to remove"
+    say "reset: no $(shown "$DATA_DIR"), nothing to remove"
 fi

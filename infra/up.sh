@@ -24,7 +24,7 @@ STARTED=() # services launched by this run (stopped again on failure)
 fail() { # fail SERVICE LOGFILE MESSAGE
     warn "ERROR: $1: $3"
     if [ -f "$2" ]; then
-        warn "----- last 40 lines of ${2#"$ROOT"/} -----"
+        warn "----- last 40 lines of $(shown "$2") -----"
         tail -n 40 "$2" >&2 || true
         warn "-----"
     fi
@@ -98,7 +98,7 @@ start_kafka() {
 
     local cp="$KAFKA_LIBS/*"
     local log4j="-Dlog4j2.configurationFile=$INFRA/kafka/log4j2.xml"
-    mkdir -p "$KAFKA_HOME" "$KAFKA_DATA"
+    mkdir -p "$(dirname "$KAFKA_PROPS")" "$KAFKA_DATA"
     sed -e "s#@DATA_DIR@#$(sed_escape "$KAFKA_DATA")#g" \
         -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" \
         -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
@@ -114,7 +114,7 @@ start_kafka() {
             -t "$cid" -c "$KAFKA_PROPS" >"$LOG_DIR/kafka-format.log" 2>&1 ||
             fail kafka "$LOG_DIR/kafka-format.log" "formatting $KAFKA_DATA failed"
         printf '%s\n' "$KAFKA_CONTROLLER_PORT" >"$KAFKA_PORTS_FILE"
-        say "kafka: formatted .local/data/kafka, cluster id $cid ($(elapsed "$t" "$(now_ms)") s)"
+        say "kafka: formatted $(shown "$KAFKA_DATA"), cluster id $cid ($(elapsed "$t" "$(now_ms)") s)"
     else
         local formatted_port
         formatted_port="$(cat "$KAFKA_PORTS_FILE" 2>/dev/null || echo "$KAFKA_CONTROLLER_PORT")"
@@ -131,7 +131,7 @@ start_kafka() {
         fail kafka "$KAFKA_LOG" "could not launch java"
     STARTED+=(kafka)
     printf '%s %s\n' "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" >"$KAFKA_PORTS_RUNNING"
-    say "kafka: started (pid $(cat "$KAFKA_PID")), log .local/logs/kafka.log"
+    say "kafka: started (pid $(cat "$KAFKA_PID")), log $(shown "$KAFKA_LOG")"
 }
 
 # --------------------------------------------------------------- FerretDB
@@ -158,7 +158,7 @@ start_ferretdb() {
         fail ferretdb "$FERRETDB_LOG" "could not launch .local/bin/ferretdb"
     STARTED+=(ferretdb)
     printf '%s\n' "$MONGO_PORT" >"$FERRETDB_PORT_RUNNING"
-    say "ferretdb: started (pid $(cat "$FERRETDB_PID")), log .local/logs/ferretdb.log"
+    say "ferretdb: started (pid $(cat "$FERRETDB_PID")), log $(shown "$FERRETDB_LOG")"
 }
 
 # Check every port before starting anything.

@@ -42,6 +42,22 @@ class KitSettings(Group):
     max_delivery_attempts: int = Field(default=5, ge=1)
 
 
+class RunSettings(Group):
+    """``make run``: where the servers' pid files, logs and data live (infra/up.sh reads the same
+    ``CASEWORK_STATE_DIR``), the services' ops ports (intake, referral, stabilization,
+    certification and notify from ``ops_base_port`` up), and when a process that died is
+    restarted: after a backoff doubling from the first delay, up to a number of crashes within
+    a window, a run of ``restart_stable_seconds`` forgetting the crashes before it."""
+
+    state_dir: Path = Path(".local")
+    ops_base_port: int = Field(default=8081, gt=0, lt=65531)
+    restart_first_delay_seconds: float = Field(default=1.0, gt=0)
+    restart_max_delay_seconds: float = Field(default=30.0, gt=0)
+    restart_max_crashes: int = Field(default=5, ge=1)
+    restart_window_seconds: float = Field(default=180.0, gt=0)
+    restart_stable_seconds: float = Field(default=60.0, gt=0)
+
+
 class IntakeSettings(Group):
     """The intake service and the key ring of its vault."""
 
@@ -166,6 +182,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     kit: KitSettings = Field(default_factory=KitSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     referral: ReferralSettings = Field(default_factory=ReferralSettings)
     stabilization: StabilizationSettings = Field(default_factory=StabilizationSettings)

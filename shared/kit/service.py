@@ -28,6 +28,7 @@ from shared.kafka import ensure_topics, make_broker
 from shared.kit.clock import Clock, SystemClock
 from shared.kit.consumer import BatchConsumer, DeadLetters, Handler, OnInvalid, documented, raw_records
 from shared.kit.decision import Decision
+from shared.kit.failpoints import refuse_start
 from shared.kit.health import Health
 from shared.kit.inbound import TopicReader
 from shared.kit.metrics import METRICS
@@ -48,6 +49,7 @@ class Service:
     def __init__(self, name: str, settings: Settings | None = None, *, clock: Clock | None = None,
                  description: str = "", ops_port: int | None = None, backend: Backend | None = None,
                  publisher: Publisher | None = None) -> None:
+        refuse_start(name)
         self.name = name
         self.settings = settings or Settings()
         self.clock = clock or SystemClock(timedelta(seconds=self.settings.clock_offset_seconds))
