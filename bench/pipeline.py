@@ -112,11 +112,13 @@ async def _db_commands(procs: list[ServiceProcess]) -> dict[str, dict[str, float
     async with httpx.AsyncClient(timeout=5) as client:
         for proc in procs:
             text = (await client.get(f"http://127.0.0.1:{proc.port}/metrics")).text
-            mine = found[proc.name] = {"n": 0.0}
+            mine = found[proc.name] = {"n": 0.0, "ops": 0.0}
             for family in text_string_to_metric_families(text):
                 for sample in family.samples:
                     if sample.name == "casework_db_commands_total":
                         mine["n"] += sample.value
+                    elif sample.name == "casework_db_operations_total":
+                        mine["ops"] += sample.value
                     elif sample.name == "casework_db_command_seconds_sum":
                         mine[f"{sample.labels['command']} s"] = sample.value
     return found
@@ -147,10 +149,16 @@ class Profile:
             "cores_busy": round(sum(self.cpu.values()) / self.wall, 2),
             "cpu_ms_per_encounter": {name: round(seconds * 1000 / count, 2) for name, seconds in busiest},
             "db_commands_per_encounter": {name: round(c["n"] / count, 1) for name, c in self.commands.items()},
+            "document_operations_per_encounter": {
+                **{name: round(c["ops"] / count, 1) for name, c in self.commands.items()},
+                "all services": round(sum(c["ops"] for c in self.commands.values()) / count, 1)},
+            "services_cpu_ms_per_encounter": round(sum(
+                self.cpu[p.name] for p in self.procs) * 1000 / count, 2),
             # time each service spent waiting for the database, per encounter, by command
             "db_wait_ms_per_encounter": {
                 name: {k.removesuffix(" s"): round(v * 1000 / count, 1)
-                       for k, v in sorted(c.items(), key=lambda kv: -kv[1]) if k != "n" and v * 1000 / count >= 0.5}
+                       for k, v in sorted(c.items(), key=lambda kv: -kv[1])
+                       if k not in ("n", "ops") and v * 1000 / count >= 0.5}
                 for name, c in self.commands.items()},
         }
 

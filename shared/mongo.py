@@ -22,15 +22,25 @@ from shared.settings import Settings
 
 COMMANDS = Counter("casework_db_commands_total", "Database commands sent, by database and command",
                    ["database", "command", "outcome"])
+OPERATIONS = Counter("casework_db_operations_total",
+                     "Document operations sent: one per read, and one per document a write command carries",
+                     ["database", "command"])
 COMMAND_SECONDS = Histogram("casework_db_command_seconds", "Database command round trips", ["command"],
                             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+
+
+# The field of a write command that lists its operations (each a document written or removed).
+_BATCHED = {"insert": "documents", "update": "updates", "delete": "deletes"}
 
 
 class CommandMetrics(monitoring.CommandListener):
     """Counts and times every database command, so ``/metrics`` shows where the time goes."""
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        pass
+        name = event.command_name
+        batch = _BATCHED.get(name)
+        count = len(event.command.get(batch) or ()) if batch else 1
+        OPERATIONS.labels(event.database_name or "", name).inc(count)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         self._note(event, "ok")

@@ -6,12 +6,16 @@
   and which specialist holds the case now (from the referral and plan events).
 
 Both are plain idempotent upserts applied in topic order: a redelivered batch writes the
-same values again.
+same values again. Both are also kept in memory, for what every batch needs: the roster read
+again at most every ``FRESH_SECONDS`` (another instance may be the one consuming the roster
+topic), a case's record written only when it changes and trusted for ``FRESH_SECONDS``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DeleteOne, IndexModel, UpdateOne
@@ -46,10 +50,29 @@ def case_facts(payload: Any) -> dict[str, Any] | None:
     return None
 
 
+FRESH_SECONDS = 5.0
+CASES_KEPT = 20_000
+
+
+def merged(facts: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    return facts | update["$set"]
+
+
+def needs_case_record(payload: Any) -> bool:
+    """Whether choosing this event's recipients needs its case's record: it names no specialist
+    or no region of its own."""
+    named = getattr(payload, "specialist_id", None) and getattr(payload, "region", None)
+    return bool(getattr(payload, "case_id", None)) and not named
+
+
 class DirectoryStore:
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], clock: Callable[[], float] = time.monotonic) -> None:
         self.contacts = db["contacts"]
         self.cases = db["cases"]
+        self.clock = clock
+        self._roster: dict[str, Contact] = {}
+        self._roster_read_at = -FRESH_SECONDS
+        self._facts: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()  # case -> (read at, record)
 
     async def ensure_indexes(self) -> None:
         await self.contacts.create_indexes([IndexModel([("role", ASCENDING), ("on_duty", ASCENDING)],
@@ -66,33 +89,65 @@ class DirectoryStore:
                                      upsert=True))
         for chunk in chunks(ops):  # in topic order: the last word wins
             await bulk_write(self.contacts, chunk, ordered=True)
+        self._roster_read_at = -FRESH_SECONDS  # read again, with this change, when next needed
         return []
 
     async def note_cases(self, events: Iterable[Inbound]) -> None:
-        ops = [UpdateOne({"_id": e.data.case_id}, update, upsert=True)
-               for e in events if (update := case_facts(e.data)) is not None]
+        """Write each case's routing record where these events change it (in topic order);
+        what is known not to change it is not written again."""
+        ops = []
+        for event in events:
+            update = case_facts(event.data)
+            if update is None:
+                continue
+            case_id = event.data.case_id
+            entry = self._facts.get(case_id)
+            if entry is not None and merged(entry[1], update) == entry[1]:
+                continue
+            ops.append(UpdateOne({"_id": case_id}, update, upsert=True))
+            if entry is not None:
+                self._facts[case_id] = (entry[0], merged(entry[1], update))
         for chunk in chunks(ops):
             await bulk_write(self.cases, chunk, ordered=True)
 
     async def directory_for(self, payloads: Sequence[Any]) -> Directory:
-        """Everything the batch's recipients are chosen from, in three reads."""
-        case_ids = sorted({p.case_id for p in payloads if getattr(p, "case_id", None)})
-        cases = await find_by_ids(self.cases, case_ids)
+        """Everything the batch's recipients are chosen from (from memory, mostly)."""
+        cases = await self._case_records(sorted({p.case_id for p in payloads if needs_case_record(p)}))
+        roster = await self._contacts()
         holders = {c: d["specialist_id"] for c, d in cases.items() if d.get("specialist_id")}
-        named = sorted({s for p in payloads if (s := getattr(p, "specialist_id", None)) is not None}
-                       | set(holders.values()))
-        contacts = [Contact(id=d.pop("_id"), **d) for d in (await find_by_ids(self.contacts, named)).values()]
-        supervisors = await self._contacts({"role": "supervisor", "on_duty": True})
-        return Directory(contacts={c.id: c for c in contacts}, supervisors=tuple(supervisors),
+        named = {s for p in payloads if (s := getattr(p, "specialist_id", None)) is not None} | set(holders.values())
+        supervisors = [c for _, c in sorted(roster.items()) if c.role == "supervisor" and c.on_duty]
+        return Directory(contacts={i: roster[i] for i in named if i in roster}, supervisors=tuple(supervisors),
                          case_specialists=holders,
                          case_regions={c: d["region"] for c, d in cases.items() if d.get("region")})
 
     async def contact(self, recipient_id: str) -> Contact | None:
-        found = await self._contacts({"_id": recipient_id})
-        return found[0] if found else None
+        return (await self._contacts()).get(recipient_id)
 
-    async def _contacts(self, query: dict[str, Any]) -> list[Contact]:
-        return [Contact(id=d.pop("_id"), **d) async for d in self.contacts.find(query).sort("_id", 1)]
+    async def _contacts(self) -> dict[str, Contact]:
+        if self.clock() - self._roster_read_at >= FRESH_SECONDS:
+            self._roster = {d["_id"]: Contact(id=d.pop("_id"), **d) async for d in self.contacts.find({})}
+            self._roster_read_at = self.clock()
+        return self._roster
+
+    async def _case_records(self, case_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        now = self.clock()
+        known = {c: entry[1] for c in case_ids if (entry := self._facts.get(c)) and now - entry[0] < FRESH_SECONDS}
+        missing = [c for c in case_ids if c not in known]
+        if missing:
+            found = await find_by_ids(self.cases, missing)
+            for case_id in missing:
+                record = {k: v for k, v in found.get(case_id, {}).items() if k != "_id"}
+                if case_id in found:
+                    known[case_id] = record
+                self._remember(case_id, record, now)
+        return known
+
+    def _remember(self, case_id: str, record: dict[str, Any], now: float) -> None:
+        self._facts[case_id] = (now, record)
+        self._facts.move_to_end(case_id)
+        while len(self._facts) > CASES_KEPT:
+            self._facts.popitem(last=False)
 
     async def load_roster(self, settings: Settings) -> int:
         """Read the whole compacted roster before consuming anything else, so the first

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 import uvicorn
+from aiokafka import ConsumerRebalanceListener
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaRouter
 from faststream.specification import AsyncAPI
@@ -122,7 +123,7 @@ class Service:
             self.settings.topic(topic), batch=True, group_id=self.group_id(topic),
             auto_offset_reset="earliest", max_records=self.settings.kit.batch_max_records,
             batch_timeout_ms=self.settings.kit.batch_timeout_ms, decoder=raw_records,
-            title=f"{topic}:{self.name}",
+            listener=Reassigned(self.workflows), title=f"{topic}:{self.name}",
             description=description or ", ".join(f"`{p.TYPE}`" for p in payloads),
         )(on_batch)
         self.topics |= {topic, dlq(topic)}
@@ -248,6 +249,21 @@ class Built(Protocol):
 
     @property
     def app(self) -> FastStream: ...
+
+
+class Reassigned(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no type hints
+    """Partitions moved: what this process remembers of aggregates may now be someone else's."""
+
+    def __init__(self, workflows: list[Workflow[Any]]) -> None:
+        self.workflows = workflows
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        for flow in self.workflows:
+            flow.cache.clear()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        for flow in self.workflows:
+            flow.cache.clear()
 
 
 def process_app(bootstrap: Callable[..., Built], settings: Settings, *, ops_port: int) -> FastStream:

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from shared import logging as caselog
 from shared.cloudevents import derived_id, encode, new_event
 from shared.contracts.common import Payload
+from shared.kit.cache import RecordCache
 from shared.kit.clock import Clock
 from shared.kit.decision import Decide, Decision, S
 from shared.kit.failpoints import failpoint
@@ -93,6 +94,9 @@ class Workflow(Generic[S]):
     # Which stored outboxes are known to be out: this run's and the other writers'.
     watermarks: Watermarks = field(init=False, repr=False)
 
+    # What this process read or wrote last, per aggregate (see :mod:`.cache`).
+    cache: RecordCache = field(default_factory=RecordCache, repr=False)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "watermarks", Watermarks(self.service))
 
@@ -109,10 +113,10 @@ class Workflow(Generic[S]):
     async def _handle(self, events: Sequence[Inbound]) -> list[Poison]:
         pending = _group(events, self._aggregate_of)
         poisons: dict[str, Poison] = {}
-        for _ in range(MAX_CONFLICT_ROUNDS):
+        for round_ in range(MAX_CONFLICT_ROUNDS):
             now = self.clock.now()
             decide = await self.decision.for_batch(_flatten(pending))
-            records = await self.store.load(list(pending))
+            records = self._remembered(pending) if round_ == 0 else await self._load(list(pending))
             changes = [c for aggregate_id, group in pending.items()
                        if (c := self._apply(aggregate_id, records.get(aggregate_id), group, decide, now, poisons))]
             redo = await self.before_write(changes) if self.before_write and changes else set()
@@ -133,13 +137,32 @@ class Workflow(Generic[S]):
             pending = {k: v for k, v in pending.items() if k in redo}
         raise ConcurrencyConflict(f"{len(pending)} aggregate(s) kept changing; batch retried")
 
+    def _remembered(self, ids: Iterable[str]) -> dict[str, Record]:
+        """The first round reads nothing: what this process wrote last, else a new aggregate."""
+        return {i: r for i in ids if (r := self.cache.get(i)) is not None}
+
+    async def _load(self, ids: list[str]) -> dict[str, Record]:
+        records = await self.store.load(ids)
+        self.cache.forget(ids)
+        for record in records.values():
+            self.cache.put(record)
+        return records
+
     async def _write(self, writes: list[Write]) -> set[str]:
         """Stamp and write; a write that failed half-way stays open until a relay sweep
         finds out whether it landed (its hint was noted before it)."""
         for write in writes:
             write.stamp = self.watermarks.stamp(waits=bool(write.outbox))
-        redo = await self.store.write(writes)
+        try:
+            redo = await self.store.write(writes)
+        except BaseException:
+            self.cache.forget(w.id for w in writes)  # landed or not: read afresh next time
+            raise
         self.watermarks.settled([w.stamp for w in writes if w.id in redo])
+        self.cache.forget(redo)
+        for write in writes:
+            if write.id not in redo:
+                self.cache.wrote(write)
         return redo
 
     async def publish(self, writes: Iterable[Write]) -> None:
@@ -166,7 +189,7 @@ class Workflow(Generic[S]):
         if not self.unpublished:
             return 0
         async with self.writing:
-            records = await self.store.load(sorted(self.unpublished))
+            records = await self._load(sorted(self.unpublished))
             self.unpublished.intersection_update(records)
             await self.publish(r.as_write(self.clock.now()) for r in records.values())
         return len(records)
@@ -197,7 +220,7 @@ class Workflow(Generic[S]):
         if not wanted:
             return 0
         async with self.writing:
-            records = await self.store.load(sorted(wanted))
+            records = await self._load(sorted(wanted))
             events = [e for r in records.values() for e in self._due_timers(r, now)]
             if events:
                 await self._handle(events)
