@@ -122,9 +122,12 @@ class ServiceProcess:
 
         env = os.environ | self.settings.as_environment() | {"CASEWORK_OPS_PORT": str(self.port),
                                                              "PYTHONUNBUFFERED": "1"}
+        # BENCH_PROFILE=<service>: that service runs under cProfile, its profile in .local/<service>.prof
+        profile = ["-m", "cProfile", "-o", f".local/{self.name}.prof"] if os.environ.get("BENCH_PROFILE") == self.name \
+            else []
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "faststream", "run", "--factory", f"services.{self.name}.app:create_app", env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            sys.executable, *profile, "-m", "faststream", "run", "--factory", f"services.{self.name}.app:create_app",
+            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 
     async def ready(self, timeout: float = 90) -> None:
         if not await wait_ready(self.port, within=timeout):

@@ -119,9 +119,19 @@ async def _db_commands(procs: list[ServiceProcess]) -> dict[str, dict[str, float
                         mine["n"] += sample.value
                     elif sample.name == "casework_db_operations_total":
                         mine["ops"] += sample.value
+                        mine[f"{sample.labels['command']} ops"] = mine.get(f"{sample.labels['command']} ops", 0.0) \
+                            + sample.value
                     elif sample.name == "casework_db_command_seconds_sum":
                         mine[f"{sample.labels['command']} s"] = sample.value
     return found
+
+
+def _summed(figures: Any) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for figure in figures:
+        for key, value in figure.items():
+            total[key] = total.get(key, 0.0) + value
+    return total
 
 
 class Profile:
@@ -151,14 +161,16 @@ class Profile:
             "db_commands_per_encounter": {name: round(c["n"] / count, 1) for name, c in self.commands.items()},
             "document_operations_per_encounter": {
                 **{name: round(c["ops"] / count, 1) for name, c in self.commands.items()},
-                "all services": round(sum(c["ops"] for c in self.commands.values()) / count, 1)},
+                "all services": round(sum(c["ops"] for c in self.commands.values()) / count, 1),
+                "by command": {k.removesuffix(" ops"): round(v / count, 2) for k, v in sorted(
+                    _summed(self.commands.values()).items()) if k.endswith(" ops")}},
             "services_cpu_ms_per_encounter": round(sum(
                 self.cpu[p.name] for p in self.procs) * 1000 / count, 2),
             # time each service spent waiting for the database, per encounter, by command
             "db_wait_ms_per_encounter": {
                 name: {k.removesuffix(" s"): round(v * 1000 / count, 1)
                        for k, v in sorted(c.items(), key=lambda kv: -kv[1])
-                       if k not in ("n", "ops") and v * 1000 / count >= 0.5}
+                       if k.endswith(" s") and v * 1000 / count >= 0.5}
                 for name, c in self.commands.items()},
         }
 

@@ -93,6 +93,8 @@ class ReferralSettings(Group):
 class StabilizationSettings(Group):
     ops_port: int = 8083
     min_stabilization_hours: float = Field(default=24, ge=0)
+    # Off the path to the referral mail: batches of several topics wait this long to be written together.
+    plan_gather_seconds: float = Field(default=0.1, ge=0, le=5)
 
 
 class CertificationSettings(Group):
@@ -145,6 +147,9 @@ class StatusSettings(Group):
     """The dashboard the status service serves, and how its running processes are told apart."""
 
     dashboard_port: int = 8080
+    # Snapshots of a case's events from several topics are folded and published together
+    # when they come within this many seconds (one write and one snapshot, not one each).
+    snapshot_gather_seconds: float = Field(default=0.2, ge=0, le=5)
     # When set (test and benchmark harnesses), the dashboard moves with the ops routes.
     ops_port: int | None = None
     dashboard_url: str = "http://127.0.0.1:8080"

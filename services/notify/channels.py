@@ -9,7 +9,6 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
 
 import aiosmtplib
 import httpx
@@ -17,6 +16,8 @@ import httpx
 from shared.errors import describe
 from shared.settings import SmtpSettings
 from shared.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
+
+from .render import Mail
 
 
 @dataclass(frozen=True)
@@ -49,19 +50,19 @@ class Mailer:
         self.timeout = timeout
         self._idle: list[aiosmtplib.SMTP] = []
 
-    async def send(self, mail: EmailMessage) -> Outcome:
+    async def send(self, mail: Mail) -> Outcome:
         if self._idle:
             outcome = await self._attempt(self._idle.pop(), mail)
             if outcome is not STALE:
                 return outcome
         return await self._attempt(None, mail)
 
-    async def _attempt(self, client: aiosmtplib.SMTP | None, mail: EmailMessage) -> Outcome:
+    async def _attempt(self, client: aiosmtplib.SMTP | None, mail: Mail) -> Outcome:
         pooled = client is not None
         try:
             async with asyncio.timeout(self.timeout):
                 client = client or await self._connect()
-                await client.send_message(mail)
+                await client.sendmail(mail.sender, [mail.to], mail.content)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             if client is not None:
                 client.close()

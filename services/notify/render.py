@@ -8,7 +8,10 @@ attempt, so a receiver can drop the rare duplicate a crash leaves (``Message-ID`
 from __future__ import annotations
 
 import json
-from email.message import EmailMessage
+from dataclasses import dataclass
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formatdate
 from pathlib import Path
 
@@ -30,18 +33,31 @@ def idempotency_key(n: Notification, d: Delivery) -> str:
     return f"{n.id}:{recipient_hash(d.key)}"
 
 
-def email(m: Message, n: Notification, d: Delivery, *, sender: str, to: str) -> EmailMessage:
-    mail = EmailMessage()
+@dataclass(frozen=True)
+class Mail:
+    """One e-mail as it goes on the wire (RFC 5322 bytes), and its envelope."""
+
+    sender: str
+    to: str
+    message_id: str
+    content: bytes
+
+
+def email(m: Message, n: Notification, d: Delivery, *, sender: str, to: str) -> Mail:
+    """Text and HTML alternatives, UTF-8. Built with the classic ``email.mime`` classes: the
+    header registry of ``EmailMessage`` costs several times as much per mail, for nothing
+    these fixed, generated headers need."""
+    context = {"m": m, "reference": n.reference}
+    mail = MIMEMultipart("alternative")
     mail["From"] = sender
     mail["To"] = to
-    mail["Subject"] = m.subject
+    mail["Subject"] = m.subject if m.subject.isascii() else Header(m.subject, "utf-8").encode()
     mail["Date"] = formatdate(usegmt=True)
     mail["Message-ID"] = message_id(n, d)
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
-    context = {"m": m, "reference": n.reference}
-    mail.set_content(_ENV.get_template("mail.txt").render(context))
-    mail.add_alternative(_ENV.get_template("mail.html").render(context), subtype="html")
-    return mail
+    mail.attach(MIMEText(_ENV.get_template("mail.txt").render(context), "plain", "utf-8"))
+    mail.attach(MIMEText(_ENV.get_template("mail.html").render(context), "html", "utf-8"))
+    return Mail(sender, to, mail["Message-ID"], mail.as_bytes())
 
 
 def webhook_body(m: Message, n: Notification, d: Delivery) -> bytes:

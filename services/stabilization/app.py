@@ -42,6 +42,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
         return set()
 
     plans = service.workflow("plans", Plan, Pure(partial(domain.decide, policy=policy)),
+                             gather=settings.stabilization.plan_gather_seconds,
                              before_write=count_breaches)
     service.consume(CaseOpened, handler=plans)
     service.consume(ReferralAssigned, ReferralAccepted, CaseUnassigned, handler=plans)

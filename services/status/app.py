@@ -85,7 +85,8 @@ def report_in(service: Service) -> None:
 
 
 def projection(service: Service) -> Workflow[CaseView]:
-    return service.workflow(casefile.COLLECTION, CaseView, Pure(domain.decide), aggregate_id=lambda e: e.data.case_id)
+    return service.workflow(casefile.COLLECTION, CaseView, Pure(domain.decide), aggregate_id=lambda e: e.data.case_id,
+                            gather=service.settings.status.snapshot_gather_seconds)
 
 
 def only(keep: Callable[[Any], bool], flow: Workflow[CaseView]) -> Callable[[list[Inbound]], Any]:

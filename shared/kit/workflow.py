@@ -60,6 +60,9 @@ BeforeWrite = Callable[[list[Change[Any]]], Awaitable[set[str]]]
 AfterWrite = Callable[[list[Change[Any]]], Awaitable[None]]
 
 
+Joined = tuple[list[Inbound], "asyncio.Future[list[Poison]]"]
+
+
 def by_subject(event: Inbound) -> str:
     """The default aggregate of an event: its payload's subject (the case id)."""
     return str(event.data.subject)
@@ -81,6 +84,9 @@ class Workflow(Generic[S]):
     after_write: AfterWrite | None = None
     # How long after a write a sweep looks whether its outbox went out (a crash in between).
     relay_after: timedelta = timedelta(seconds=5)
+    # Seconds a batch waits for others to join it (read models off the critical path: fewer,
+    # larger writes at the cost of that much latency); 0: written at once.
+    gather: float = 0.0
     # FerretDB (SQLite) applies an update as read, modify, replace by _id: two concurrent
     # updates of one document both match a ``version`` guard and the later one wins, even
     # on disjoint fields. So this process writes the workflow's documents one batch at a
@@ -94,6 +100,8 @@ class Workflow(Generic[S]):
     # Which stored outboxes are known to be out: this run's and the other writers'.
     watermarks: Watermarks = field(init=False, repr=False)
 
+    # Batches waiting to be written together with whatever batch comes first (see :meth:`handle`).
+    joining: list[Joined] = field(default_factory=list, repr=False)
     # What this process read or wrote last, per aggregate (see :mod:`.cache`).
     cache: RecordCache = field(default_factory=RecordCache, repr=False)
 
@@ -107,8 +115,35 @@ class Workflow(Generic[S]):
             await self.watermarks.load(self.store)
 
     async def handle(self, events: Sequence[Inbound]) -> list[Poison]:
+        """Decide and write these events; their poisons come back.
+
+        Group commit: batches that arrive while another is being written (the subscribers of
+        several topics, a recorder's outcomes) wait together and go in one round, so an
+        aggregate touched by all of them is written once, not once each.
+        """
+        mine: Joined = (list(events), asyncio.get_running_loop().create_future())
+        first = not self.joining
+        self.joining.append(mine)
+        if first and self.gather > 0:
+            await asyncio.sleep(self.gather)  # let the other topics' batches join this one
         async with self.writing:
-            return await self._handle(events)
+            if not mine[1].done():
+                group = self.joining[:]
+                self.joining.clear()
+                await self._handle_group(group, mine)
+        return mine[1].result()
+
+    async def _handle_group(self, group: list[Joined], mine: Joined) -> None:
+        try:
+            poisons = await self._handle([e for events, _ in group for e in events])
+        except BaseException as exc:
+            for joined in group:
+                if joined is not mine:
+                    joined[1].set_exception(exc)  # raised where that batch waits
+            raise
+        by_event = {p.event.identity: p for p in poisons}
+        for events, done in group:
+            done.set_result([by_event[e.identity] for e in events if e.identity in by_event])
 
     async def _handle(self, events: Sequence[Inbound]) -> list[Poison]:
         pending = _group(events, self._aggregate_of)

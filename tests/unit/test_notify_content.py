@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import re
 
@@ -34,7 +36,8 @@ def notification(payload) -> Notification:
 def wire(state: Notification, index: int = 0):
     delivery = state.deliveries[index]
     message = compose(state, delivery, LINK)
-    return message, render.email(message, state, delivery, sender="casework@x.org", to="a@x.org")
+    mail = render.email(message, state, delivery, sender="casework@x.org", to="a@x.org")
+    return message, email.message_from_bytes(mail.content, policy=email.policy.default)
 
 
 def test_every_kind_has_a_title_and_wording() -> None:
