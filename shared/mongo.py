@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient, InsertOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.results import BulkWriteResult
 
@@ -65,6 +65,7 @@ class CommandMetrics(monitoring.CommandListener):
 # processes (a restart) included still below the limit.
 POOL_SIZE = 24
 MAX_UPDATES_PER_COMMAND = 10
+MAX_INSERTS_PER_COMMAND = 100
 BULK_COMMANDS_AT_ONCE = 2
 DUPLICATE_KEY = 11000  # the server error code of a unique-index violation
 _bulk_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
@@ -74,10 +75,21 @@ def chunks(items: Sequence[Any], size: int = MAX_UPDATES_PER_COMMAND) -> list[li
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
+def batches(operations: Sequence[Any]) -> list[list[Any]]:
+    """Bulk commands for these operations: inserts together, up to ``MAX_INSERTS_PER_COMMAND``
+    (an insert command is one SQLite transaction, holding one connection), the rest in
+    commands of ``MAX_UPDATES_PER_COMMAND`` (see above)."""
+    inserts = [op for op in operations if isinstance(op, InsertOne)]
+    others = [op for op in operations if not isinstance(op, InsertOne)]
+    return chunks(inserts, MAX_INSERTS_PER_COMMAND) + chunks(others)
+
+
 async def bulk_write(collection: AsyncCollection[dict[str, Any]], operations: list[Any], *,
                      ordered: bool) -> BulkWriteResult:
-    """One bulk command (at most ``MAX_UPDATES_PER_COMMAND`` operations; see above)."""
-    assert len(operations) <= MAX_UPDATES_PER_COMMAND, len(operations)
+    """One bulk command: at most ``MAX_UPDATES_PER_COMMAND`` operations, or only inserts."""
+    limit = MAX_INSERTS_PER_COMMAND if all(isinstance(op, InsertOne) for op in operations) else \
+        MAX_UPDATES_PER_COMMAND
+    assert len(operations) <= limit, len(operations)
     loop = asyncio.get_running_loop()
     slots = _bulk_slots.get(loop)
     if slots is None:

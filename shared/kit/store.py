@@ -26,7 +26,7 @@ from pymongo.errors import BulkWriteError, OperationFailure
 from shared.kit.outcomes import Refused
 from shared.kit.records import Hint, Record, Write
 from shared.kit.timers import MongoTimerIndex
-from shared.mongo import DUPLICATE_KEY, bulk_write, chunks, find_by_ids
+from shared.mongo import DUPLICATE_KEY, MAX_INSERTS_PER_COMMAND, bulk_write, chunks, find_by_ids
 
 Doc = dict[str, Any]
 UNIQUE_CONSTRAINT = "UNIQUE constraint failed"
@@ -71,7 +71,9 @@ class MongoAggregateStore:
         await self.timers.note(h for w in writes for h in w.hints())
         conflicted: set[str] = set()
         matched = 0
-        for chunk in chunks(list(writes)):
+        inserts = [w for w in writes if w.expected_version == 0]
+        updates = [w for w in writes if w.expected_version != 0]
+        for chunk in chunks(inserts, MAX_INSERTS_PER_COMMAND) + chunks(updates):
             try:
                 result = await bulk_write(self.collection, [operation(w) for w in chunk], ordered=False)
                 matched += result.matched_count + result.inserted_count

@@ -32,7 +32,7 @@ from shared.kit.metrics import METRICS
 from shared.kit.outbox import entry, log_published
 from shared.kit.outcomes import ConcurrencyConflict, Poison
 from shared.kit.ports import AggregateStore, Publisher
-from shared.kit.records import DueTimer, Record, Write
+from shared.kit.records import DueTimer, Record, Stamp, Write
 from shared.kit.watermarks import Watermarks
 
 MAX_CONFLICT_ROUNDS = 8
@@ -97,6 +97,9 @@ class Workflow(Generic[S]):
     # Aggregates whose outbox could not be published (the broker was away): retried by
     # :meth:`retry_unpublished`, and by the next event for the same aggregate.
     unpublished: set[str] = field(default_factory=set, repr=False)
+    # Writes that failed with no answer (landed or not?): stamp -> aggregate, resolved by
+    # :meth:`retry_unpublished` (a write of Kafka records has no relay hint to do it).
+    uncertain: dict[Stamp, str] = field(default_factory=dict, repr=False)
     # Which stored outboxes are known to be out: this run's and the other writers'.
     watermarks: Watermarks = field(init=False, repr=False)
 
@@ -192,6 +195,7 @@ class Workflow(Generic[S]):
             redo = await self.store.write(writes)
         except BaseException:
             self.cache.forget(w.id for w in writes)  # landed or not: read afresh next time
+            self.uncertain.update((w.stamp, w.id) for w in writes if w.outbox and w.stamp)
             raise
         self.watermarks.settled([w.stamp for w in writes if w.id in redo])
         self.cache.forget(redo)
@@ -220,13 +224,19 @@ class Workflow(Generic[S]):
         log_published(self.service, entries)
 
     async def retry_unpublished(self) -> int:
-        """Publish again what a failed publish left in this process's aggregates."""
-        if not self.unpublished:
+        """Publish again what a failed publish left in this process's aggregates, and find out
+        whether the writes that failed half-way landed (their stamps wait till then)."""
+        if not self.unpublished and not self.uncertain:
             return 0
         async with self.writing:
-            records = await self._load(sorted(self.unpublished))
+            uncertain = dict(self.uncertain)
+            records = await self._load(sorted(self.unpublished | set(uncertain.values())))
             self.unpublished.intersection_update(records)
-            await self.publish(r.as_write(self.clock.now()) for r in records.values())
+            await self.publish(r.as_write(self.clock.now()) for r in records.values()
+                               if r.id in self.unpublished or (r.outbox and not self.watermarks.covers(r.stamp)))
+            self.watermarks.settled(list(uncertain))  # landed and now published, or never landed
+            for stamp in uncertain:
+                self.uncertain.pop(stamp, None)
         return len(records)
 
     async def sweep(self, limit: int = SWEEP_LIMIT) -> int:
@@ -289,6 +299,7 @@ class Workflow(Generic[S]):
         carried = record.stamp if record and resend else None
         emitted: list[Payload] = []
         applied: list[str] = []
+        from_kafka = True
         for event in events:
             if event.identity in done or event.identity in poisons:
                 continue
@@ -312,12 +323,16 @@ class Workflow(Generic[S]):
             seen.append(event.identity)
             done.add(event.identity)
             applied.append(event.identity)
+            from_kafka = from_kafka and event.partition >= 0
         if not applied:
             return None
+        # A write made of Kafka records needs no relay hint: until its outbox is out, the offsets
+        # are not committed, and whoever reads the records again sends what it left.
+        relay_at = now + self.relay_after if outbox and not from_kafka else None
         write = Write(aggregate_id, record.version if record else 0,
                       state.model_dump(mode="json") if state is not None else None,
                       seen, outbox, next_due(state), now, applied, record.due_at if record else None,
-                      relay_at=now + self.relay_after if outbox else None, carried=carried)
+                      relay_at=relay_at, carried=carried)
         return Change(aggregate_id, before, state, emitted, write)
 
     def _state(self, record: Record | None) -> S | None:

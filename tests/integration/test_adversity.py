@@ -25,7 +25,7 @@ from shared.kit.store import MongoAggregateStore
 from shared.kit.workflow import Workflow
 from tests.support import events
 from tests.support.kafka import Bus, eventually
-from tests.support.kit_behaviour import T0, Tally, bump, inbound
+from tests.support.kit_behaviour import T0, Tally, bump, internal
 
 HOSTILE_KEYS = ("\u202e\x01" + events.CANARY_GIVEN, "\u200b" * 3 + "\n" + events.CANARY_FAMILY, "x" * 5000)
 
@@ -110,7 +110,7 @@ async def test_more_outboxes_left_by_a_crash_than_one_sweep_takes_all_go_out(set
     crashed = Workflow("relay", Tally, Pure(bump), store, RecordingPublisher(fail_next=10**6), clock,
                        "casework/relay", aggregate_id=lambda e: e.subject or "", relay_after=timedelta(seconds=5))
     try:
-        await crashed.handle([inbound(f"e{i}", f"case-{i:04d}") for i in range(600)])
+        await crashed.handle([internal(f"e{i}", f"case-{i:04d}") for i in range(600)])
     except ConnectionError:
         pass  # written, never published: the process "died" here
     publisher = RecordingPublisher()

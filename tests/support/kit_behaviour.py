@@ -176,7 +176,13 @@ def bump(state: Tally | None, event: Inbound, now: datetime) -> tuple[Tally, lis
 
 
 def inbound(event_id: str, case_id: str = "case-1", type_: str = "casework.test.v1") -> Inbound:
+    """An event read from Kafka: read again until what it caused is out."""
     return Inbound(id=event_id, type=type_, data=None, subject=case_id, topic="t", partition=0, offset=0)
+
+
+def internal(event_id: str, case_id: str = "case-1") -> Inbound:
+    """An event from no topic (a delivery's outcome, say): nothing reads it again."""
+    return Inbound(id=event_id, type="casework.test.v1", data=None, subject=case_id)
 
 
 class Interfering:
@@ -281,7 +287,7 @@ class WorkflowBehaviour:
 
     async def test_a_restart_relays_what_a_crash_left_unpublished(self, store: AggregateStore) -> None:
         with pytest.raises(ConnectionError):
-            await self.flow(store, RecordingPublisher(fail_next=1)).handle([inbound("e1"), inbound("e2", "case-2")])
+            await self.flow(store, RecordingPublisher(fail_next=1)).handle([internal("e1"), internal("e2", "case-2")])
         publisher = RecordingPublisher()
         restarted = self.flow(store, publisher)
         assert await at(restarted, seconds=4).sweep() == 0 and publisher.sent == []  # not yet: it may be under way
@@ -315,9 +321,17 @@ class WorkflowBehaviour:
         with pytest.raises(OSError):
             await flow.handle([inbound("e1")])  # written; the reply was lost
         assert flow.watermarks.through < flow.watermarks.issued and publisher.sent == []
-        await at(flow, seconds=5).sweep()
+        await flow.retry_unpublished()
         assert [published_count(e) for e in publisher.sent] == [1]
         assert flow.watermarks.through == flow.watermarks.issued
+
+    async def test_a_write_of_kafka_records_leaves_no_relay_hint(self, store: AggregateStore) -> None:
+        flow = self.flow(store)
+        await flow.handle([inbound("e1")])  # read again until its outbox is out
+        assert [t for t in await store.timers.due(T0 + timedelta(seconds=10), 10) if t.relay] == []
+        await at(flow, seconds=20).handle([internal("t1")])  # a sweep's or a feedback's: relayed if lost
+        assert {t.aggregate_id for t in await store.timers.due(T0 + timedelta(seconds=30), 10) if t.relay} == {
+            "case-1"}
 
     async def test_events_from_two_sources_with_one_id_are_two_events(self, store: AggregateStore) -> None:
         publisher = RecordingPublisher()
