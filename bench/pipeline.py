@@ -160,7 +160,9 @@ class Profile:
             "cpu_ms_per_encounter": {name: round(seconds * 1000 / count, 2) for name, seconds in busiest},
             "db_commands_per_encounter": {name: round(c["n"] / count, 1) for name, c in self.commands.items()},
             "document_operations_per_encounter": {
-                **{name: round(c["ops"] / count, 1) for name, c in self.commands.items()},
+                **{name: {"all": round(c["ops"] / count, 2), **{k.removesuffix(" ops"): round(v / count, 2)
+                                                                for k, v in sorted(c.items()) if k.endswith(" ops")}}
+                   for name, c in self.commands.items()},
                 "all services": round(sum(c["ops"] for c in self.commands.values()) / count, 1),
                 "by command": {k.removesuffix(" ops"): round(v / count, 2) for k, v in sorted(
                     _summed(self.commands.values()).items()) if k.endswith(" ops")}},

@@ -114,7 +114,8 @@ def sample(default: Any) -> tuple[str, Any]:
     if isinstance(default, bool):
         return str(not default).lower(), not default
     if isinstance(default, int | float):
-        return str(default + 7), default + 7
+        changed = default + (7 if isinstance(default, int) else 1.5)  # floats include short gathers (at most 5 s)
+        return str(changed), changed
     if isinstance(default, Path):
         return "elsewhere/file", Path("elsewhere/file")
     return "fromenv", "fromenv"  # text, or a text setting that is unset by default
