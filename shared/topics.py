@@ -40,6 +40,9 @@ _TOPICS = (
     TopicSpec("referrals.responded", inbound=True),
     TopicSpec("stabilization.recorded", inbound=True),
     TopicSpec("interviews.requested", inbound=True),
+    TopicSpec("cases.closed", inbound=True),
+    TopicSpec("cases.reopened", inbound=True),
+    TopicSpec("referrals.reassigned", inbound=True),
     # Restricted though inbound: a T or U request or record reveals that such a case exists.
     TopicSpec("certifications.requested", inbound=True, restricted=True),
     TopicSpec("certifications.recorded", inbound=True, restricted=True),

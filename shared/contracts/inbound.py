@@ -79,6 +79,31 @@ class EncounterReported(Payload):
     indicators: list[IndicatorCode] = Field(default_factory=list, max_length=100)
     urgent_needs: list[UrgentNeed] = Field(default_factory=list, max_length=8)
     narrative: LongText | None = None
+    # A later report of the same (agency.id, encounter_id) with a higher revision corrects
+    # the earlier one; a lower or equal revision is a repeat (docs/design.md, Case life).
+    revision: int = Field(default=0, ge=0, le=1_000_000)
+    tip_id: Identifier | None = None  # the tip this encounter followed up, if any
+
+    @property
+    def subject(self) -> str:
+        return self.encounter_id
+
+
+class WithdrawalReason(StrEnum):
+    ENTERED_IN_ERROR = "entered_in_error"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+class EncounterWithdrawn(Payload):
+    """The agency takes a report back: the case closes as ``withdrawn``; nothing is deleted."""
+
+    TYPE = "casework.encounter.withdrawn.v1"
+    TOPIC = "encounters.reported"
+
+    encounter_id: Identifier
+    agency_id: Identifier
+    reason: WithdrawalReason
 
     @property
     def subject(self) -> str:
@@ -267,8 +292,82 @@ class CertificationRecorded(Payload):
     valid_until: Timestamp | None = None
 
 
+class ActorRole(StrEnum):
+    """Who may act on a case's life: its specialist or a supervisor."""
+
+    VICTIM_SPECIALIST = "victim_specialist"
+    SUPERVISOR = "supervisor"
+
+
+class Actor(Contract):
+    id: Identifier
+    role: ActorRole
+
+
+class ClosureReason(StrEnum):
+    SERVICES_COMPLETED = "services_completed"
+    DECLINED_SERVICES = "declined_services"
+    LOST_CONTACT = "lost_contact"
+    TRANSFERRED = "transferred"
+    DUPLICATE = "duplicate"
+    WITHDRAWN = "withdrawn"
+    OTHER = "other"
+
+
+class CaseClosed(Payload):
+    """A request to close a case; the referral service applies it if the actor may close it."""
+
+    TYPE = "casework.case.closed.v1"
+    TOPIC = "cases.closed"
+
+    case_id: Identifier
+    closed_by: Actor
+    reason: ClosureReason
+
+
+class ReopenReason(StrEnum):
+    RE_ENGAGED = "re_engaged"
+    NEW_INFORMATION = "new_information"
+    CLOSED_IN_ERROR = "closed_in_error"
+    OTHER = "other"
+
+
+class CaseReopened(Payload):
+    TYPE = "casework.case.reopened.v1"
+    TOPIC = "cases.reopened"
+
+    case_id: Identifier
+    reopened_by: Actor
+    reason: ReopenReason
+
+
+class ReassignmentReason(StrEnum):
+    HANDOVER = "handover"
+    CONFLICT_OF_INTEREST = "conflict_of_interest"
+    WORKLOAD = "workload"
+    LANGUAGE = "language"
+    OTHER = "other"
+
+
+class ReferralReassigned(Payload):
+    """A supervisor moves a case, or its holder hands it over; absent ``to_specialist_id``
+    means match anew, never the current holder."""
+
+    TYPE = "casework.referral.reassigned.v1"
+    TOPIC = "referrals.reassigned"
+
+    case_id: Identifier
+    requested_by: Actor
+    to_specialist_id: Identifier | None = None
+    reason: ReassignmentReason
+
+
 INBOUND: tuple[type[Payload], ...] = (
     EncounterReported,
+    EncounterWithdrawn,
+    CaseClosed,
+    CaseReopened,
+    ReferralReassigned,
     SpecialistRegistered,
     ReferralResponded,
     StabilizationRecorded,

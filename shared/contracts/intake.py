@@ -20,6 +20,7 @@ from shared.contracts.common import (
     Timestamp,
     UrgentNeed,
 )
+from shared.contracts.inbound import WithdrawalReason
 
 
 class Screening(Contract):
@@ -50,10 +51,53 @@ class CaseOpened(Payload):
     screening: Screening
     # Codes outside the vocabulary are kept and flagged, never a reason to drop (docs/design.md, Bad input).
     unknown_indicators: list[str] = Field(default_factory=list)
+    revision: int = Field(default=0, ge=0)  # the encounter report's revision the case was opened from
 
     @property
     def subject(self) -> str:
         return self.case_id
+
+
+class CaseCorrected(Payload):
+    """A higher revision of the encounter: the case's screening, priority and minor status
+    as re-computed from it (no PII: the corrected identity goes to the vault only).
+
+    ``minor_revealed`` is true when this correction is the first to show a minor: the HHS
+    notice is due 24 hours from ``occurred_at`` (rule M1)."""
+
+    TYPE = "casework.case.corrected.v1"
+    TOPIC = "cases.opened"
+
+    case_id: Identifier
+    encounter_id: Identifier
+    agency_id: Identifier
+    revision: int = Field(ge=1)
+    region: Region
+    occurred_at: Timestamp
+    corrected_at: Timestamp
+    languages: list[LanguageTag]
+    dialect: ShortText | None = None
+    interpreter_needed: bool
+    urgent_needs: list[UrgentNeed]
+    priority: Priority
+    minor: bool
+    minor_revealed: bool
+    screening: Screening
+    unknown_indicators: list[str] = Field(default_factory=list)
+
+
+class CaseWithdrawn(Payload):
+    """The agency withdrew the encounter: the referral service closes the case as
+    ``withdrawn`` and the assigned specialist is told; nothing is deleted."""
+
+    TYPE = "casework.case.withdrawn.v1"
+    TOPIC = "cases.opened"
+
+    case_id: Identifier
+    encounter_id: Identifier
+    agency_id: Identifier
+    reason: WithdrawalReason
+    withdrawn_at: Timestamp
 
 
 class EncounterUnprocessable(Payload):

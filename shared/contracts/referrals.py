@@ -14,6 +14,19 @@ escalations}`` from these events alone:
 * ``CaseUnassigned``            -> status ``unassigned`` (no referral is current)
 * ``ReferralResponseRejected``  -> no change: a response that was not applied, and why
 
+A case's life (requests on ``cases.closed``, ``cases.reopened``, ``referrals.reassigned`` and
+withdrawals on ``cases.opened``; the referral service decides who may act):
+
+* ``CaseClosureApplied``        -> stage ``closed``; the holder's capacity slot is free at once
+* ``CaseReopeningApplied``      -> open again; followed by ``ReferralAssigned`` (the previous
+  holder if on duty with capacity) or ``CaseUnassigned``
+* ``ReferralReleased``          -> a referral that stopped being current without a response
+  (its specialist left the roster, a supervisor moved the case, the case closed)
+* ``ReferralAssigned`` with ``handover_from``: the holder stays responsible until the new
+  specialist accepts; a decline is followed by ``HolderKept``
+* ``CaseNeedsHolder``           -> the accepted specialist left: the supervisors must choose
+* ``CaseActionRejected``        -> no change: a close, reopen or reassignment not applied, and why
+
 ``escalations`` is the case's count of missed acknowledgement deadlines so far, on every
 event. No field identifies the person (rule 7, P2): ids, codes and timestamps only.
 """
@@ -26,7 +39,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from shared.contracts.common import Identifier, Payload, Priority, Region, ShortText, Timestamp
-from shared.contracts.inbound import ReferralResponseKind
+from shared.contracts.inbound import Actor, ClosureReason, ReassignmentReason, ReferralResponseKind, ReopenReason
 
 TOPIC = "referrals.events"
 
@@ -75,6 +88,11 @@ class ReferralAssigned(ReferralEvent):
     ack_due_at: Timestamp
     attempt: int = Field(ge=1)
     language_match: bool
+    # Set when a supervisor or the holder moved the case (reassignment or handover).
+    reassigned_by: Actor | None = None
+    reassignment_reason: ReassignmentReason | None = None
+    # A handover: this specialist (the holder, accepted) stays responsible until the new one accepts.
+    handover_from: Identifier | None = None
 
 
 class ReferralAccepted(ReferralEvent):
@@ -133,6 +151,8 @@ class CaseUnassigned(ReferralEvent):
     scope: NotificationScope = NotificationScope.REGION
     previous_referral_id: Identifier | None = None
     previous_specialist_id: Identifier | None = None
+    # 1 when the case becomes unassigned, then one more per re-alert (CASEWORK_UNASSIGNED_REALERT_SECONDS).
+    alert: int = Field(default=1, ge=1)
 
 
 class ReferralResponseRejected(Payload):
@@ -155,6 +175,107 @@ class ReferralResponseRejected(Payload):
     current_referral_id: Identifier | None = None
 
 
+class CaseActionKind(StrEnum):
+    CLOSE = "close"
+    REOPEN = "reopen"
+    REASSIGN = "reassign"
+
+
+class CaseActionRejection(StrEnum):
+    UNKNOWN_CASE = "unknown_case"  # no case with this id was ever opened here
+    NOT_ENTITLED = "not_entitled"  # neither the case's holder nor a supervisor covering it
+    ALREADY_CLOSED = "already_closed"
+    NOT_CLOSED = "not_closed"  # a reopen of an open case
+    UNKNOWN_SPECIALIST = "unknown_specialist"  # the named specialist is not on the roster
+    NOT_AVAILABLE = "not_available"  # the named specialist is off duty, declined, or full
+    ALREADY_HOLDER = "already_holder"  # the named specialist holds the case already
+    NO_HOLDER = "no_holder"  # a handover of a case no one has accepted
+
+
+class ReleaseReason(StrEnum):
+    SPECIALIST_DEPARTED = "specialist_departed"  # tombstone or on_duty false on the roster
+    REASSIGNED = "reassigned"  # a supervisor moved the case
+    HANDED_OVER = "handed_over"  # the new specialist accepted a handover
+    CASE_CLOSED = "case_closed"
+
+
+class CaseClosureApplied(ReferralEvent):
+    """The case is closed. ``released_specialist_id`` held it until now (its slot is free)."""
+
+    TYPE: ClassVar[str] = "casework.referral.case_closed.v1"
+
+    closed_at: Timestamp
+    closed_by: Actor | None = None  # None: the agency withdrew the encounter (reason ``withdrawn``)
+    reason: ClosureReason
+    referral_id: Identifier | None = None
+    released_specialist_id: Identifier | None = None
+    request_event_id: ShortText
+
+
+class CaseReopeningApplied(ReferralEvent):
+    TYPE: ClassVar[str] = "casework.referral.case_reopened.v1"
+
+    reopened_at: Timestamp
+    reopened_by: Actor
+    reason: ReopenReason
+    reopen_count: int = Field(ge=1)
+    previous_specialist_id: Identifier | None = None
+    request_event_id: ShortText
+
+
+class ReferralReleased(ReferralEvent):
+    """A referral stopped being current without a response; no escalation is counted."""
+
+    TYPE: ClassVar[str] = "casework.referral.released.v1"
+
+    referral_id: Identifier
+    specialist_id: Identifier
+    released_at: Timestamp
+    reason: ReleaseReason
+
+
+class HolderKept(ReferralEvent):
+    """A handover was declined (or could not go ahead): the holder keeps the case."""
+
+    TYPE: ClassVar[str] = "casework.referral.holder_kept.v1"
+
+    referral_id: Identifier  # the holder's accepted referral
+    specialist_id: Identifier
+    assigned_at: Timestamp
+    accepted_at: Timestamp
+    ack_due_at: Timestamp
+    declined_referral_id: Identifier
+    kept_at: Timestamp
+
+
+class CaseNeedsHolder(ReferralEvent):
+    """The specialist who accepted this case left the roster: the supervisors must choose
+    a new holder (alerted, shown on the board), never silently left."""
+
+    TYPE: ClassVar[str] = "casework.referral.case_needs_holder.v1"
+
+    referral_id: Identifier
+    specialist_id: Identifier  # who left
+    flagged_at: Timestamp
+    scope: NotificationScope = NotificationScope.REGION
+
+
+class CaseActionRejected(Payload):
+    """A close, reopen or reassignment that was not applied, and why (never silent)."""
+
+    TOPIC: ClassVar[str] = TOPIC
+    TYPE: ClassVar[str] = "casework.referral.case_action_rejected.v1"
+
+    case_id: Identifier
+    action: CaseActionKind
+    actor: Actor
+    rejection: CaseActionRejection
+    request_event_id: ShortText
+    rejected_at: Timestamp
+    agency_id: Identifier | None = None
+    region: Region | None = None
+
+
 REFERRAL_EVENTS: tuple[type[Payload], ...] = (
     ReferralAssigned,
     ReferralAccepted,
@@ -162,4 +283,10 @@ REFERRAL_EVENTS: tuple[type[Payload], ...] = (
     ReferralEscalated,
     CaseUnassigned,
     ReferralResponseRejected,
+    CaseClosureApplied,
+    CaseReopeningApplied,
+    ReferralReleased,
+    HolderKept,
+    CaseNeedsHolder,
+    CaseActionRejected,
 )

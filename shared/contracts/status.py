@@ -11,6 +11,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from shared.contracts.common import Contract, Identifier, LanguageTag, Payload, Priority, Region, Timestamp
+from shared.contracts.inbound import ActorRole, ClosureReason, ReassignmentReason
 from shared.contracts.intake import Screening
 
 
@@ -19,6 +20,7 @@ class Stage(StrEnum):
     ENGAGED = "engaged"
     STABILIZING = "stabilizing"
     INTERVIEW_CLEARED = "interview_cleared"
+    CLOSED = "closed"
 
 
 class InterpreterStatus(StrEnum):
@@ -55,6 +57,22 @@ class ReferralView(Contract):
     accepted_at: Timestamp | None = None
     ack_due_at: Timestamp | None = None
     escalations: int = Field(default=0, ge=0)
+    # A handover in progress: the holder above stays responsible until this specialist accepts.
+    handover_to: Identifier | None = None
+    needs_holder: bool = False  # the accepting specialist left the roster
+
+
+class Closure(Contract):
+    at: Timestamp
+    reason: ClosureReason
+
+
+class Reassignment(Contract):
+    at: Timestamp
+    from_specialist_id: Identifier | None = None
+    to_specialist_id: Identifier
+    reason: ReassignmentReason
+    requested_by_role: ActorRole
 
 
 class InterviewView(Contract):
@@ -95,3 +113,8 @@ class CaseStatus(Payload):
     referral: ReferralView
     stabilization: StabilizationView
     continued_presence: ContinuedPresenceView
+    # v1 additions: a case's whole life (ids and enumerations only).
+    closure: Closure | None = None
+    reopen_count: int = Field(default=0, ge=0)
+    reassignments: list[Reassignment] = Field(default_factory=list)
+    revision: int = Field(default=0, ge=0)
