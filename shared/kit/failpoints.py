@@ -2,11 +2,12 @@
 
 ``CASEWORK_FAILPOINTS=after-write`` makes the service SIGKILL itself right after an
 aggregate write and before its outbox is published, the crash window the outbox exists
-for. Each name fires once per process (a restarted process starts clean unless the
-variable is set again). ``start-<service>`` (``start-referral``, say) makes that service
-fail at start with an error, every time it starts, as a broken deployment would: the
-other services in the same environment start as usual. Unset in normal operation, this
-costs one set lookup.
+for; ``after-publish`` right after the broker took an outbox and before the writer's
+watermark says so (the window the watermark's re-send covers). Each name fires once per
+process (a restarted process starts clean unless the variable is set again).
+``start-<service>`` (``start-referral``, say) makes that service fail at start with an
+error, every time it starts, as a broken deployment would: the other services in the same
+environment start as usual. Unset in normal operation, this costs one set lookup.
 """
 
 from __future__ import annotations

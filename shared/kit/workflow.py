@@ -217,6 +217,7 @@ class Workflow(Generic[S]):
             self.unpublished.update(w.id for w in writes)
             METRICS.outbox_backlog.labels(self.service).set(len(self.unpublished))
             raise
+        failpoint("after-publish")  # the broker has them; the watermark does not say so yet
         self.watermarks.settled([s for w in writes for s in (w.stamp, w.carried)])
         self.unpublished.difference_update(w.id for w in writes)
         METRICS.outbox_backlog.labels(self.service).set(len(self.unpublished))
