@@ -127,7 +127,15 @@ class ServiceProcess:
             else []
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, *profile, "-m", "faststream", "run", "--factory", f"services.{self.name}.app:create_app",
-            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            env=env, stdout=self._log(), stderr=asyncio.subprocess.STDOUT)
+
+    def _log(self) -> Any:
+        """BENCH_LOG_DIR=<dir>: each service's output appended to <dir>/<service>.log, else dropped."""
+        folder = os.environ.get("BENCH_LOG_DIR")
+        if not folder:
+            return asyncio.subprocess.DEVNULL
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return (Path(folder) / f"{self.name}.log").open("ab")
 
     async def ready(self, timeout: float = 90) -> None:
         if not await wait_ready(self.port, within=timeout):

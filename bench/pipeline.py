@@ -40,6 +40,7 @@ from bench.common import (
     server_pids,
     wait_for,
 )
+from bench.history import seed
 from bench.intake import encounter
 from casework.namespace import forget
 from services.notify.sink import Sink
@@ -51,6 +52,7 @@ from shared.topics import CATALOGUE, dlq
 SERVICES = ["intake", "referral", "stabilization", "certification", "notify", "status"]
 RAW_HOPS = [("encounters.reported", "cases.opened"), ("cases.opened", "referrals.events"),
             ("referrals.events", "notifications.events")]
+HISTORY = int(os.environ.get("CASEWORK_BENCH_HISTORY", "100000"))  # earlier cases for the aged run; 0: none
 EASY_RATE = 10.0  # an offered rate well below what this machine sustains: latency without a queue
 CASE = re.compile(rb"case-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -219,7 +221,9 @@ async def latency(p: AIOKafkaProducer, settings: Settings, mailbox: Mailbox, rat
             "p50_ms": round(lat["p50"] * 1000), "p99_ms": round(lat["p99"] * 1000), "max_ms": round(lat["max"] * 1000)}
 
 
-async def pipeline(count: int, rate: float, seconds: float) -> dict[str, Any]:
+async def pipeline(count: int, rate: float, seconds: float, history: int = 0) -> dict[str, Any]:
+    """The figures of one system; with ``history``, after each service's collections were
+    brought to that many earlier (finished) cases and the services restarted on them."""
     mailbox = Mailbox()
     sink = Sink(Path(tempfile.mkdtemp(prefix="casework-bench-outbox-")), on_message=mailbox.on_message)
     smtp_port = free_port()
@@ -246,6 +250,16 @@ async def pipeline(count: int, rate: float, seconds: float) -> dict[str, Any]:
             await proc.ready()
         await publish_now(p, settings, 200, "warm")
         await mailbox.until(200)
+        seeded: dict[str, int] = {}
+        if history:
+            seeded = await seed(settings, SERVICES, history)
+            for proc in procs:  # a deployment that has lived with them: started on them
+                await proc.stop()
+                await proc.start()
+            for proc in procs:
+                await proc.ready(timeout=300)
+            await publish_now(p, settings, 50, "rewarm")
+            await mailbox.until(250, timeout=300)
 
         easy = await latency(p, settings, mailbox, EASY_RATE, seconds, "easy")
         target = await latency(p, settings, mailbox, rate, seconds, "target")
@@ -273,13 +287,24 @@ async def pipeline(count: int, rate: float, seconds: float) -> dict[str, Any]:
         "latency_at_offered_rate": target, f"latency_at_{EASY_RATE:g}_per_s": easy,
         "peak_rss_mib": {proc.name: round(proc.peak_rss / 2**20) for proc in procs},
         "profile_of_the_burst": profile.per_encounter(count),
+        **({"history_documents": seeded} if history else {}),
     }
 
 
-async def run(count: int = 2000, rate: float = 50.0, seconds: float = 20.0) -> dict[str, Any]:
+async def run(count: int = 2000, rate: float = 50.0, seconds: float = 20.0,
+              history: int = HISTORY) -> dict[str, Any]:
     raw = await raw_chain(count)
     real = await pipeline(count, rate, seconds)
-    return {"raw_chain_per_s": round(raw, 1), **real, "ratio": round(real["pipeline_per_s"] / raw, 3)}
+    figures = {"raw_chain_per_s": round(raw, 1), **real, "ratio": round(real["pipeline_per_s"] / raw, 3)}
+    if history:
+        aged = await pipeline(count, rate, seconds, history=history)
+        figures["after_history"] = {
+            "earlier_cases": history, "pipeline_per_s": aged["pipeline_per_s"],
+            "latency_p99_ms": aged["latency_p99_ms"],
+            f"latency_p99_ms_at_{EASY_RATE:g}_per_s": aged[f"latency_at_{EASY_RATE:g}_per_s"]["p99_ms"],
+            "burst_ratio_to_fresh": round(aged["pipeline_per_s"] / real["pipeline_per_s"], 2),
+            "documents_added": aged["history_documents"]}
+    return figures
 
 
 if __name__ == "__main__":
