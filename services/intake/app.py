@@ -1,4 +1,5 @@
-"""The intake service: ``encounters.reported`` in, ``cases.opened`` and alerts out.
+"""The intake service: ``encounters.reported`` (reports, corrections, withdrawals) in,
+``cases.opened`` (opened, corrected, withdrawn) and alerts out.
 
 Run it with ``faststream run --factory services.intake.app:create_app``.
 """
@@ -16,8 +17,8 @@ from faststream import FastStream
 from pymongo import IndexModel
 
 from shared.contracts.common import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, REGION_PATTERN
-from shared.contracts.inbound import EncounterReported
-from shared.contracts.intake import CaseOpened, EncounterUnprocessable
+from shared.contracts.inbound import EncounterReported, EncounterWithdrawn
+from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn, EncounterUnprocessable
 from shared.crypto import KeyRing
 from shared.errors import describe, kind
 from shared.kit import Clock, Inbound
@@ -35,14 +36,15 @@ _REGION = re.compile(REGION_PATTERN)
 
 @dataclass(frozen=True)
 class SealingDecision:
-    """Encryption is not pure (a random nonce), so each batch's subjects are sealed before ``decide``."""
+    """Encryption is not pure (a random nonce), so each batch's reported subjects are sealed
+    before ``decide`` (a withdrawal carries none)."""
 
     keyring: KeyRing
 
     async def for_batch(self, events: Sequence[Inbound]) -> Decide[CaseFile]:
-        sealed = {e.id: self.keyring.seal(domain.subject_of(e.data), e.data.encounter_id).to_dict()
-                  for e in events}
-        return lambda state, event, now: domain.decide(state, event, now, sealed=sealed[event.id])
+        sealed = {e.identity: self.keyring.seal(domain.subject_of(e.data), e.data.encounter_id).to_dict()
+                  for e in events if isinstance(e.data, EncounterReported)}
+        return lambda state, event, now: domain.decide(state, event, now, sealed=sealed.get(event.identity))
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRing | None = None,
@@ -53,7 +55,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRin
                                   "identity only in its encrypted vault.")
     cases = service.workflow(
         "cases", CaseFile, SealingDecision(keyring or KeyRing.from_settings(settings)),
-        aggregate_id=lambda e: domain.encounter_key(e.data.agency.id, e.data.encounter_id),
+        aggregate_id=lambda e: domain.aggregate_of(e.data),
         indexes=[IndexModel("state.case_id", name=legacy.CASE_ID_INDEX, unique=True)],
     )
 
@@ -62,9 +64,9 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRin
             await cases.store.ensure_indexes()
 
     service.on_startup(rekey_legacy_cases)
-    service.consume(EncounterReported, handler=cases,
+    service.consume(EncounterReported, EncounterWithdrawn, handler=cases,
                     on_invalid=partial(unprocessable, clock=service.clock))
-    service.produces(CaseOpened, EncounterUnprocessable)
+    service.produces(CaseOpened, CaseCorrected, CaseWithdrawn, EncounterUnprocessable)
     return service
 
 
@@ -75,7 +77,13 @@ def create_app(settings: Settings | None = None) -> FastStream:
 
 
 def unprocessable(record: ConsumerRecord, error: BaseException, *, clock: Clock) -> list[EncounterUnprocessable]:
-    """An encounter nobody can read still alerts the on-duty supervisors: a person may be waiting."""
+    """An encounter nobody can read still alerts the on-duty supervisors: a person may be waiting.
+
+    A withdrawal that cannot be applied is only dead-lettered: nobody waits for help on it, and
+    an "encounter unprocessable" alert would say otherwise.
+    """
+    if _is_withdrawal(record.value):
+        return []
     hints = _readable_hints(record.value)
     return [EncounterUnprocessable(
         alert_id=f"unprocessable-{record.topic}-{record.partition}-{record.offset}".replace(".", "_"),
@@ -83,6 +91,13 @@ def unprocessable(record: ConsumerRecord, error: BaseException, *, clock: Clock)
         source=f"{record.topic}/{record.partition}/{record.offset}", error_type=kind(error)[:500],
         error=describe(error)[:500], received_at=clock.now(),
     )]
+
+
+def _is_withdrawal(value: bytes | None) -> bool:
+    try:
+        return bool(json.loads(value or b"").get("type") == EncounterWithdrawn.TYPE)
+    except (ValueError, AttributeError, TypeError, RecursionError):
+        return False
 
 
 def _readable_hints(value: bytes | None) -> dict[str, str]:

@@ -40,3 +40,8 @@ def priority_of(minor: bool, urgent_needs: list[UrgentNeed]) -> Priority:
     if minor or LIFE_OR_SAFETY.intersection(urgent_needs):
         return Priority.URGENT
     return Priority.HIGH if urgent_needs else Priority.NORMAL
+
+
+def is_correction(current_revision: int, reported_revision: int) -> bool:
+    """A report corrects the case only with a higher revision; a lower or equal one is a repeat."""
+    return reported_revision > current_revision

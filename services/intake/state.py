@@ -7,10 +7,16 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from shared.contracts.common import Priority
+from shared.contracts.inbound import WithdrawalReason
 
 
 class CaseFile(BaseModel):
-    """The intake aggregate, one per encounter (its agency and the agency's encounter id)."""
+    """The intake aggregate, one per encounter (its agency and the agency's encounter id).
+
+    ``vault`` is the one sealed copy of the person's identity: the one of the latest
+    ``revision``. A correction replaces it, and the earlier sealed version is gone with the
+    write (docs/design.md, Case life: corrections).
+    """
 
     case_id: str
     encounter_id: str
@@ -19,6 +25,16 @@ class CaseFile(BaseModel):
     opened_at: datetime
     opened_by_event: str
     priority: Priority
-    minor: bool
-    vault: dict[str, str]  # the sealed subject: key id, nonce, ciphertext
-    reports: int = 1  # how many times the agency reported this encounter
+    minor: bool  # as the latest revision shows
+    vault: dict[str, str]  # the sealed subject of ``revision``: key id, nonce, ciphertext
+    reports: int = 1  # how many times the agency reported this encounter (corrections included)
+    revision: int = 0  # the highest revision applied (cases opened before revisions: 0)
+    minor_shown: bool = False  # some revision applied so far showed a minor (see ``showed_minor``)
+    corrected_at: datetime | None = None
+    withdrawn: WithdrawalReason | None = None
+    withdrawn_at: datetime | None = None
+
+    @property
+    def showed_minor(self) -> bool:
+        """Whether any revision so far showed a minor (files stored before ``minor_shown``: ``minor``)."""
+        return self.minor_shown or self.minor

@@ -13,8 +13,14 @@ from functools import partial
 from faststream import FastStream
 
 from shared.contracts.inbound import InterviewRequested, StabilizationRecorded
-from shared.contracts.intake import CaseOpened
-from shared.contracts.referrals import CaseUnassigned, ReferralAccepted, ReferralAssigned
+from shared.contracts.intake import CaseCorrected, CaseOpened
+from shared.contracts.referrals import (
+    CaseClosureApplied,
+    CaseReopeningApplied,
+    CaseUnassigned,
+    ReferralAccepted,
+    ReferralAssigned,
+)
 from shared.contracts.stabilization import STABILIZATION_EVENTS, HhsNotificationOverdue
 from shared.kit import Clock
 from shared.kit.decision import Pure
@@ -44,8 +50,9 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
     plans = service.workflow("plans", Plan, Pure(partial(domain.decide, policy=policy)),
                              gather=settings.stabilization.plan_gather_seconds,
                              before_write=count_breaches)
-    service.consume(CaseOpened, handler=plans)
-    service.consume(ReferralAssigned, ReferralAccepted, CaseUnassigned, handler=plans)
+    service.consume(CaseOpened, CaseCorrected, handler=plans)
+    service.consume(ReferralAssigned, ReferralAccepted, CaseUnassigned, CaseClosureApplied, CaseReopeningApplied,
+                    handler=plans)
     service.consume(StabilizationRecorded, handler=plans)
     service.consume(InterviewRequested, handler=plans)
     service.produces(*STABILIZATION_EVENTS)

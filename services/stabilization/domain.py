@@ -17,8 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from shared.contracts.inbound import InterviewRequested, InterviewRequester, StabilizationRecorded
-from shared.contracts.intake import CaseOpened
-from shared.contracts.referrals import CaseUnassigned, ReferralAccepted, ReferralAssigned
+from shared.contracts.intake import CaseCorrected, CaseOpened
+from shared.contracts.referrals import (
+    CaseClosureApplied,
+    CaseReopeningApplied,
+    CaseUnassigned,
+    ReferralAccepted,
+    ReferralAssigned,
+)
 from shared.contracts.stabilization import (
     GateRule,
     InterviewCleared,
@@ -32,6 +38,7 @@ from shared.kit import Inbound, TimerFired
 
 from . import hhs, milestones, referral
 from .gates import interview_gates
+from .interpreters import language_failures
 from .reaction import Note, Reaction
 from .state import CaseFacts, InterviewRequest, Plan, Policy, summarize
 
@@ -46,9 +53,15 @@ def decide(state: Plan | None, event: Inbound, now: datetime, *, policy: Policy)
 def react(plan: Plan, data: Any, now: datetime, policy: Policy) -> Reaction:
     match data:
         case CaseOpened():
-            return when_case_opened(plan, data)
+            return when_case_opened(plan, data, now)
+        case CaseCorrected():
+            return when_case_corrected(plan, data, now)
         case ReferralAssigned() | ReferralAccepted() | CaseUnassigned():
             return referral.when_referral_changed(plan, data)
+        case CaseClosureApplied():
+            return referral.when_case_closed(plan, data)
+        case CaseReopeningApplied():
+            return referral.when_case_reopened(plan, data, now)
         case StabilizationRecorded():
             return milestones.when_milestone_recorded(plan, data)
         case InterviewRequested():
@@ -64,18 +77,50 @@ def when_timer(plan: Plan, fired: TimerFired, now: datetime) -> Reaction:
     return hhs.when_hhs_timer(plan, fired, now)
 
 
-def when_case_opened(plan: Plan, opened: CaseOpened) -> Reaction:
+def when_case_opened(plan: Plan, opened: CaseOpened, now: datetime) -> Reaction:
     if plan.case is not None:  # the case is opened once; a repeat changes nothing
         return Reaction(plan)
-    facts = CaseFacts(opened_at=opened.opened_at, region=opened.region, agency_id=opened.agency_id,
-                      languages=opened.languages, interpreter_needed=opened.interpreter_needed,
-                      minor=opened.minor)
+    facts = CaseFacts(opened_at=opened.opened_at, occurred_at=opened.occurred_at, region=opened.region,
+                      agency_id=opened.agency_id, languages=opened.languages,
+                      interpreter_needed=opened.interpreter_needed, minor=opened.minor)
     plan = plan.model_copy(update={
-        "case": facts, "region": opened.region, "agency_id": opened.agency_id,
+        "case": facts, "region": opened.region, "agency_id": opened.agency_id, "revision": opened.revision,
         "needs": sorted(set(plan.needs) | set(opened.urgent_needs)),
     })
     plan, rejected = milestones.vet_unvetted(plan)
-    return Reaction(hhs.arm(plan), rejected, PlanChange.CASE_OPENED)
+    plan, notices = hhs.arm(plan, now)
+    return Reaction(plan, rejected + notices, PlanChange.CASE_OPENED)
+
+
+def when_case_corrected(plan: Plan, corrected: CaseCorrected, now: datetime) -> Reaction:
+    """A higher revision of the encounter: its facts replace the case's, except that a minor
+    once shown stays one (the HHS notice, see :mod:`.hhs`) and an urgent need once reported
+    stays open until it is met; the arranged interpreter is vetted again against the corrected
+    languages. A revision not higher than the one applied changes nothing."""
+    if corrected.revision <= plan.revision and plan.case is not None:
+        return Reaction(plan)
+    facts = CaseFacts(
+        opened_at=plan.case.opened_at if plan.case else corrected.corrected_at, occurred_at=corrected.occurred_at,
+        region=corrected.region, agency_id=corrected.agency_id, languages=corrected.languages,
+        interpreter_needed=corrected.interpreter_needed, minor=plan.minor or corrected.minor)
+    plan = plan.model_copy(update={
+        "case": facts, "region": corrected.region, "agency_id": corrected.agency_id, "revision": corrected.revision,
+        "needs": sorted(set(plan.needs) | set(corrected.urgent_needs)),
+    })
+    plan, rejected = milestones.vet_unvetted(plan)
+    plan, rejected = _revet_interpreter(plan, rejected)
+    plan, notices = hhs.arm(plan, now)
+    return Reaction(plan, rejected + notices, PlanChange.CASE_CORRECTED)
+
+
+def _revet_interpreter(plan: Plan, notes: list[Note]) -> tuple[Plan, list[Note]]:
+    """An interpreter who does not speak the corrected languages no longer satisfies the gate."""
+    if plan.interpreter is None or plan.case is None:
+        return plan, notes
+    reasons = language_failures(plan.case.languages, plan.interpreter.language)
+    if not reasons:
+        return plan, notes
+    return plan.model_copy(update={"interpreter": None}), [*notes, milestones.rejected(plan.interpreter, reasons)]
 
 
 def when_interview_requested(plan: Plan, requested: InterviewRequested, now: datetime, policy: Policy) -> Reaction:
@@ -98,7 +143,10 @@ def when_interview_requested(plan: Plan, requested: InterviewRequested, now: dat
 
 
 def settle(plan: Plan, now: datetime, policy: Policy) -> tuple[Plan, list[Note]]:
-    """Re-check every deferred interview; clear those whose last gate has passed."""
+    """Re-check every deferred interview; clear those whose last gate has passed. A closed
+    case waits: nothing clears itself and no stabilization reminder is armed until it reopens."""
+    if plan.closed:
+        return _stabilization_timer(plan, policy), []
     interviews: list[InterviewRequest] = []
     notes: list[Note] = []
     for interview in plan.interviews:
@@ -116,8 +164,8 @@ def settle(plan: Plan, now: datetime, policy: Policy) -> tuple[Plan, list[Note]]
 def _stabilization_timer(plan: Plan, policy: Policy) -> Plan:
     """Wake up when the stabilization period ends, while a deferral waits for it (D6)."""
     ends = policy.stabilization_ends(plan)
-    waiting = any(i.status is InterviewStatus.DEFERRED and GateRule.STABILIZATION_PERIOD in i.reasons
-                  for i in plan.interviews)
+    waiting = not plan.closed and any(
+        i.status is InterviewStatus.DEFERRED and GateRule.STABILIZATION_PERIOD in i.reasons for i in plan.interviews)
     timers = {k: v for k, v in plan.timers.items() if k != STABILIZATION_TIMER}
     if waiting and ends is not None:
         timers[STABILIZATION_TIMER] = ends

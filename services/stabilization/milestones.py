@@ -61,7 +61,7 @@ def interpreter_arranged(plan: Plan, milestone: InterpreterArranged, recorded_by
     if plan.case is not None:
         reasons += language_failures(plan.case.languages, milestone.language)
     if reasons:
-        return plan, [_rejected(arrangement, reasons)], PlanChange.INTERPRETER_ARRANGED
+        return plan, [rejected(arrangement, reasons)], PlanChange.INTERPRETER_ARRANGED
     if plan.case is None:  # the person's languages are not known yet: vetted on cases.opened
         return plan.model_copy(update={"unvetted": [*plan.unvetted, arrangement]}), [], PlanChange.INTERPRETER_ARRANGED
     return plan.model_copy(update={"interpreter": arrangement}), [], PlanChange.INTERPRETER_ARRANGED
@@ -82,13 +82,13 @@ def vet_unvetted(plan: Plan) -> tuple[Plan, list[Note]]:
     for arrangement in plan.unvetted:
         reasons = language_failures(plan.case.languages, arrangement.language)
         if reasons:
-            notes.append(_rejected(arrangement, reasons))
+            notes.append(rejected(arrangement, reasons))
         else:
             interpreter = arrangement
     return plan.model_copy(update={"unvetted": [], "interpreter": interpreter}), notes
 
 
-def _rejected(arrangement: Arrangement, reasons: list[Any]) -> Note:
+def rejected(arrangement: Arrangement, reasons: list[Any]) -> Note:
     fields = arrangement.model_dump(include={"language", "dialect", "mode"})
     return InterpreterRejected, fields | {"reasons": reasons, "recorded_by": arrangement.recorded_by}
 

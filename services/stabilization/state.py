@@ -14,28 +14,40 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, Field
 
 from shared.contracts.common import UrgentNeed
-from shared.contracts.inbound import LocationType
+from shared.contracts.inbound import ClosureReason, LocationType
 from shared.contracts.stabilization import GateRule, InterviewSummary, PlanSummary
 from shared.contracts.status import HhsNotification, InterpreterStatus, InterviewStatus
 from shared.settings import StabilizationSettings
 
-HHS_NOTICE = timedelta(hours=24)  # M1: 22 U.S.C. 7105(b)(1)(G)
+HHS_NOTICE = timedelta(hours=24)  # M1: 22 U.S.C. 7105(b)(1)(G), from the encounter
 HHS_REMINDER = timedelta(hours=12)
+# A closure for these reasons ends the HHS notice too: the report was not a case of its own.
+HHS_ENDING_CLOSURES = frozenset({ClosureReason.WITHDRAWN, ClosureReason.DUPLICATE})
 
 
 class CaseFacts(BaseModel):
-    """What ``cases.opened`` tells this service; no PII."""
+    """What ``cases.opened`` (and each ``CaseCorrected``) tells this service; no PII."""
 
     opened_at: datetime
     region: str
     agency_id: str
     languages: list[str]
     interpreter_needed: bool
-    minor: bool
+    minor: bool  # some report of the encounter showed a minor (kept once shown: see hhs.py)
+    occurred_at: datetime | None = None  # None: a plan stored before the HHS clock ran from it
+
+    @property
+    def hhs_clock_from(self) -> datetime:
+        """The HHS notice counts from the encounter, never from when it was processed (M1)."""
+        return self.occurred_at or self.opened_at
 
     @property
     def hhs_due_at(self) -> datetime:
-        return self.opened_at + HHS_NOTICE
+        return self.hhs_clock_from + HHS_NOTICE
+
+    @property
+    def hhs_reminder_at(self) -> datetime:
+        return self.hhs_clock_from + HHS_REMINDER
 
 
 class Arrangement(BaseModel):
@@ -80,6 +92,9 @@ class Plan(BaseModel):
     hhs_notified: bool = False
     hhs_overdue: bool = False
     interviews: list[InterviewRequest] = Field(default_factory=list)  # the latest last
+    revision: int = 0  # the encounter revision the case facts come from
+    closed: bool = False  # CaseClosureApplied, until a CaseReopeningApplied
+    closure_reason: ClosureReason | None = None
     version: int = 0
     timers: dict[str, datetime] = Field(default_factory=dict)
 
@@ -94,6 +109,13 @@ class Plan(BaseModel):
     @property
     def minor(self) -> bool:
         return bool(self.case and self.case.minor)
+
+    @property
+    def hhs_owed(self) -> bool:
+        """A minor's HHS notice is owed until recorded; a closure does not end it, unless the
+        case was withdrawn or closed as a duplicate (docs/design.md, Case life)."""
+        ended = self.closed and self.closure_reason in HHS_ENDING_CLOSURES
+        return self.minor and not self.hhs_notified and not ended
 
     def interview(self, interview_id: str) -> InterviewRequest | None:
         return next((i for i in self.interviews if i.interview_id == interview_id), None)
@@ -126,7 +148,7 @@ def interpreter_status(plan: Plan) -> InterpreterStatus:
 def hhs_status(plan: Plan) -> HhsNotification:
     if plan.hhs_notified:
         return HhsNotification.DONE
-    if not plan.minor:
+    if not plan.hhs_owed:
         return HhsNotification.NOT_REQUIRED
     return HhsNotification.OVERDUE if plan.hhs_overdue else HhsNotification.DUE
 
@@ -145,6 +167,6 @@ def summarize(plan: Plan) -> PlanSummary:
         engaged=plan.engaged, needs_assessed=plan.needs_assessed,
         urgent_needs_open=plan.urgent_needs_open, interpreter=interpreter_status(plan),
         rights_explained=plan.rights_explained, hhs_notification=hhs_status(plan),
-        hhs_due_at=plan.case.hhs_due_at if plan.minor and plan.case else None,
+        hhs_due_at=plan.case.hhs_due_at if plan.case and hhs_status(plan) is not HhsNotification.NOT_REQUIRED else None,
         interview=interview_summary(plan),
     )

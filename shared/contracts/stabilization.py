@@ -97,6 +97,9 @@ class PlanChange(StrEnum):
     RIGHTS_EXPLAINED = "rights_explained"
     HHS_NOTIFIED = "hhs_notified"
     STABILIZATION_PERIOD_ENDED = "stabilization_period_ended"
+    CASE_CORRECTED = "case_corrected"  # a higher revision of the encounter (CaseCorrected)
+    CASE_CLOSED = "case_closed"  # CaseClosureApplied
+    CASE_REOPENED = "case_reopened"  # CaseReopeningApplied
 
 
 class StabilizationProgressed(PlanEvent):
@@ -155,7 +158,8 @@ class InterpreterRejected(PlanEvent):
 
 
 class HhsNotificationDue(PlanEvent):
-    """Reminder, 12 h after a minor's case opened, that HHS must be notified by ``due_at`` (M1)."""
+    """Reminder, 12 h after a minor's encounter occurred, that HHS must be notified by ``due_at``
+    (M1: 24 hours from the encounter's ``occurred_at``; at once when the case came in later)."""
 
     TYPE: ClassVar[str] = "casework.hhs_notification.due.v1"
 
@@ -165,7 +169,7 @@ class HhsNotificationDue(PlanEvent):
 
 
 class HhsNotificationOverdue(PlanEvent):
-    """24 h passed since a minor's case opened and HHS was not notified (M1): escalate."""
+    """24 h passed since a minor's encounter occurred and HHS was not notified (M1): escalate."""
 
     TYPE: ClassVar[str] = "casework.hhs_notification.overdue.v1"
 

@@ -155,13 +155,21 @@ class Workflow(Generic[S]):
             now = self.clock.now()
             decide = await self.decision.for_batch(_flatten(pending))
             records = self._remembered(pending) if round_ == 0 else await self._load(list(pending))
+            known = dict(poisons)
             changes = [c for aggregate_id, group in pending.items()
-                       if (c := self._apply(aggregate_id, records.get(aggregate_id), group, decide, now, poisons))]
+                       if (c := self._apply(aggregate_id, records.get(aggregate_id), group, decide, now, known))]
+            # An aggregate taken for new without reading it (the first round) may well exist: an
+            # event that could not be decided against nothing is decided again against what is stored.
+            guessed = {a for p in known.values() if (a := self._aggregate_of(p.event)) not in records
+                       } if round_ == 0 else set()
+            poisons.update({k: p for k, p in known.items() if self._aggregate_of(p.event) not in guessed})
+            changes = [c for c in changes if c.id not in guessed]
             redo = await self.before_write(changes) if self.before_write and changes else set()
             ready = [c for c in changes if c.id not in redo]
-            redo |= await self._write([c.write for c in ready])
-            failpoint("after-write")
+            redo |= await self._write([c.write for c in ready]) | guessed
             written = [c for c in ready if c.id not in redo]
+            if written:  # something landed: the window between a write and its publish
+                failpoint("after-write")
             if self.after_write and written:
                 await self.after_write(written)
             # A redelivered batch changes nothing, but what a failed publish left is sent now.

@@ -14,6 +14,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,9 @@ async def test_an_unreadable_encounter_alerts_the_supervisors(system, bus) -> No
 
 
 async def test_a_minors_hhs_notice_is_due_reminded_and_done(system, bus) -> None:
-    case_id, opened = await open_case(bus, person={"age_estimate": 15, "date_of_birth": None})
+    # The notice counts from the encounter (M1): one that happened just now, so it is not overdue yet.
+    case_id, opened = await open_case(bus, person={"age_estimate": 15, "date_of_birth": None},
+                                      occurred_at=datetime.now(UTC).isoformat())
     assert opened["data"]["minor"] and opened["data"]["priority"] == "urgent"
     await latest_status(bus, case_id, lambda s: s["minor"] and s["stabilization"]["hhs_notification"] == "due")
     [assigned] = await bus.events("referrals.events", count=1, timeout=60, where=of_case(case_id, "assigned.v1"))

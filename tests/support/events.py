@@ -69,6 +69,14 @@ def encounter(encounter_id: str | None = None, *, event_id: str | None = None, *
     return cloudevent("casework.encounter.reported.v1", data, subject=data["encounter_id"], event_id=event_id)
 
 
+def withdrawal(encounter_id: str, *, agency_id: str = "TX-DPS", reason: str = "entered_in_error",
+               event_id: str | None = None) -> dict[str, Any]:
+    """The agency takes its report of ``encounter_id`` back (same topic as the report)."""
+    data = {"encounter_id": encounter_id, "agency_id": agency_id, "reason": reason}
+    return cloudevent("casework.encounter.withdrawn.v1", data, subject=encounter_id, event_id=event_id,
+                      source=f"agency/{agency_id}")
+
+
 def specialist(specialist_id: str, **overrides: Any) -> dict[str, Any]:
     data = {"specialist_id": specialist_id, "agency_id": "TX-DPS", "name": f"Specialist {specialist_id}",
             "email": f"{specialist_id}@victim-services.example.org", "languages": ["en", "es"],

@@ -166,6 +166,8 @@ def bump(state: Tally | None, event: Inbound, now: datetime) -> tuple[Tally, lis
     """Counts events per case; ``boom`` cannot be decided; ``remind`` arms a timer; a timer counts 100."""
     if event.type == "boom":
         raise ValueError("this event cannot be decided")
+    if event.type == "follow-up" and state is None:
+        raise ValueError("a follow-up needs the case it follows")
     case = state or Tally(case_id=event.subject or "")
     if isinstance(event.data, TimerFired):
         case = case.model_copy(update={"count": case.count + 100})
@@ -257,6 +259,17 @@ class WorkflowBehaviour:
         poisons = await self.flow(store).handle([inbound("e1"), inbound("bad", type_="boom"), inbound("e2")])
         assert [p.event.id for p in poisons] == ["bad"]
         assert (await store.load(["case-1"]))["case-1"].seen == [inbound("e1").identity, inbound("e2").identity]
+
+    async def test_an_event_refused_by_a_new_aggregate_is_decided_again_on_what_is_stored(
+            self, store: AggregateStore) -> None:
+        """The first round takes an aggregate this process never saw for new: a decision that
+        needs it to exist (a follow-up of a case opened before a restart) is made on what is stored."""
+        await self.flow(store).handle([inbound("e1")])
+        restarted = self.flow(store)  # knows nothing yet
+        assert await restarted.handle([inbound("f1", type_="follow-up")]) == []
+        assert (await store.load(["case-1"]))["case-1"].state == {"case_id": "case-1", "count": 2, "timers": {}}
+        [poison] = await restarted.handle([inbound("f2", "case-none", type_="follow-up")])  # really unknown
+        assert poison.event.id == "f2" and await store.load(["case-none"]) == {}
 
     async def test_an_outbox_the_broker_refused_goes_out_later_and_once(self, store: AggregateStore) -> None:
         publisher = RecordingPublisher(fail_next=1)

@@ -11,13 +11,16 @@ from hypothesis import strategies as st
 from services.intake import domain
 from shared.cloudevents import reader
 from shared.contracts.common import Priority, UrgentNeed
-from shared.contracts.inbound import EncounterReported, Person
+from shared.contracts.inbound import EncounterReported, EncounterWithdrawn, Person
+from shared.contracts.intake import CaseCorrected, CaseWithdrawn
 from shared.contracts.vocabulary import INDICATORS, MINOR_SIGNS
+from shared.errors import InvalidEvent
 from shared.kit import Inbound
 from tests.support import events
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 OCCURRED = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+OCCURRED_REPORTED = datetime(2026, 11, 30, 8, 15, tzinfo=UTC)  # the test encounters' occurred_at
 ALL_CODES = sorted(f"{c}.{code}" for c, codes in INDICATORS.items() for code in codes)
 
 
@@ -93,3 +96,73 @@ def test_every_valid_encounter_opens_one_case_never_labelled(codes, needs, estim
     assert data["screening"]["indicator_count"] == sum(1 for c in codes if c in ALL_CODES)
     urgent = data["minor"] or bool({UrgentNeed.MEDICAL, UrgentNeed.SAFETY} & set(needs))
     assert (data["priority"] == Priority.URGENT) == urgent
+
+
+SEALED = {"key_id": "k", "nonce": "n1", "ciphertext": "first"}
+RESEALED = {"key_id": "k", "nonce": "n2", "ciphertext": "second"}
+ADULT = {"date_of_birth": "1990-01-01", "age_estimate": None}
+CHILD = {"date_of_birth": "2012-05-01", "age_estimate": None}
+
+
+def withdrawn(encounter_id: str, **kw) -> Inbound:
+    parsed = reader(EncounterReported, EncounterWithdrawn).validate_json(
+        events.encode(events.withdrawal(encounter_id, **kw)))
+    return Inbound(id=parsed.id, type=parsed.type, data=parsed.data, subject=parsed.subject,
+                   source=parsed.source)
+
+
+def test_the_first_revision_goes_on_case_opened() -> None:
+    state, [opened] = domain.decide(None, inbound(events.encounter("ENC-r", revision=3)), NOW, sealed=SEALED)
+    assert opened.revision == 3 and state.revision == 3
+
+
+def test_a_higher_revision_corrects_and_reveals_a_minor_once() -> None:
+    state, _ = domain.decide(None, inbound(events.encounter("ENC-c", person=ADULT, urgent_needs=[])), NOW,
+                             sealed=SEALED)
+    assert state.priority is Priority.NORMAL and not state.minor
+    later = datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
+    child = events.encounter("ENC-c", revision=1, person=CHILD, urgent_needs=["food"])
+    state, [corrected] = domain.decide(state, inbound(child), later, sealed=RESEALED)
+    assert isinstance(corrected, CaseCorrected)
+    assert corrected.minor and corrected.minor_revealed and corrected.priority is Priority.URGENT
+    assert corrected.revision == 1 and corrected.corrected_at == later and corrected.urgent_needs == ["food"]
+    assert corrected.occurred_at == OCCURRED_REPORTED and corrected.case_id == state.case_id
+    assert state.vault == RESEALED and state.revision == 1 and state.minor and state.priority is Priority.URGENT
+    assert not [c for c in events.CANARIES if c in corrected.model_dump_json() + state.model_dump_json()]
+    # Still a minor in the next correction: not revealed again.
+    state, [again] = domain.decide(state, inbound(events.encounter("ENC-c", revision=2, person=CHILD)), later,
+                                   sealed=SEALED)
+    assert again.minor and not again.minor_revealed
+    # A correction back to an adult, then to a minor: the minor was shown before, not revealed.
+    state, [adult] = domain.decide(state, inbound(events.encounter("ENC-c", revision=3, person=ADULT)), later,
+                                   sealed=SEALED)
+    assert not adult.minor and not state.minor and state.showed_minor
+    state, [child_again] = domain.decide(state, inbound(events.encounter("ENC-c", revision=4, person=CHILD)),
+                                         later, sealed=SEALED)
+    assert child_again.minor and not child_again.minor_revealed
+
+
+@pytest.mark.parametrize("revision", [0, 1, 2])
+def test_a_lower_or_equal_revision_is_a_repeat(revision: int) -> None:
+    state, _ = domain.decide(None, inbound(events.encounter("ENC-s", revision=2, person=ADULT)), NOW, sealed=SEALED)
+    stale = events.encounter("ENC-s", revision=revision, person=CHILD)
+    after, emitted = domain.decide(state, inbound(stale), NOW, sealed=RESEALED)
+    assert emitted == [] and after.vault == SEALED and not after.minor and after.revision == 2
+    assert after.model_dump(exclude={"reports"}) == state.model_dump(exclude={"reports"})
+
+
+def test_a_withdrawal_withdraws_once_and_an_unknown_one_is_refused() -> None:
+    state, _ = domain.decide(None, inbound(events.encounter("ENC-w")), NOW, sealed=SEALED)
+    state, [gone] = domain.decide(state, withdrawn("ENC-w", reason="duplicate"), NOW, sealed=None)
+    assert isinstance(gone, CaseWithdrawn) and gone.reason == "duplicate" and gone.case_id == state.case_id
+    assert state.withdrawn == "duplicate" and state.vault == SEALED  # nothing is deleted
+    again, nothing = domain.decide(state, withdrawn("ENC-w", reason="other"), NOW, sealed=None)
+    assert nothing == [] and again == state
+    with pytest.raises(InvalidEvent) as refused:
+        domain.decide(None, withdrawn("ENC-none"), NOW, sealed=None)
+    assert refused.value.kind == "UnknownEncounter"
+
+
+def test_a_withdrawal_is_keyed_by_its_agency_and_encounter() -> None:
+    assert domain.aggregate_of(withdrawn("E-1", agency_id="CA-HP").data) == "CA-HP|E-1"
+    assert domain.aggregate_of(inbound(events.encounter("E-1")).data) == "TX-DPS|E-1"

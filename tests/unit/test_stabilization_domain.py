@@ -14,8 +14,14 @@ from hypothesis import strategies as st
 from services.stabilization.domain import decide
 from services.stabilization.state import Plan, Policy
 from shared.contracts.inbound import InterviewRequested, StabilizationRecorded
-from shared.contracts.intake import CaseOpened
-from shared.contracts.referrals import CaseUnassigned, ReferralAccepted, ReferralAssigned
+from shared.contracts.intake import CaseCorrected, CaseOpened
+from shared.contracts.referrals import (
+    CaseClosureApplied,
+    CaseReopeningApplied,
+    CaseUnassigned,
+    ReferralAccepted,
+    ReferralAssigned,
+)
 from shared.contracts.stabilization import (
     HhsNotificationDue,
     HhsNotificationOverdue,
@@ -273,10 +279,10 @@ def test_hhs_notified_before_the_case_opened_arms_no_timer() -> None:
     assert opened.plan.hhs_notification == "done" and run.plan.timers == {}
 
 
-def test_a_case_opened_long_after_the_deadline_escalates_without_a_stale_reminder() -> None:
+def test_a_case_opened_long_after_the_deadline_escalates_at_once_without_a_stale_reminder() -> None:
     run = Run(now=OPENED + timedelta(hours=30))
-    run.feed(case_opened(minor=True))
-    assert kinds(run.advance(seconds=0)) == ["HhsNotificationOverdue"]
+    assert kinds(run.feed(case_opened(minor=True))) == ["HhsNotificationOverdue"]
+    assert run.plan.hhs_overdue and run.plan.timers == {} and run.advance(hours=1) == []
 
 
 def test_an_event_no_rule_knows_is_refused() -> None:
@@ -311,3 +317,126 @@ def test_in_any_arrival_order_the_interview_is_cleared_once_when_the_last_gate_p
     versions = [e.plan.plan_version for e in run.events]
     assert versions == sorted(versions) and len(set(versions)) == len(versions)
     assert run.events[-1].plan.interview.status == "cleared"
+
+
+# -- the HHS clock runs from the encounter; corrections; closure and reopening (Case life) ----
+
+def corrected(revision: int = 1, at: datetime = OPENED, **overrides: Any) -> CaseCorrected:
+    data = {"case_id": CASE, "encounter_id": "ENC-1", "agency_id": "TX-DPS", "revision": revision,
+            "region": "US-TX", "occurred_at": OPENED.isoformat(), "corrected_at": at.isoformat(),
+            "languages": ["es"], "interpreter_needed": False, "urgent_needs": ["shelter"], "priority": "urgent",
+            "minor": True, "minor_revealed": True, "screening": {"categories": {"minor": 1}, "indicator_count": 1}}
+    return CaseCorrected.model_validate_json(json.dumps(data | overrides))
+
+
+def closure(reason: str = "services_completed") -> CaseClosureApplied:
+    data = {"case_id": CASE, "agency_id": "TX-DPS", "region": "US-TX", "priority": "high", "escalations": 0,
+            "closed_at": OPENED.isoformat(), "closed_by": {"id": "spec-1", "role": "victim_specialist"},
+            "reason": reason, "request_event_id": "req-1"}
+    return CaseClosureApplied.model_validate_json(json.dumps(data))
+
+
+def reopening() -> CaseReopeningApplied:
+    data = {"case_id": CASE, "agency_id": "TX-DPS", "region": "US-TX", "priority": "high", "escalations": 0,
+            "reopened_at": OPENED.isoformat(), "reopened_by": {"id": "sup-1", "role": "supervisor"},
+            "reason": "closed_in_error", "reopen_count": 1, "request_event_id": "req-2"}
+    return CaseReopeningApplied.model_validate_json(json.dumps(data))
+
+
+def test_the_hhs_notice_of_a_first_report_counts_from_occurred_at_not_from_processing() -> None:  # M1
+    occurred = OPENED - timedelta(hours=10)
+    run = Run()
+    [opened] = run.feed(case_opened(minor=True, occurred_at=occurred.isoformat()))
+    assert opened.plan.hhs_due_at == occurred + timedelta(hours=24)
+    assert run.plan.timers == {"hhs_reminder": occurred + timedelta(hours=12),
+                               "hhs_due": occurred + timedelta(hours=24)}
+
+
+def test_a_first_report_past_the_reminder_time_is_reminded_at_once() -> None:
+    occurred = OPENED - timedelta(hours=13)
+    run = Run()
+    [due] = run.feed(case_opened(minor=True, occurred_at=occurred.isoformat()))
+    assert isinstance(due, HhsNotificationDue) and due.due_at == occurred + timedelta(hours=24)
+    assert run.plan.timers == {"hhs_due": occurred + timedelta(hours=24)}
+    [overdue] = run.advance(hours=11)
+    assert isinstance(overdue, HhsNotificationOverdue)
+
+
+def test_a_correction_revealing_a_minor_arms_the_notice_from_occurred_at() -> None:
+    run = Run()
+    [opened] = run.feed(case_opened())
+    assert opened.plan.hhs_notification == "not_required" and run.plan.timers == {}
+    run.now = OPENED + timedelta(hours=5)
+    [fixed] = run.feed(corrected(at=run.now))
+    assert isinstance(fixed, StabilizationProgressed) and fixed.change == "case_corrected"
+    assert fixed.plan.minor and fixed.plan.hhs_notification == "due"
+    assert fixed.plan.hhs_due_at == OPENED + timedelta(hours=24)
+    assert run.plan.timers == {"hhs_reminder": OPENED + timedelta(hours=12), "hhs_due": OPENED + timedelta(hours=24)}
+    assert run.feed(corrected(revision=1, minor=False)) == []  # not higher: a repeat
+    # A later correction to an adult does not silence the notice (the minor was shown).
+    run.feed(corrected(revision=2, minor=False, minor_revealed=False))
+    assert run.plan.minor and "hhs_due" in run.plan.timers
+    assert kinds(run.advance(hours=7)) == ["HhsNotificationDue"]
+
+
+def test_a_correction_revealing_a_minor_after_the_deadline_is_overdue_at_once() -> None:
+    run = Run()
+    run.feed(case_opened())
+    run.now = OPENED + timedelta(hours=30)
+    [overdue] = run.feed(corrected(at=run.now))
+    assert isinstance(overdue, HhsNotificationOverdue) and overdue.due_at == OPENED + timedelta(hours=24)
+    assert overdue.plan.hhs_notification == "overdue" and run.plan.timers == {}
+    assert run.feed(corrected(revision=2)) == [] and run.advance(hours=1) == []  # said once
+
+
+def test_a_correction_updates_needs_and_vets_the_interpreter_again() -> None:
+    run = Run()
+    run.feed(case_opened())
+    run.feed(interpreter("es"))
+    assert run.plan.interpreter is not None
+    events = run.feed(corrected(minor=False, minor_revealed=False, languages=["ar-EG"],
+                                 interpreter_needed=True, urgent_needs=["medical"]))
+    assert kinds(events) == ["InterpreterRejected"]
+    assert events[0].reasons == ["language_not_spoken"] and events[0].plan.interpreter == "needed"
+    assert events[0].plan.urgent_needs_open == ["medical", "shelter"]  # a reported need stays until met
+
+
+def test_a_closure_silences_the_reminders_but_not_a_minors_hhs_notice() -> None:
+    run = Run()
+    for data in (case_opened(minor=True), referral(ReferralAccepted), milestone("needs_assessed", urgent_needs=[]),
+                 milestone("urgent_need_met", need="shelter")):
+        run.feed(data)
+    [deferred] = run.feed(interview())
+    assert isinstance(deferred, InterviewDeferred)
+    assert "stabilization_period_ends" in run.plan.timers
+    run.feed(closure("services_completed"))
+    assert "stabilization_period_ends" not in run.plan.timers and {"hhs_reminder", "hhs_due"} <= set(run.plan.timers)
+    assert kinds(run.advance(hours=12) + run.advance(hours=18)) == [  # and no InterviewCleared
+        "HhsNotificationDue", "HhsNotificationOverdue"]
+    [reopened] = run.feed(reopening())  # the period is over by now: the deferral clears at once
+    assert isinstance(reopened, InterviewCleared) and reopened.after_deferral
+    assert run.plan.timers == {}
+
+
+@pytest.mark.parametrize("reason", ["withdrawn", "duplicate"])
+def test_a_withdrawn_or_duplicate_closure_ends_the_hhs_notice_and_a_reopening_brings_it_back(reason: str) -> None:
+    run = Run()
+    run.feed(case_opened(minor=True))
+    [closed] = run.feed(closure(reason))
+    assert closed.plan.hhs_notification == "not_required" and closed.plan.hhs_due_at is None
+    assert run.plan.timers == {} and run.advance(hours=30) == []
+    [back] = run.feed(reopening())  # the deadline passed while it was closed: overdue at once
+    assert isinstance(back, HhsNotificationOverdue) and back.plan.hhs_notification == "overdue"
+    assert run.feed(reopening()) == []  # open already: nothing
+
+
+def test_a_reopening_before_the_deadline_rearms_the_stabilization_period() -> None:
+    run = Run()
+    run.ready()
+    run.feed(interview())
+    run.feed(closure("lost_contact"))
+    assert run.advance(hours=2) == [] and "stabilization_period_ends" not in run.plan.timers
+    run.feed(reopening())
+    assert run.plan.timers == {"stabilization_period_ends": OPENED + timedelta(hours=24)}
+    [cleared] = run.advance(hours=22)
+    assert isinstance(cleared, InterviewCleared)
