@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
 from services.status import domain, timeline
 from shared.contracts.common import Priority
 from shared.contracts.inbound import ClosureReason, ReassignmentReason
@@ -163,3 +167,48 @@ def test_the_timeline_says_who_was_reached_and_what_was_refused() -> None:
     lines = [timeline.moment(ev.inbound(p), T0).text for p in (sent, refused)]
     assert lines == ["Notification case_needs_holder sent to supervisor sup-7 by email",
                      "A close request by victim_specialist sp-9 was not applied: not_entitled"]
+
+
+def life_story() -> dict[str, list]:
+    """A handover, a correction, a closure and a reopening, with the deliveries, per topic."""
+    from shared.contracts.notifications import NotificationSent
+    sent = NotificationSent.model_validate(dict(
+        notification_id="n-2", kind="case_closed", case_id=CASE, reference=CASE, recipient_id="sp-2",
+        recipient_role="victim_specialist", channel="email", attempts=1, sent_at=at(61)), strict=False)
+    offer = ev.assigned(CASE, "r2", "sp-2", at=at(30), attempt=2, reassigned_by=ev.supervisor(),
+                        reason=ReassignmentReason.WORKLOAD, handover_from="sp-1")
+    return {
+        "cases.opened": [ev.inbound(ev.case_opened(CASE), at=T0), ev.inbound(ev.corrected(CASE, 1, at=at(8)), at=at(8)),
+                         ev.inbound(ev.corrected(CASE, 2, at=at(9), minor=False), at=at(9))],
+        "referrals.events": [*accepted_by()[1:], ev.inbound(offer, at=at(30)),
+                             ev.inbound(ev.accepted(CASE, "r2", "sp-2", assigned_at=at(30), at=at(31)), at=at(31)),
+                             ev.inbound(ev.released(CASE, "r1", "sp-1", at=at(31), reason=ReleaseReason.HANDED_OVER),
+                                        at=at(31)),
+                             ev.inbound(ev.closed(CASE, at=at(60), by=ev.supervisor(), released="sp-2"), at=at(60)),
+                             ev.inbound(ev.reopened(CASE, at=at(90), by=ev.supervisor(), previous="sp-2"), at=at(90))],
+        "notifications.events": [ev.inbound(sent, at=at(61))],
+    }
+
+
+@st.composite
+def life_interleavings(draw):
+    queues = {topic: list(evs) for topic, evs in life_story().items()}
+    order = []
+    while any(queues.values()):
+        topic = draw(st.sampled_from(sorted(t for t, q in queues.items() if q)))
+        order.append(queues[topic].pop(0))
+    return order
+
+
+LIFE = run([e for evs in life_story().values() for e in evs])[0]
+
+
+@hypothesis_settings(max_examples=40, deadline=None)
+@given(life_interleavings())
+def test_a_cases_life_gives_the_same_snapshot_in_any_cross_topic_order(order) -> None:
+    state, published = run(order)
+    assert domain.snapshot(state) == domain.snapshot(LIFE) and published[-1] == domain.snapshot(LIFE)
+    assert state.timeline == LIFE.timeline
+    snap = domain.snapshot(LIFE)
+    assert (snap.stage, snap.revision, snap.minor, snap.reopen_count, snap.referral.specialist_id) == (
+        Stage.ENGAGED, 2, False, 1, "sp-2")
