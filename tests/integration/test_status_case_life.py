@@ -94,10 +94,13 @@ async def test_a_cases_life_reaches_the_snapshot_once_per_event_across_redeliver
     sent = NotificationSent.model_validate(dict(
         notification_id="n-1", kind="case_needs_holder", case_id=L2, reference=L2, recipient_id="sup-7",
         recipient_role="supervisor", channel="email", attempts=1, sent_at=at(91)), strict=False)
-    first = [*l1[:6], *l2, l3[0], l3[1], ("notifications.events", ev.cloudevent(sent, at=at(91)))]
+    first = [*l1[1:6], *l2[1:], l3[1], ("notifications.events", ev.cloudevent(sent, at=at(91)))]
     status, port = service(settings)
     async with status.app:
         await ev.ready(port)
+        for topic, event in (l1[0], l2[0], l3[0]):  # opened first: every later version is published
+            await bus.publish(topic, event)
+        await bus.read("cases.status", until=_reached({L1: 1, L2: 1, L3: 1}))
         for topic, event in first:
             await bus.publish(topic, event)
         for topic, event in (l1[3], l2[3]):  # the producers retried
