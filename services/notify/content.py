@@ -117,6 +117,9 @@ def _handed_over(f: Facts, n: Notification) -> tuple[str, list[str]]:
     if f["outcome"] == "accepted":
         return (f"The new specialist accepted case {n.reference}: you are no longer responsible for it.",
                 ["Pass on anything the new specialist still needs through the case system."])
+    if f["outcome"] == "reassigned":
+        return (f"A supervisor moved case {n.reference} (referral {f['referral_id']}) to another specialist: you are "
+                "no longer responsible for it.", ["Nothing more is needed; do not answer the referral."])
     return (f"The handover of case {n.reference} was not taken up (referral {f['declined_referral_id']}): "
             "you keep the case.", ["Carry on with the case, or ask a supervisor to reassign it."])
 

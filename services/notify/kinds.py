@@ -125,10 +125,13 @@ def referral_assigned(e: ReferralAssigned, d: Directory) -> Plan:
 
 
 def handed_over(e: ReferralReleased | HolderKept, d: Directory) -> Plan:
-    """The holder of a handover: it went through (the new specialist accepted), or they keep the case."""
-    went = isinstance(e, ReferralReleased)
-    facts: Facts = {"referral_id": e.referral_id, "priority": e.priority.value,
-                    "outcome": "accepted" if went else "kept"}
+    """The holder of a handover: it went through (the new specialist accepted), a supervisor moved
+    the case away from them, or they keep the case (the offer was declined or missed)."""
+    if isinstance(e, HolderKept):
+        outcome = "kept"
+    else:
+        outcome = "accepted" if e.reason is ReleaseReason.HANDED_OVER else "reassigned"
+    facts: Facts = {"referral_id": e.referral_id, "priority": e.priority.value, "outcome": outcome}
     if isinstance(e, HolderKept):
         facts["declined_referral_id"] = e.declined_referral_id
     return Plan(Kind.HANDED_OVER, e.case_id, e.case_id, [d.contact(e.specialist_id)],
@@ -283,7 +286,8 @@ def _closure_tells_someone(e: CaseClosureApplied) -> bool:
 
 # Events of these types are notifications only when the predicate says so.
 WANTED: dict[type[Any], Callable[[Any], bool]] = {
-    ReferralReleased: lambda e: e.reason is ReleaseReason.HANDED_OVER,
+    # A departure is told by what follows (the next assignment, CaseNeedsHolder); a closure by its own kind.
+    ReferralReleased: lambda e: e.reason in (ReleaseReason.HANDED_OVER, ReleaseReason.REASSIGNED),
     CaseClosureApplied: _closure_tells_someone,
     CaseReopeningApplied: lambda e: e.previous_specialist_id not in (None, e.reopened_by.id),
 }

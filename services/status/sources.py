@@ -114,6 +114,8 @@ def referral(current: Referral, event: Any) -> Referral:
                 "escalations": event.escalations, "handover_to": None, "handover_referral_id": None})
         case ReferralReleased() if event.reason == ReleaseReason.HANDED_OVER:
             return current  # the new holder's ReferralAccepted says who holds the case
+        case ReferralReleased() if event.referral_id == current.referral_id and current.handover_to is not None:
+            return current  # the holder's slot, freed as the handover completes: the accept says who holds it
         case ReferralReleased() if event.referral_id == current.handover_referral_id:
             return current.model_copy(update={"handover_to": None, "handover_referral_id": None})
         case ReferralReleased() if event.referral_id == current.referral_id:

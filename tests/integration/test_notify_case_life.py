@@ -39,6 +39,7 @@ def scenario() -> dict[str, tuple]:
                                                          reason="handover", handover_from=SPEC_A), {SPEC_C}),
         "handed_over": ("handed_over", n.handed_over("case-3", SPEC_A), {SPEC_A}),
         "kept": ("handed_over", n.holder_kept("case-4", SPEC_A), {SPEC_A}),
+        "moved_away": ("handed_over", n.released("case-12", SPEC_B, reason="reassigned"), {SPEC_B}),
         "closed": ("case_closed", n.closed("case-5", SPEC_B), {SPEC_B}),
         "withdrawn": ("case_withdrawn", n.closed("case-6", SPEC_C, by=None, reason="withdrawn"), {SPEC_C}),
         "reopened": ("case_reopened", n.reopened("case-7", SPEC_B), {SPEC_B}),

@@ -105,6 +105,7 @@ def test_a_country_supervisor_hears_of_its_subdivisions_and_not_the_reverse() ->
                   handover_from="spec-a"), Kind.REFERRAL_REASSIGNED, ["spec-b"]),
     (n.handed_over("case-1", "spec-a"), Kind.HANDED_OVER, ["spec-a"]),
     (n.holder_kept("case-1", "spec-a"), Kind.HANDED_OVER, ["spec-a"]),
+    (n.released("case-1", "spec-a", reason="reassigned"), Kind.HANDED_OVER, ["spec-a"]),
     (n.closed("case-1", "spec-a"), Kind.CASE_CLOSED, ["spec-a"]),
     (n.closed("case-1", "spec-a", by=None, reason="withdrawn"), Kind.CASE_WITHDRAWN, ["spec-a"]),
     (n.reopened("case-1", "spec-a"), Kind.CASE_REOPENED, ["spec-a"]),
@@ -131,7 +132,7 @@ def test_a_reassignment_says_who_asked_and_why_and_an_ordinary_assignment_does_n
     n.reopened("case-1", None),
     n.reopened("case-1", "spec-a", by="spec-a", role="victim_specialist"),
     n.released("case-1", "spec-a"),  # a departure: the next assignment or CaseNeedsHolder tells
-    n.released("case-1", "spec-a", reason="reassigned"),
+    n.released("case-1", "spec-a", reason="case_closed"),
 ])
 def test_case_life_events_that_tell_nobody(payload) -> None:
     assert not notifiable(payload)
@@ -152,3 +153,10 @@ def test_with_no_supervisor_on_duty_alerts_go_to_every_supervisor_of_the_agency(
 
 def test_each_unassigned_alert_says_its_number() -> None:
     assert plan(n.unassigned("case-1", alert=4, scope="all"), DIRECTORY).facts["alert"] == 4
+
+
+def test_a_handover_notice_says_how_it_ended() -> None:
+    outcomes = [plan(p, DIRECTORY).facts["outcome"] for p in (
+        n.handed_over("case-1", "spec-a"), n.released("case-1", "spec-a", reason="reassigned"),
+        n.holder_kept("case-1", "spec-a"))]
+    assert outcomes == ["accepted", "reassigned", "kept"]

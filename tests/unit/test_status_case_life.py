@@ -73,9 +73,12 @@ def test_a_handover_keeps_the_holder_until_the_new_specialist_accepts() -> None:
     for snap in published:
         assert (snap.referral.specialist_id, snap.referral.referral_id, snap.referral.handover_to) == (
             "sp-2", "r2", None)
-    # The release coming first changes nothing either: the accept says who holds the case.
-    _, published = run([done, take], state)
-    assert published[0].referral.specialist_id == "sp-1" and published[-1].referral.specialist_id == "sp-2"
+    # The release coming first changes nothing either (whatever its reason): the accept says who holds it.
+    moved = ev.inbound(ev.released(CASE, "r1", "sp-1", at=at(35), reason=ReleaseReason.REASSIGNED), at=at(35))
+    for release in (done, moved):
+        _, published = run([release, take], state)
+        assert [(p.referral.specialist_id, p.referral.status) for p in published] == [
+            ("sp-1", ReferralStatus.ACCEPTED), ("sp-2", ReferralStatus.ACCEPTED)]
 
 
 def test_a_declined_handover_keeps_the_holder_and_clears_the_offer() -> None:
