@@ -17,7 +17,7 @@ from pymongo import IndexModel
 
 from shared.contracts.certifications import CERTIFICATION_EVENTS
 from shared.contracts.inbound import SpecialistRegistered
-from shared.contracts.intake import CaseOpened, EncounterUnprocessable
+from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn, EncounterUnprocessable
 from shared.contracts.notifications import NotificationFailed, NotificationSent
 from shared.contracts.referrals import REFERRAL_EVENTS
 from shared.contracts.stabilization import STABILIZATION_EVENTS
@@ -107,7 +107,9 @@ class RoutingDecision:
 def _subscribe(service: Service, notify: Notify) -> None:
     service.consume(SpecialistRegistered, handler=notify.store.apply_roster, tombstones=True,
                     description="The roster: who to reach, and how")
-    service.consume(CaseOpened, handler=notify.on_cases, description="Each case's region and agency")
+    service.consume(CaseOpened, CaseCorrected, CaseWithdrawn, handler=notify.on_cases,
+                    description="Each case's region and agency (a withdrawal is told from the referral "
+                                "service's closure)")
     for payloads in ((EncounterUnprocessable,), REFERRAL_EVENTS, STABILIZATION_EVENTS, CERTIFICATION_EVENTS):
         service.consume(*payloads, handler=notify.on_events)
     service.produces(NotificationSent, NotificationFailed)

@@ -58,6 +58,7 @@ class Directory:
 
     contacts: dict[str, Contact] = field(default_factory=dict)  # named recipients by id
     supervisors: tuple[Contact, ...] = ()  # every on-duty supervisor
+    rostered: tuple[Contact, ...] = ()  # every supervisor on the roster, on duty or not
     case_specialists: dict[str, str] = field(default_factory=dict)  # case id -> specialist
     case_regions: dict[str, str] = field(default_factory=dict)  # case id -> region
 
@@ -74,14 +75,21 @@ class Directory:
         return [s for s in self.supervisors if region and s.covers(region)]
 
     def of_agency(self, agency_id: str | None) -> list[Contact]:
-        return [s for s in self.supervisors if agency_id and s.agency_id == agency_id]
+        """The agency's on-duty supervisors; when no supervisor at all is on duty, all of the agency's."""
+        pool = self.supervisors or self.rostered
+        return [s for s in pool if agency_id and s.agency_id == agency_id]
 
-    def everyone(self) -> list[Contact]:
-        return list(self.supervisors)
+    def everyone(self, agency_id: str | None = None) -> list[Contact]:
+        """Every on-duty supervisor. When no supervisor at all is on duty: every supervisor of
+        the agency, on duty or not, or every supervisor on the roster when the agency has none
+        or is unknown (an alert must reach someone)."""
+        if self.supervisors:
+            return list(self.supervisors)
+        return [s for s in self.rostered if agency_id and s.agency_id == agency_id] or list(self.rostered)
 
-    def region_or_everyone(self, region: str | None) -> list[Contact]:
+    def region_or_everyone(self, region: str | None, agency_id: str | None = None) -> list[Contact]:
         """The region's supervisors; every one on duty when none covers it (someone must know)."""
-        return self.of_region(region) or self.everyone()
+        return self.of_region(region) or self.everyone(agency_id)
 
 
 def unique(contacts: Iterable[Contact]) -> list[Contact]:

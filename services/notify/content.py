@@ -28,7 +28,15 @@ TITLES = {
     Kind.CONTINUED_PRESENCE_ROUTED_TO_HSI: "Continued Presence routed to HSI",
     Kind.ENCOUNTER_UNPROCESSABLE: "Encounter could not be processed",
     Kind.NOTIFICATION_FAILED: "Notification not delivered",
+    Kind.REFERRAL_REASSIGNED: "Case reassigned to you",
+    Kind.HANDED_OVER: "Handover",
+    Kind.CASE_CLOSED: "Case closed",
+    Kind.CASE_REOPENED: "Case reopened",
+    Kind.CASE_WITHDRAWN: "Case withdrawn",
+    Kind.CASE_NEEDS_HOLDER: "Case needs a new specialist",
 }
+REASONS = {"handover": "a handover", "conflict_of_interest": "a conflict of interest", "workload": "workload",
+           "language": "language", "other": "another reason"}
 CERTIFICATIONS = {"continued_presence": "Continued Presence",
                   "t_visa_declaration": "T visa declaration (I-914 Supplement B)",
                   "u_visa_certification": "U visa certification (I-918 Supplement B)"}
@@ -91,6 +99,55 @@ def _assigned(f: Facts, n: Notification) -> tuple[str, list[str]]:
     return f"Case {n.reference} ({f['priority']} priority) has been referred to you.", actions
 
 
+def _reassigned(f: Facts, n: Notification) -> tuple[str, list[str]]:
+    by = "its specialist" if f["requested_by_role"] == "victim_specialist" else "a supervisor"
+    why = REASONS.get(f["reassignment_reason"], "another reason")
+    actions = [f"Accept or decline referral {f['referral_id']} before the deadline."]
+    if "handover_from" in f:
+        actions.append(f"Specialist {f['handover_from']} stays responsible for the case until you accept; "
+                       "if you decline, they keep it.")
+    else:
+        actions.append("An unanswered referral is escalated to your supervisors.")
+    if f["language_match"] == "no":
+        actions.append("No assigned specialist speaks the person's language: arrange an interpreter (rule D4).")
+    return f"Case {n.reference} ({f['priority']} priority) has been reassigned to you by {by} ({why}).", actions
+
+
+def _handed_over(f: Facts, n: Notification) -> tuple[str, list[str]]:
+    if f["outcome"] == "accepted":
+        return (f"The new specialist accepted case {n.reference}: you are no longer responsible for it.",
+                ["Pass on anything the new specialist still needs through the case system."])
+    if f["outcome"] == "reassigned":
+        return (f"A supervisor moved case {n.reference} (referral {f['referral_id']}) to another specialist: you are "
+                "no longer responsible for it.", ["Nothing more is needed; do not answer the referral."])
+    return (f"The handover of case {n.reference} was not taken up (referral {f['declined_referral_id']}): "
+            "you keep the case.", ["Carry on with the case, or ask a supervisor to reassign it."])
+
+
+def _closed(f: Facts, n: Notification) -> tuple[str, list[str]]:
+    return (f"Case {n.reference} was closed by a supervisor ({f['reason'].replace('_', ' ')}); it no longer "
+            "counts against your capacity.", ["Nothing more is needed; a case can be reopened if the person "
+                                              "re-engages."])
+
+
+def _withdrawn(f: Facts, n: Notification) -> tuple[str, list[str]]:
+    return (f"The reporting agency withdrew the encounter behind case {n.reference}: the case is closed.",
+            ["Stop work on the case; nothing was deleted, and a supervisor can reopen it if needed."])
+
+
+def _reopened(f: Facts, n: Notification) -> tuple[str, list[str]]:
+    by = "you" if f["reopened_by_role"] == "victim_specialist" else "a supervisor"
+    return (f"Case {n.reference} ({f['priority']} priority), which you held, was reopened by {by} "
+            f"({f['reason'].replace('_', ' ')}).",
+            ["If it is referred to you again, accept or decline it before the deadline; otherwise it is "
+             "matched to another specialist."])
+
+
+def _needs_holder(f: Facts, n: Notification) -> tuple[str, list[str]]:
+    return (f"Specialist {f['specialist_id']}, who accepted case {n.reference} ({f['priority']} priority), has "
+            "left the roster or gone off duty.", ["Reassign the case to a specialist now: until then nobody holds it."])
+
+
 def _escalated(f: Facts, n: Notification) -> tuple[str, list[str]]:
     return (f"Referral {f['referral_id']} on case {n.reference} ({f['priority']} priority) was not accepted "
             f"by {f['ack_due_at']} by specialist {f['specialist_id']} (escalation {f['escalations']}).",
@@ -98,8 +155,9 @@ def _escalated(f: Facts, n: Notification) -> tuple[str, list[str]]:
 
 
 def _unassigned(f: Facts, n: Notification) -> tuple[str, list[str]]:
+    again = f" It is still unassigned: alert {f['alert']}." if f["alert"] not in ("1", "unknown") else ""
     return (f"No on-duty victim specialist with capacity covers case {n.reference} "
-            f"({f['priority']} priority, region {n.region or 'unknown'}).",
+            f"({f['priority']} priority, region {n.region or 'unknown'}).{again}",
             ["Bring a specialist on duty for the region or raise a specialist's capacity; the case is "
              "assigned as soon as someone can take it."])
 
@@ -160,6 +218,8 @@ WORDING: dict[Kind, Wording] = {
     Kind.HHS_NOTIFICATION_OVERDUE: _hhs, Kind.CERTIFICATION_EXPIRING: _expiring,
     Kind.CERTIFICATION_EXPIRED: _expired, Kind.CONTINUED_PRESENCE_ROUTED_TO_HSI: _hsi,
     Kind.ENCOUNTER_UNPROCESSABLE: _unprocessable,
+    Kind.REFERRAL_REASSIGNED: _reassigned, Kind.HANDED_OVER: _handed_over, Kind.CASE_CLOSED: _closed,
+    Kind.CASE_WITHDRAWN: _withdrawn, Kind.CASE_REOPENED: _reopened, Kind.CASE_NEEDS_HOLDER: _needs_holder,
 }
 
 

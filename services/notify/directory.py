@@ -22,8 +22,8 @@ from pymongo import ASCENDING, DeleteOne, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.contracts.inbound import SpecialistRegistered
-from shared.contracts.intake import CaseOpened
-from shared.contracts.referrals import CaseUnassigned, ReferralAccepted, ReferralAssigned
+from shared.contracts.intake import CaseCorrected, CaseOpened
+from shared.contracts.referrals import CaseUnassigned, HolderKept, ReferralAccepted, ReferralAssigned
 from shared.contracts.stabilization import PlanEvent
 from shared.kit import Inbound
 from shared.kit.inbound import TopicReader
@@ -38,9 +38,13 @@ ROSTER = TopicReader(SpecialistRegistered.TOPIC, (SpecialistRegistered,), strict
 
 def case_facts(payload: Any) -> dict[str, Any] | None:
     """The update an event makes to its case's routing record, if any."""
-    if isinstance(payload, CaseOpened):
+    if isinstance(payload, CaseOpened | CaseCorrected):
         return {"$set": {"region": payload.region, "agency_id": payload.agency_id}}
-    if isinstance(payload, ReferralAssigned | ReferralAccepted):
+    if isinstance(payload, ReferralAssigned) and payload.handover_from is not None:
+        # A handover: the holder stays responsible (and is told what comes) until the new one accepts.
+        return {"$set": {"region": payload.region, "agency_id": payload.agency_id,
+                         "specialist_id": payload.handover_from}}
+    if isinstance(payload, ReferralAssigned | ReferralAccepted | HolderKept):
         return {"$set": {"region": payload.region, "agency_id": payload.agency_id,
                          "specialist_id": payload.specialist_id}}
     if isinstance(payload, CaseUnassigned):
@@ -50,6 +54,8 @@ def case_facts(payload: Any) -> dict[str, Any] | None:
     return None
 
 
+# The payload fields that name a specialist a notification may go to.
+NAMED = ("specialist_id", "released_specialist_id", "previous_specialist_id", "handover_from")
 FRESH_SECONDS = 5.0
 CASES_KEPT = 20_000
 
@@ -115,9 +121,11 @@ class DirectoryStore:
         cases = await self._case_records(sorted({p.case_id for p in payloads if needs_case_record(p)}))
         roster = await self._contacts()
         holders = {c: d["specialist_id"] for c, d in cases.items() if d.get("specialist_id")}
-        named = {s for p in payloads if (s := getattr(p, "specialist_id", None)) is not None} | set(holders.values())
-        supervisors = [c for _, c in sorted(roster.items()) if c.role == "supervisor" and c.on_duty]
-        return Directory(contacts={i: roster[i] for i in named if i in roster}, supervisors=tuple(supervisors),
+        named = {s for p in payloads for field in NAMED if (s := getattr(p, field, None)) is not None}
+        named |= set(holders.values())
+        rostered = [c for _, c in sorted(roster.items()) if c.role == "supervisor"]
+        return Directory(contacts={i: roster[i] for i in named if i in roster},
+                         supervisors=tuple(c for c in rostered if c.on_duty), rostered=tuple(rostered),
                          case_specialists=holders,
                          case_regions={c: d["region"] for c, d in cases.items() if d.get("region")})
 

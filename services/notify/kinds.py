@@ -20,8 +20,20 @@ from shared.contracts.certifications import (
     CertificationExpiring,
     ContinuedPresenceRoutedToHsi,
 )
+from shared.contracts.inbound import ActorRole, ClosureReason
 from shared.contracts.intake import EncounterUnprocessable
-from shared.contracts.referrals import CaseUnassigned, NotificationScope, ReferralAssigned, ReferralEscalated
+from shared.contracts.referrals import (
+    CaseClosureApplied,
+    CaseNeedsHolder,
+    CaseReopeningApplied,
+    CaseUnassigned,
+    HolderKept,
+    NotificationScope,
+    ReferralAssigned,
+    ReferralEscalated,
+    ReferralReleased,
+    ReleaseReason,
+)
 from shared.contracts.stabilization import (
     HhsNotificationDue,
     HhsNotificationOverdue,
@@ -45,6 +57,12 @@ class Kind(StrEnum):
     CONTINUED_PRESENCE_ROUTED_TO_HSI = "continued_presence_routed_to_hsi"
     ENCOUNTER_UNPROCESSABLE = "encounter_unprocessable"
     NOTIFICATION_FAILED = "notification_failed"
+    REFERRAL_REASSIGNED = "referral_reassigned"
+    HANDED_OVER = "handed_over"
+    CASE_CLOSED = "case_closed"
+    CASE_REOPENED = "case_reopened"
+    CASE_WITHDRAWN = "case_withdrawn"
+    CASE_NEEDS_HOLDER = "case_needs_holder"
 
 
 # Certification notifications travel by mail and webhook only (P1, 8 U.S.C. 1367).
@@ -83,34 +101,86 @@ def code(value: str | None) -> str | None:
     return value if value is not None and _CODE.match(value) else None
 
 
-def supervisors(directory: Directory, scope: NotificationScope, region: str) -> list[Contact]:
-    """Escalations: the region's supervisors, or every one on duty when ``scope`` is ``all``."""
+def supervisors(directory: Directory, scope: NotificationScope, region: str, agency_id: str | None) -> list[Contact]:
+    """Escalations: the region's supervisors, or every one on duty when ``scope`` is ``all``
+    (and when none is on duty at all, every supervisor of the agency)."""
     if scope is NotificationScope.ALL:
-        return directory.everyone()
-    return directory.region_or_everyone(region)
+        return directory.everyone(agency_id)
+    return directory.region_or_everyone(region, agency_id)
 
 
 def referral_assigned(e: ReferralAssigned, d: Directory) -> Plan:
-    return Plan(Kind.REFERRAL_ASSIGNED, e.case_id, e.case_id, [d.contact(e.specialist_id)],
-                d.region_or_everyone(e.region), deadline=e.ack_due_at, region=e.region,
-                agency_id=e.agency_id,
-                facts={"referral_id": e.referral_id, "priority": e.priority.value,
-                       "attempt": e.attempt, "language_match": e.language_match})
+    """An ordinary assignment; one a supervisor or the holder asked for is ``referral_reassigned``."""
+    facts: Facts = {"referral_id": e.referral_id, "priority": e.priority.value, "attempt": e.attempt,
+                    "language_match": e.language_match}
+    kind = Kind.REFERRAL_ASSIGNED
+    if e.reassigned_by is not None:
+        kind = Kind.REFERRAL_REASSIGNED
+        facts |= {"requested_by_role": e.reassigned_by.role.value,
+                  "reassignment_reason": e.reassignment_reason.value if e.reassignment_reason else None,
+                  "handover_from": e.handover_from}
+    return Plan(kind, e.case_id, e.case_id, [d.contact(e.specialist_id)],
+                d.region_or_everyone(e.region, e.agency_id), deadline=e.ack_due_at, region=e.region,
+                agency_id=e.agency_id, facts=facts)
+
+
+def handed_over(e: ReferralReleased | HolderKept, d: Directory) -> Plan:
+    """The holder of a handover: it went through (the new specialist accepted), a supervisor moved
+    the case away from them, or they keep the case (the offer was declined or missed)."""
+    if isinstance(e, HolderKept):
+        outcome = "kept"
+    else:
+        outcome = "accepted" if e.reason is ReleaseReason.HANDED_OVER else "reassigned"
+    facts: Facts = {"referral_id": e.referral_id, "priority": e.priority.value, "outcome": outcome}
+    if isinstance(e, HolderKept):
+        facts["declined_referral_id"] = e.declined_referral_id
+    return Plan(Kind.HANDED_OVER, e.case_id, e.case_id, [d.contact(e.specialist_id)],
+                d.region_or_everyone(e.region, e.agency_id), region=e.region, agency_id=e.agency_id, facts=facts)
+
+
+def case_closed(e: CaseClosureApplied, d: Directory) -> Plan:
+    """A withdrawal tells the specialist who had the case; a supervisor's closure tells the holder."""
+    assert e.released_specialist_id is not None  # see WANTED
+    withdrawn = e.reason is ClosureReason.WITHDRAWN
+    facts: Facts = {"reason": e.reason.value, "closed_at": text(e.closed_at), "priority": e.priority.value}
+    if e.closed_by is not None:
+        facts |= {"closed_by_role": e.closed_by.role.value, "closed_by": e.closed_by.id}
+    return Plan(Kind.CASE_WITHDRAWN if withdrawn else Kind.CASE_CLOSED, e.case_id, e.case_id,
+                [d.contact(e.released_specialist_id)], d.region_or_everyone(e.region, e.agency_id),
+                region=e.region, agency_id=e.agency_id, facts=facts)
+
+
+def case_reopened(e: CaseReopeningApplied, d: Directory) -> Plan:
+    """The previous holder (the case returns to them when they can take it, else it is matched anew;
+    the new holder hears of it by ``referral_assigned``)."""
+    assert e.previous_specialist_id is not None  # see WANTED
+    return Plan(Kind.CASE_REOPENED, e.case_id, e.case_id, [d.contact(e.previous_specialist_id)],
+                d.region_or_everyone(e.region, e.agency_id), region=e.region, agency_id=e.agency_id,
+                facts={"reason": e.reason.value, "reopened_by_role": e.reopened_by.role.value,
+                       "reopen_count": e.reopen_count, "priority": e.priority.value})
+
+
+def case_needs_holder(e: CaseNeedsHolder, d: Directory) -> Plan:
+    return Plan(Kind.CASE_NEEDS_HOLDER, e.case_id, e.case_id, supervisors(d, e.scope, e.region, e.agency_id),
+                d.everyone(e.agency_id), region=e.region, agency_id=e.agency_id,
+                facts={"referral_id": e.referral_id, "specialist_id": e.specialist_id,
+                       "priority": e.priority.value, "flagged_at": text(e.flagged_at), "scope": e.scope.value})
 
 
 def referral_escalated(e: ReferralEscalated, d: Directory) -> Plan:
-    return Plan(Kind.REFERRAL_ESCALATED, e.case_id, e.case_id, supervisors(d, e.scope, e.region),
-                d.everyone(), region=e.region, agency_id=e.agency_id,
+    return Plan(Kind.REFERRAL_ESCALATED, e.case_id, e.case_id, supervisors(d, e.scope, e.region, e.agency_id),
+                d.everyone(e.agency_id), region=e.region, agency_id=e.agency_id,
                 facts={"referral_id": e.referral_id, "specialist_id": e.specialist_id,
                        "priority": e.priority.value, "ack_due_at": text(e.ack_due_at),
                        "escalations": e.escalations, "scope": e.scope.value})
 
 
 def case_unassigned(e: CaseUnassigned, d: Directory) -> Plan:
-    return Plan(Kind.CASE_UNASSIGNED, e.case_id, e.case_id, supervisors(d, e.scope, e.region),
-                d.everyone(), region=e.region, agency_id=e.agency_id,
+    """Each alert of an unassigned case (1, then one per re-alert) is its own notification."""
+    return Plan(Kind.CASE_UNASSIGNED, e.case_id, e.case_id, supervisors(d, e.scope, e.region, e.agency_id),
+                d.everyone(e.agency_id), region=e.region, agency_id=e.agency_id,
                 facts={"priority": e.priority.value, "unassigned_at": text(e.unassigned_at),
-                       "escalations": e.escalations, "scope": e.scope.value})
+                       "escalations": e.escalations, "scope": e.scope.value, "alert": e.alert})
 
 
 def interview(kind: Kind, e: InterviewDeferred | InterviewCleared, d: Directory, facts: Facts) -> Plan:
@@ -118,7 +188,7 @@ def interview(kind: Kind, e: InterviewDeferred | InterviewCleared, d: Directory,
     officer = [Contact.officer(e.requested_by.officer_id, e.requested_by.email)] if e.requested_by.email else []
     specialist = [d.contact(e.specialist_id)] if e.specialist_id else d.case_specialist(e.case_id)
     region = e.region or d.case_regions.get(e.case_id)
-    return Plan(kind, e.case_id, e.case_id, unique(officer + specialist), d.region_or_everyone(region),
+    return Plan(kind, e.case_id, e.case_id, unique(officer + specialist), d.region_or_everyone(region, e.agency_id),
                 region=region, agency_id=e.agency_id,
                 facts={"interview_id": e.interview_id, "proposed_at": text(e.proposed_at),
                        "location_type": e.location_type.value} | facts)
@@ -140,8 +210,8 @@ def hhs(kind: Kind) -> Callable[[HhsNotificationDue | HhsNotificationOverdue, Di
     """M1: the specialist and the region's supervisors, until HHS is notified."""
     def plan(e: HhsNotificationDue | HhsNotificationOverdue, d: Directory) -> Plan:
         specialist = [d.contact(e.specialist_id)] if e.specialist_id else d.case_specialist(e.case_id)
-        return Plan(kind, e.case_id, e.case_id, unique(specialist + d.region_or_everyone(e.region)),
-                    d.everyone(), deadline=e.due_at, region=e.region, agency_id=e.agency_id)
+        return Plan(kind, e.case_id, e.case_id, unique(specialist + d.region_or_everyone(e.region, e.agency_id)),
+                    d.everyone(e.agency_id), deadline=e.due_at, region=e.region, agency_id=e.agency_id)
     return plan
 
 
@@ -177,7 +247,8 @@ def routed_to_hsi(e: ContinuedPresenceRoutedToHsi, d: Directory) -> Plan:
 def encounter_unprocessable(e: EncounterUnprocessable, d: Directory) -> Plan:
     """A person may be waiting: the region's supervisors, or every one when it is unreadable."""
     return Plan(Kind.ENCOUNTER_UNPROCESSABLE, e.encounter_id or e.alert_id, None,
-                d.region_or_everyone(e.region), d.everyone(), region=e.region, agency_id=e.agency_id,
+                d.region_or_everyone(e.region, e.agency_id), d.everyone(e.agency_id), region=e.region,
+                agency_id=e.agency_id,
                 facts={"alert_id": e.alert_id, "encounter_id": e.encounter_id, "agency_id": e.agency_id,
                        "source": code(e.source), "error_type": code(e.error_type),
                        "received_at": text(e.received_at)})
@@ -195,11 +266,36 @@ PLANS: dict[type[Any], Callable[[Any, Directory], Plan]] = {
     CertificationExpired: certification_expired,
     ContinuedPresenceRoutedToHsi: routed_to_hsi,
     EncounterUnprocessable: encounter_unprocessable,
+    ReferralReleased: handed_over,
+    HolderKept: handed_over,
+    CaseClosureApplied: case_closed,
+    CaseReopeningApplied: case_reopened,
+    CaseNeedsHolder: case_needs_holder,
+}
+
+
+def _closure_tells_someone(e: CaseClosureApplied) -> bool:
+    """A withdrawal: whoever had the case; a supervisor's closure: the holder (who closes it knows)."""
+    if e.released_specialist_id is None:
+        return False
+    if e.reason is ClosureReason.WITHDRAWN:
+        return True
+    return e.closed_by is not None and e.closed_by.role is ActorRole.SUPERVISOR \
+        and e.closed_by.id != e.released_specialist_id
+
+
+# Events of these types are notifications only when the predicate says so.
+WANTED: dict[type[Any], Callable[[Any], bool]] = {
+    # A departure is told by what follows (the next assignment, CaseNeedsHolder); a closure by its own kind.
+    ReferralReleased: lambda e: e.reason in (ReleaseReason.HANDED_OVER, ReleaseReason.REASSIGNED),
+    CaseClosureApplied: _closure_tells_someone,
+    CaseReopeningApplied: lambda e: e.previous_specialist_id not in (None, e.reopened_by.id),
 }
 
 
 def notifiable(payload: Any) -> bool:
-    return type(payload) in PLANS
+    kind = type(payload)
+    return kind in PLANS and WANTED.get(kind, bool)(payload)
 
 
 def plan(payload: Any, directory: Directory) -> Plan:

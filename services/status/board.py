@@ -44,6 +44,7 @@ class Board:
         self.counts: dict[Scope, Counter[str]] = {}
         self.to_assignment: dict[Scope, SortedList] = {}  # (seconds, case_id), within the window
         self.to_acceptance: dict[Scope, SortedList] = {}
+        self.to_close: dict[Scope, SortedList] = {}  # closed cases: opened to closed
         self.recent = SortedList()  # (opened_at, case_id) of the cases in the window
         self.windowed: set[str] = set()
         self.horizon = 0.0  # cases opened before this are out of the window
@@ -97,6 +98,8 @@ class Board:
                 self._edit(self.to_assignment, scope, (row.assigned_at - row.opened_at, row.case_id), sign)
             if row.accepted_at is not None:
                 self._edit(self.to_acceptance, scope, (row.accepted_at - row.opened_at, row.case_id), sign)
+            if row.closed and row.closed_at is not None:
+                self._edit(self.to_close, scope, (row.closed_at - row.opened_at, row.case_id), sign)
 
     @staticmethod
     def _edit(lists: dict, key: object, item: tuple, sign: int) -> None:
@@ -120,9 +123,11 @@ class Board:
         source = self.cp_running if cp else self.awaiting
         return sum(source[s].bisect_left((moment,)) for s in scopes if s in source)
 
-    def percentile(self, scopes: Iterable[Scope], share: float, *, acceptance: bool) -> tuple[float | None, int]:
-        """The nearest-rank percentile (seconds) over the window, and how many cases it covers."""
-        source = self.to_acceptance if acceptance else self.to_assignment
+    def percentile(self, scopes: Iterable[Scope], share: float, *, acceptance: bool = False,
+                   close: bool = False) -> tuple[float | None, int]:
+        """The nearest-rank percentile (seconds) over the window, and how many cases it covers:
+        time to assignment, to acceptance, or (of the closed cases) from opening to closing."""
+        source = self.to_close if close else self.to_acceptance if acceptance else self.to_assignment
         lists = [source[s] for s in scopes if source.get(s)]
         total = sum(len(x) for x in lists)
         if not total:
@@ -134,8 +139,14 @@ class Board:
 def _counted(row: Row) -> list[str]:
     """The counters a row adds to: stage and priority, referral, HHS, CP, needs, breaches."""
     keys = [f"stage:{row.stage}", f"priority:{row.priority}", f"stage:{row.stage}:{row.priority}",
-            f"referral:{row.referral_status}", f"hhs:{row.hhs}", f"cp:{row.cp_status}", "cases"]
-    keys += [f"need:{need}" for need in row.urgent_needs]
+            f"hhs:{row.hhs}", f"cp:{row.cp_status}", "cases"]  # a minor's HHS notice outlives a closure
+    if row.closed:
+        keys.append(f"closed:{row.closure_reason}")
+    else:  # the referral of a closed case waits for nobody
+        keys.append(f"referral:{row.referral_status}")
+        keys += [f"need:{need}" for need in row.urgent_needs]
+        keys += ["needs_holder"] * row.needs_holder + ["handover"] * bool(row.handover_to)
+        keys += ["realerts"] * row.realerts + ["realerted"] * bool(row.realerts)
     if row.escalations:
         keys += ["breached"] + ["escalations"] * row.escalations
     return keys

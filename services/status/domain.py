@@ -22,16 +22,29 @@ from datetime import datetime
 from typing import Any
 
 from shared.contracts.certifications import CertificationExpiring, CertificationFacts
-from shared.contracts.intake import CaseOpened, Screening
-from shared.contracts.referrals import CaseUnassigned, ReferralAccepted, ReferralAssigned, ReferralEscalated
+from shared.contracts.inbound import ClosureReason
+from shared.contracts.intake import CaseCorrected, CaseOpened, Screening
+from shared.contracts.referrals import (
+    CaseClosureApplied,
+    CaseNeedsHolder,
+    CaseReopeningApplied,
+    CaseUnassigned,
+    HolderKept,
+    ReferralAccepted,
+    ReferralAssigned,
+    ReferralEscalated,
+    ReferralReleased,
+)
 from shared.contracts.stabilization import PlanEvent
 from shared.contracts.status import (
     CaseStatus,
+    Closure,
     ContinuedPresenceView,
     HhsNotification,
     InterpreterStatus,
     InterviewStatus,
     InterviewView,
+    Reassignment,
     ReferralStatus,
     ReferralView,
     StabilizationView,
@@ -40,16 +53,17 @@ from shared.contracts.status import (
 from shared.kit import Inbound
 
 from . import sources, timeline
-from .state import CaseView
+from .state import CaseView, Correction, Opened
 
-REFERRAL_BEARING = (ReferralAssigned, ReferralAccepted, ReferralEscalated, CaseUnassigned)
+REFERRAL_BEARING = (ReferralAssigned, ReferralAccepted, ReferralEscalated, CaseUnassigned, CaseClosureApplied,
+                    CaseReopeningApplied, ReferralReleased, HolderKept, CaseNeedsHolder)
 
 
 def bears_on_snapshot(data: Any) -> bool:
     """Events that may change the snapshot; the others only add a timeline line."""
     if isinstance(data, CertificationFacts):
         return not isinstance(data, CertificationExpiring) and sources.is_continued_presence(data)
-    return isinstance(data, (CaseOpened, PlanEvent, *REFERRAL_BEARING))
+    return isinstance(data, (CaseOpened, CaseCorrected, PlanEvent, *REFERRAL_BEARING))
 
 
 def fold(view: CaseView, event: Inbound, now: datetime) -> CaseView:
@@ -58,12 +72,15 @@ def fold(view: CaseView, event: Inbound, now: datetime) -> CaseView:
     update: dict[str, Any] = {"timeline": timeline.add(view.timeline, timeline.moment(event, now))}
     if isinstance(data, CaseOpened):
         update["opened"] = view.opened or sources.opened(data)
+    elif isinstance(data, CaseCorrected):
+        update["correction"] = sources.correction(view.correction, data)
     elif isinstance(data, PlanEvent):
         update["plan"] = sources.plan(view.plan, data)
     elif isinstance(data, CertificationFacts) and sources.is_continued_presence(data):
         update["continued_presence"] = sources.continued_presence(view.continued_presence, data)
     elif isinstance(data, REFERRAL_BEARING):
         update["referral"] = sources.referral(view.referral, data)
+        update["life"] = sources.life(view.life, data, view.referral)
     if bears_on_snapshot(data):
         at = timeline.occurred(event, now)
         update["version"] = view.version + 1
@@ -81,7 +98,10 @@ def decide(state: CaseView | None, event: Inbound, now: datetime) -> tuple[CaseV
 
 
 def stage(view: CaseView) -> Stage:
-    """Referral until a specialist accepts; engaged; stabilizing once the plan moves; cleared."""
+    """Closed while closed; else referral until a specialist accepts; engaged; stabilizing once
+    the plan moves; cleared. A reopened case is staged from its current state again."""
+    if view.life.closed_at is not None:
+        return Stage.CLOSED
     plan = view.plan
     if plan and plan.interview_status == InterviewStatus.CLEARED:
         return Stage.INTERVIEW_CLEARED
@@ -98,12 +118,21 @@ def interpreter(view: CaseView) -> InterpreterStatus:
     """The plan's word once there is one; before, the encounter's and the referral's (rule 3)."""
     if view.plan is not None:
         return view.plan.interpreter
-    needed = (view.opened and view.opened.interpreter_needed) or view.referral.language_match is False
+    facts = encounter(view)
+    needed = (facts and facts.interpreter_needed) or view.referral.language_match is False
     return InterpreterStatus.NEEDED if needed else InterpreterStatus.NOT_NEEDED
 
 
+def encounter(view: CaseView) -> Opened | Correction | None:
+    """What the encounter says now: the highest correction over the first report."""
+    correction, opened = view.correction, view.opened
+    if correction is not None and (opened is None or correction.revision > opened.revision):
+        return correction
+    return opened
+
+
 def stabilization(view: CaseView) -> StabilizationView:
-    plan, opened = view.plan, view.opened
+    plan, opened = view.plan, encounter(view)
     if plan is None:  # before the first plan summary: what the encounter said (M1 for minors)
         hhs = HhsNotification.DUE if opened and opened.minor else HhsNotification.NOT_REQUIRED
         return StabilizationView(urgent_needs_open=list(opened.urgent_needs) if opened else [],
@@ -115,19 +144,34 @@ def stabilization(view: CaseView) -> StabilizationView:
                                 reasons=list(plan.interview_reasons)))
 
 
+def closure(view: CaseView) -> Closure | None:
+    life = view.life
+    if life.closed_at is None or life.closure_reason is None:
+        return None
+    return Closure(at=life.closed_at, reason=ClosureReason(life.closure_reason))
+
+
 def snapshot(view: CaseView) -> CaseStatus:
-    opened, referral, cp = view.opened, view.referral, view.continued_presence
-    assert opened is not None and view.updated_at is not None, "a snapshot needs cases.opened"
+    opened, referral, cp, life = view.opened, view.referral, view.continued_presence, view.life
+    facts = encounter(view)
+    assert opened is not None and facts is not None and view.updated_at is not None, "a snapshot needs cases.opened"
+    closed = life.closed_at is not None
     return CaseStatus(
         case_id=view.case_id, encounter_id=opened.encounter_id, version=view.version,
         agency_id=opened.agency_id, region=opened.region, opened_at=opened.opened_at,
-        updated_at=view.updated_at, priority=opened.priority, minor=opened.minor, stage=stage(view),
-        screening=Screening(categories=dict(opened.categories), indicator_count=opened.indicator_count),
-        languages=list(opened.languages), interpreter=interpreter(view),
+        updated_at=view.updated_at, priority=facts.priority, minor=facts.minor, stage=stage(view),
+        screening=Screening(categories=dict(facts.categories), indicator_count=facts.indicator_count),
+        languages=list(facts.languages), interpreter=interpreter(view),
         referral=ReferralView(
             referral_id=referral.referral_id, specialist_id=referral.specialist_id, status=referral.status,
             assigned_at=referral.assigned_at, accepted_at=referral.accepted_at,
-            ack_due_at=referral.ack_due_at, escalations=referral.escalations),
+            ack_due_at=referral.ack_due_at, escalations=referral.escalations,
+            handover_to=referral.handover_to, needs_holder=referral.needs_holder and not closed,
+            unassigned_alerts=referral.unassigned_alerts if referral.status == ReferralStatus.UNASSIGNED else 0),
         stabilization=stabilization(view),
         continued_presence=ContinuedPresenceView(status=cp.status, valid_until=cp.valid_until),
+        closure=closure(view),
+        reopen_count=life.reopen_count,
+        reassignments=[Reassignment.model_validate(m.model_dump(), strict=False) for m in life.reassignments],
+        revision=facts.revision if isinstance(facts, Correction) else opened.revision,
     )

@@ -49,6 +49,12 @@ class Row:
     interview_status: str
     cp_status: str
     cp_valid_until: float | None
+    closed_at: float | None = None
+    closure_reason: str | None = None
+    reopen_count: int = 0
+    handover_to: str | None = None
+    needs_holder: bool = False
+    unassigned_alerts: int = 0
 
     @classmethod
     def from_snapshot(cls, data: dict[str, Any]) -> Row:
@@ -65,6 +71,10 @@ class Row:
             urgent_needs=tuple(stab.get("urgent_needs_open", ())), needs_assessed=bool(stab.get("needs_assessed")),
             interview_status=(stab.get("interview") or {}).get("status", "not_requested"),
             cp_status=cp.get("status", "not_requested"), cp_valid_until=_epoch(cp.get("valid_until")),
+            closed_at=_epoch((data.get("closure") or {}).get("at")),
+            closure_reason=(data.get("closure") or {}).get("reason"), reopen_count=int(data.get("reopen_count", 0)),
+            handover_to=referral.get("handover_to"), needs_holder=bool(referral.get("needs_holder")),
+            unassigned_alerts=int(referral.get("unassigned_alerts", 0)),
         )
 
     @property
@@ -73,8 +83,18 @@ class Row:
         return PRIORITY_RANK.get(self.priority, 3), self.opened_at, self.case_id
 
     @property
+    def closed(self) -> bool:
+        return self.stage == "closed"
+
+    @property
     def awaiting_acceptance(self) -> bool:
-        return self.referral_status == "assigned" and self.ack_due_at is not None
+        """An open case's referral waiting for its specialist (an escalated one is reassigned and waits too)."""
+        return self.referral_status in ("assigned", "escalated") and self.ack_due_at is not None and not self.closed
+
+    @property
+    def realerts(self) -> int:
+        """How many times the supervisors were alerted again about this unassigned case."""
+        return max(0, self.unassigned_alerts - 1) if self.referral_status == "unassigned" and not self.closed else 0
 
     @property
     def hhs_due_at(self) -> float | None:
@@ -82,10 +102,18 @@ class Row:
 
     def flags(self, now: float, cp_lead_seconds: float) -> list[str]:
         flags = []
+        if self.closed:
+            flags.append("closed")
+        if self.needs_holder and not self.closed:
+            flags.append("needs_holder")
+        if self.handover_to and not self.closed:
+            flags.append("handover")
         if self.awaiting_acceptance and self.ack_due_at is not None and self.ack_due_at <= now:
             flags.append("overdue")
-        if self.referral_status in ("escalated", "unassigned"):
+        if self.referral_status in ("escalated", "unassigned") and not self.closed:
             flags.append(self.referral_status)
+        if self.realerts:
+            flags.append("realerted")
         if self.hhs in ("due", "overdue"):
             flags.append(f"hhs_{self.hhs}")
         if self.cp_status == "expired" or (self.cp_status in RUNNING_CP and self.cp_valid_until is not None
@@ -94,9 +122,9 @@ class Row:
         elif self.cp_status in RUNNING_CP and self.cp_valid_until is not None \
                 and self.cp_valid_until - now <= cp_lead_seconds:
             flags.append("cp_expiring")
-        if self.interpreter == "needed":
+        if self.interpreter == "needed" and not self.closed:
             flags.append("interpreter_needed")
-        if self.urgent_needs:
+        if self.urgent_needs and not self.closed:
             flags.append("urgent_needs")
         return flags
 
@@ -107,7 +135,10 @@ class Row:
             "stage": self.stage, "opened_at": iso(self.opened_at), "updated_at": iso(self.updated_at),
             "referral": {"status": self.referral_status, "referral_id": self.referral_id,
                          "specialist_id": self.specialist_id, "ack_due_at": iso(self.ack_due_at),
-                         "escalations": self.escalations},
+                         "escalations": self.escalations, "handover_to": self.handover_to,
+                         "needs_holder": self.needs_holder, "unassigned_alerts": self.unassigned_alerts},
+            "closure": {"at": iso(self.closed_at), "reason": self.closure_reason} if self.closed_at else None,
+            "reopen_count": self.reopen_count,
             "interpreter": self.interpreter, "hhs_notification": self.hhs, "hhs_due_at": iso(self.hhs_due_at),
             "urgent_needs_open": list(self.urgent_needs), "interview": self.interview_status,
             "continued_presence": {"status": self.cp_status, "valid_until": iso(self.cp_valid_until)},

@@ -18,24 +18,33 @@ from shared.contracts.certifications import (
     CertificationUpdateRejected,
 )
 from shared.contracts.common import Payload
-from shared.contracts.inbound import CertificationKind
-from shared.contracts.intake import CaseOpened
+from shared.contracts.inbound import CertificationKind, ReassignmentReason
+from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn
 from shared.contracts.notifications import NOTIFICATION_EVENTS, NotificationEvent
 from shared.contracts.referrals import (
     REFERRAL_EVENTS,
+    CaseClosureApplied,
+    CaseNeedsHolder,
+    CaseReopeningApplied,
     CaseUnassigned,
+    HolderKept,
     ReferralAccepted,
     ReferralAssigned,
     ReferralEscalated,
+    ReferralReleased,
+    ReleaseReason,
 )
 from shared.contracts.stabilization import STABILIZATION_EVENTS, PlanEvent
 from shared.contracts.status import ReferralStatus
 
-from .state import ContinuedPresence, Opened, Plan, Referral
+from .state import ContinuedPresence, Correction, Life, Move, Opened, Plan, Referral
+
+MOVES_KEPT = 50  # a case is moved a handful of times; the newest kept
 
 # What the service reads, one topic per entry (intake.events carries no case: see app).
 INPUTS: tuple[tuple[type[Payload], ...], ...] = (
-    (CaseOpened,), REFERRAL_EVENTS, STABILIZATION_EVENTS, CERTIFICATION_EVENTS, NOTIFICATION_EVENTS)
+    (CaseOpened, CaseCorrected, CaseWithdrawn), REFERRAL_EVENTS, STABILIZATION_EVENTS, CERTIFICATION_EVENTS,
+    NOTIFICATION_EVENTS)
 
 
 def kept(event: Any) -> bool:
@@ -54,36 +63,98 @@ def opened(event: CaseOpened) -> Opened:
         opened_at=event.opened_at, priority=event.priority, minor=event.minor,
         categories=dict(event.screening.categories), indicator_count=event.screening.indicator_count,
         languages=list(event.languages), interpreter_needed=event.interpreter_needed,
-        urgent_needs=[str(n) for n in event.urgent_needs],
+        urgent_needs=[str(n) for n in event.urgent_needs], revision=event.revision,
     )
 
 
 def referral(current: Referral, event: Any) -> Referral:
     """The referral part after a referral event; declines and rejected responses change nothing
-    (a reassignment or ``CaseUnassigned`` follows a decline at once)."""
+    (a reassignment or ``CaseUnassigned`` follows a decline at once).
+
+    An escalation stays visible until the next specialist accepts: a ``ReferralAssigned``
+    after ``ReferralEscalated`` keeps the status ``escalated``. A handover
+    (``handover_from``) keeps the accepted holder and notes who it is offered to, until that
+    specialist accepts or ``HolderKept`` says the holder keeps the case."""
     first = current.first_assigned_at
     match event:
+        case ReferralAssigned() if event.handover_from is not None and current.status == ReferralStatus.ACCEPTED:
+            return current.model_copy(update={
+                "handover_to": event.specialist_id, "handover_referral_id": event.referral_id,
+                "escalations": event.escalations})
         case ReferralAssigned():
             return Referral(
                 referral_id=event.referral_id, specialist_id=event.specialist_id,
-                status=ReferralStatus.ASSIGNED, assigned_at=event.assigned_at, ack_due_at=event.ack_due_at,
+                status=ReferralStatus.ESCALATED if current.escalated else ReferralStatus.ASSIGNED,
+                assigned_at=event.assigned_at, ack_due_at=event.ack_due_at,
                 escalations=event.escalations, language_match=event.language_match,
-                first_assigned_at=min(first, event.assigned_at) if first else event.assigned_at)
+                first_assigned_at=min(first, event.assigned_at) if first else event.assigned_at,
+                escalated=current.escalated, needs_holder=current.needs_holder)
         case ReferralAccepted():
             return current.model_copy(update={
                 "referral_id": event.referral_id, "specialist_id": event.specialist_id,
                 "status": ReferralStatus.ACCEPTED, "assigned_at": event.assigned_at,
                 "accepted_at": event.accepted_at, "ack_due_at": event.ack_due_at,
-                "escalations": event.escalations})
+                "escalations": event.escalations, "escalated": False, "handover_to": None,
+                "handover_referral_id": None, "needs_holder": False, "unassigned_alerts": 0})
         case ReferralEscalated():
             return current.model_copy(update={
                 "referral_id": event.referral_id, "specialist_id": event.specialist_id,
                 "status": ReferralStatus.ESCALATED, "assigned_at": event.assigned_at,
-                "accepted_at": None, "ack_due_at": event.ack_due_at, "escalations": event.escalations})
+                "accepted_at": None, "ack_due_at": event.ack_due_at, "escalations": event.escalations,
+                "escalated": True})
         case CaseUnassigned():
             return Referral(status=ReferralStatus.UNASSIGNED, escalations=event.escalations,
-                            first_assigned_at=first)
+                            first_assigned_at=first, escalated=current.escalated,
+                            needs_holder=current.needs_holder, unassigned_alerts=event.alert)
+        case HolderKept():
+            return current.model_copy(update={
+                "referral_id": event.referral_id, "specialist_id": event.specialist_id,
+                "status": ReferralStatus.ACCEPTED, "assigned_at": event.assigned_at,
+                "accepted_at": event.accepted_at, "ack_due_at": event.ack_due_at,
+                "escalations": event.escalations, "handover_to": None, "handover_referral_id": None})
+        case ReferralReleased() if event.reason == ReleaseReason.HANDED_OVER:
+            return current  # the new holder's ReferralAccepted says who holds the case
+        case ReferralReleased() if event.referral_id == current.referral_id and current.handover_to is not None:
+            return current  # the holder's slot, freed as the handover completes: the accept says who holds it
+        case ReferralReleased() if event.referral_id == current.handover_referral_id:
+            return current.model_copy(update={"handover_to": None, "handover_referral_id": None})
+        case ReferralReleased() if event.referral_id == current.referral_id:
+            return Referral(status=ReferralStatus.UNASSIGNED, escalations=event.escalations,
+                            first_assigned_at=first, escalated=current.escalated,
+                            needs_holder=current.needs_holder, released_specialist_id=event.specialist_id)
+        case CaseNeedsHolder():
+            return current.model_copy(update={"needs_holder": True, "escalations": event.escalations})
+        case CaseClosureApplied():
+            return current.model_copy(update={"escalated": False, "handover_to": None,
+                                              "handover_referral_id": None, "needs_holder": False})
     return current
+
+
+def life(current: Life, event: Any, previous: Referral) -> Life:
+    """Closure, reopening and the reassignments (``previous``: the referral part before the event)."""
+    match event:
+        case CaseClosureApplied():
+            return current.model_copy(update={"closed_at": event.closed_at, "closure_reason": str(event.reason)})
+        case CaseReopeningApplied():
+            return current.model_copy(update={"closed_at": None, "closure_reason": None,
+                                              "reopen_count": max(current.reopen_count, event.reopen_count)})
+        case ReferralAssigned() if event.reassigned_by is not None:
+            move = Move(at=event.assigned_at, from_specialist_id=event.handover_from or previous.specialist_id
+                        or previous.released_specialist_id, to_specialist_id=event.specialist_id,
+                        reason=str(event.reassignment_reason or ReassignmentReason.OTHER),
+                        requested_by_role=str(event.reassigned_by.role))
+            return current.model_copy(update={"reassignments": [*current.reassignments, move][-MOVES_KEPT:]})
+    return current
+
+
+def correction(current: Correction | None, event: CaseCorrected) -> Correction | None:
+    """The highest revision wins; an older or equal one changes nothing."""
+    if current is not None and event.revision <= current.revision:
+        return current
+    return Correction(revision=event.revision, priority=event.priority, minor=event.minor,
+                      categories=dict(event.screening.categories), indicator_count=event.screening.indicator_count,
+                      languages=list(event.languages), interpreter_needed=event.interpreter_needed,
+                      urgent_needs=[str(n) for n in event.urgent_needs])
 
 
 def plan(current: Plan | None, event: PlanEvent) -> Plan | None:

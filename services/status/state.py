@@ -35,6 +35,21 @@ class Opened(BaseModel):
     languages: list[str]
     interpreter_needed: bool
     urgent_needs: list[str]
+    revision: int = 0
+
+
+class Correction(BaseModel):
+    """The highest revision of the encounter (``casework.case.corrected.v1``): it replaces what
+    the first report said about priority, minor status, screening and languages."""
+
+    revision: int
+    priority: Priority
+    minor: bool
+    categories: dict[str, int]
+    indicator_count: int
+    languages: list[str]
+    interpreter_needed: bool
+    urgent_needs: list[str]
 
 
 class Referral(BaseModel):
@@ -49,6 +64,31 @@ class Referral(BaseModel):
     escalations: int = 0
     language_match: bool | None = None
     first_assigned_at: datetime | None = None  # read model only: time to first assignment
+    escalated: bool = False  # escalated since the last acceptance: the status stays so until one
+    handover_to: str | None = None  # a handover offered: the holder above stays responsible
+    handover_referral_id: str | None = None
+    needs_holder: bool = False  # the accepting specialist left: until a new holder accepts
+    unassigned_alerts: int = 0  # the latest CaseUnassigned.alert while unassigned
+    released_specialist_id: str | None = None  # whose referral was released last (no response)
+
+
+class Move(BaseModel):
+    """One reassignment or handover the referral service applied (ids and codes only)."""
+
+    at: datetime
+    from_specialist_id: str | None = None
+    to_specialist_id: str
+    reason: str
+    requested_by_role: str
+
+
+class Life(BaseModel):
+    """Closure, reopening and reassignment, as the referral service applied them."""
+
+    closed_at: datetime | None = None
+    closure_reason: str | None = None
+    reopen_count: int = 0
+    reassignments: list[Move] = Field(default_factory=list)
 
 
 class Plan(BaseModel):
@@ -91,6 +131,8 @@ class CaseView(BaseModel):
     opened: Opened | None = None
     referral: Referral = Field(default_factory=Referral)
     plan: Plan | None = None
+    correction: Correction | None = None
+    life: Life = Field(default_factory=Life)
     continued_presence: ContinuedPresence = Field(default_factory=ContinuedPresence)
     version: int = 0  # snapshot-bearing events folded so far (see domain.fold)
     updated_at: datetime | None = None

@@ -17,14 +17,20 @@ from shared.contracts.certifications import (
     CertificationUpdateRejected,
     ContinuedPresenceRoutedToHsi,
 )
-from shared.contracts.intake import CaseOpened
+from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn
 from shared.contracts.notifications import NotificationFailed, NotificationSent
 from shared.contracts.referrals import (
+    CaseActionRejected,
+    CaseClosureApplied,
+    CaseNeedsHolder,
+    CaseReopeningApplied,
     CaseUnassigned,
+    HolderKept,
     ReferralAccepted,
     ReferralAssigned,
     ReferralDeclined,
     ReferralEscalated,
+    ReferralReleased,
     ReferralResponseRejected,
 )
 from shared.contracts.stabilization import (
@@ -49,16 +55,64 @@ def _opened(e: CaseOpened) -> str:
     return f"Case opened for agency {e.agency_id} in {e.region}, priority {e.priority}{minor}"
 
 
+def _assigned(e: ReferralAssigned) -> str:
+    text = (f"Referral {e.referral_id} assigned to specialist {e.specialist_id} (attempt {e.attempt}); "
+            f"acknowledgement due {_hm(e.ack_due_at)}" + ("" if e.language_match else "; no language match, "
+                                                          "interpreter needed"))
+    if e.reassigned_by is not None:
+        text += f"; reassigned by {e.reassigned_by.role} {e.reassigned_by.id} ({e.reassignment_reason or 'other'})"
+    if e.handover_from is not None:
+        text += f"; specialist {e.handover_from} stays responsible until it is accepted"
+    return text
+
+
+def _closed(e: CaseClosureApplied) -> str:
+    by = f"by {e.closed_by.role} {e.closed_by.id}" if e.closed_by else "after the agency withdrew the encounter"
+    freed = f"; specialist {e.released_specialist_id} released" if e.released_specialist_id else ""
+    return f"Case closed {by} ({e.reason}){freed}"
+
+
+def _corrected(e: CaseCorrected) -> str:
+    minor = ", a minor is revealed (HHS notice due 24 h from the encounter, M1)" if e.minor_revealed else ""
+    return f"Encounter corrected (revision {e.revision}): priority {e.priority}{', minor' if e.minor else ''}{minor}"
+
+
+def _unassigned(e: CaseUnassigned) -> str:
+    if e.alert > 1:
+        return f"Case still unassigned: supervisors alerted again (alert {e.alert}, {e.scope})"
+    return f"No specialist available: case unassigned, supervisors alerted ({e.scope})"
+
+
+def _reached(e: NotificationSent) -> str:
+    who = f"{e.recipient_role or 'recipient'} {e.recipient_id}" if e.recipient_id else (e.recipient_role or "recipient")
+    return f"Notification {e.kind} sent to {who} by {e.channel or 'no channel'}"
+
+
+def _not_reached(e: NotificationFailed) -> str:
+    who = f"{e.recipient_role} {e.recipient_id}" if e.recipient_id and e.recipient_role else "nobody"
+    return f"Notification {e.kind} to {who} failed after {e.attempts} attempt(s): supervisors alerted"
+
+
 _WORDING: dict[type, Callable[[Any], str]] = {
     CaseOpened: _opened,
-    ReferralAssigned: lambda e: (f"Referral {e.referral_id} assigned to specialist {e.specialist_id} "
-                                 f"(attempt {e.attempt}); acknowledgement due {_hm(e.ack_due_at)}"
-                                 + ("" if e.language_match else "; no language match, interpreter needed")),
+    CaseCorrected: _corrected,
+    CaseWithdrawn: lambda e: f"The agency withdrew encounter {e.encounter_id} ({e.reason}): the case closes",
+    ReferralAssigned: _assigned,
+    CaseClosureApplied: _closed,
+    CaseReopeningApplied: lambda e: (f"Case reopened by {e.reopened_by.role} {e.reopened_by.id} ({e.reason}), "
+                                     f"reopening {e.reopen_count}"),
+    ReferralReleased: lambda e: f"Referral {e.referral_id} of specialist {e.specialist_id} released ({e.reason})",
+    HolderKept: lambda e: (f"Handover not taken up (referral {e.declined_referral_id}): specialist "
+                           f"{e.specialist_id} keeps the case"),
+    CaseNeedsHolder: lambda e: (f"Specialist {e.specialist_id}, who accepted the case, left the roster: "
+                                f"supervisors must choose a new holder ({e.scope})"),
+    CaseActionRejected: lambda e: (f"A {e.action} request by {e.actor.role} {e.actor.id} was not applied: "
+                                   f"{e.rejection}"),
     ReferralAccepted: lambda e: f"Referral {e.referral_id} accepted by specialist {e.specialist_id}",
     ReferralDeclined: lambda e: f"Referral {e.referral_id} declined by specialist {e.specialist_id}",
     ReferralEscalated: lambda e: (f"Referral {e.referral_id} not accepted by {_hm(e.ack_due_at)}: "
                                   f"escalated to supervisors ({e.scope}), escalation {e.escalations}"),
-    CaseUnassigned: lambda e: f"No specialist available: case unassigned, supervisors alerted ({e.scope})",
+    CaseUnassigned: _unassigned,
     ReferralResponseRejected: lambda e: (f"A response to referral {e.referral_id} was not applied: "
                                          f"{e.rejection}"),
     StabilizationProgressed: lambda e: f"Stabilization: {str(e.change).replace('_', ' ')}",
@@ -79,15 +133,14 @@ _WORDING: dict[type, Callable[[Any], str]] = {
     CertificationExpired: lambda e: f"Continued Presence {e.certification_id} expired",
     CertificationUpdateRejected: lambda e: (f"Continued Presence {e.certification_id}: update to "
                                             f"{e.attempted} not applied ({e.reason})"),
-    NotificationSent: lambda e: (f"Notification {e.kind} sent to {e.recipient_role or 'recipient'} "
-                                 f"by {e.channel or 'no channel'}"),
-    NotificationFailed: lambda e: (f"Notification {e.kind} to {e.recipient_role or 'nobody'} failed "
-                                   f"after {e.attempts} attempt(s): supervisors alerted"),
+    NotificationSent: _reached,
+    NotificationFailed: _not_reached,
 }
 
 # The payload's own time of what happened; CloudEvent ``time`` when it has none.
 _WHEN = ("opened_at", "accepted_at", "declined_at", "escalated_at", "unassigned_at", "assigned_at",
-         "rejected_at", "routed_at", "expired_at", "sent_at", "failed_at", "at")
+         "rejected_at", "routed_at", "expired_at", "sent_at", "failed_at", "closed_at", "reopened_at",
+         "released_at", "kept_at", "flagged_at", "corrected_at", "withdrawn_at", "at")
 
 
 def occurred(event: Inbound, now: datetime) -> datetime:

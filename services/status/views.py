@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from shared.contracts.inbound import ClosureReason
 from shared.contracts.status import Stage
 from shared.kit import Clock
 
@@ -20,6 +21,7 @@ from .rows import Row, iso
 STAGES = [s.value for s in Stage]
 PRIORITIES = ["urgent", "high", "normal"]
 NEEDS = ["medical", "safety", "shelter", "food", "clothing", "legal", "childcare", "other"]
+CLOSURE_REASONS = [r.value for r in ClosureReason]
 
 
 def scopes(principal: Principal) -> list[Scope]:
@@ -56,6 +58,10 @@ class Views:
             "overdue": board.due_before(keys, now),
             "escalated": board.count(keys, "referral:escalated"),
             "unassigned": board.count(keys, "referral:unassigned"),
+            "unassigned_realerted": board.count(keys, "realerted"),
+            "unassigned_realerts": board.count(keys, "realerts"),
+            "needs_holder": board.count(keys, "needs_holder"),
+            "handovers": board.count(keys, "handover"),
             "hhs_due": board.count(keys, "hhs:due"),
             "hhs_overdue": board.count(keys, "hhs:overdue"),
             "cp_expiring": board.due_before(keys, now + self.cp_lead, cp=True) - board.due_before(keys, now, cp=True),
@@ -78,16 +84,18 @@ class Views:
         keys, board = scopes(principal), self.board
         board.evict(self.now())
 
-        def timing(acceptance: bool) -> dict[str, Any]:
-            p50, n = board.percentile(keys, 0.5, acceptance=acceptance)
-            p90, _ = board.percentile(keys, 0.9, acceptance=acceptance)
+        def timing(acceptance: bool = False, close: bool = False) -> dict[str, Any]:
+            p50, n = board.percentile(keys, 0.5, acceptance=acceptance, close=close)
+            p90, _ = board.percentile(keys, 0.9, acceptance=acceptance, close=close)
             return {"p50_seconds": p50, "p90_seconds": p90, "cases": n}
 
         return {
             "now": iso(self.now()), "window_days": round(board.window / 86400),
             "cases": board.count(keys, "cases"),
             "by_stage": {s: {p: board.count(keys, f"stage:{s}:{p}") for p in PRIORITIES} for s in STAGES},
-            "time_to_assignment": timing(False), "time_to_acceptance": timing(True),
+            "time_to_assignment": timing(), "time_to_acceptance": timing(acceptance=True),
+            "time_to_close": timing(close=True),
+            "closed_by_reason": {r: board.count(keys, f"closed:{r}") for r in CLOSURE_REASONS},
             "sla": {**self.attention(principal), "cases_with_missed_acknowledgement": board.count(keys, "breached"),
                     "missed_acknowledgements": board.count(keys, "escalations")},
             "urgent_needs_open": {n: board.count(keys, f"need:{n}") for n in NEEDS},

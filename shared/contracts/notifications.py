@@ -34,6 +34,13 @@ class NotificationKind(StrEnum):
     HHS_NOTIFICATION_OVERDUE = "hhs_notification_overdue"
     ENCOUNTER_UNPROCESSABLE = "encounter_unprocessable"
     NOTIFICATION_FAILED = "notification_failed"
+    # A case's life (docs/design.md, Case life).
+    REFERRAL_REASSIGNED = "referral_reassigned"
+    HANDED_OVER = "handed_over"
+    CASE_CLOSED = "case_closed"
+    CASE_REOPENED = "case_reopened"
+    CASE_WITHDRAWN = "case_withdrawn"
+    CASE_NEEDS_HOLDER = "case_needs_holder"
 
 
 class Channel(StrEnum):

@@ -60,6 +60,8 @@ class ReferralView(Contract):
     # A handover in progress: the holder above stays responsible until this specialist accepts.
     handover_to: Identifier | None = None
     needs_holder: bool = False  # the accepting specialist left the roster
+    # While unassigned: how many times the supervisors were alerted so far (CaseUnassigned.alert).
+    unassigned_alerts: int = Field(default=0, ge=0)
 
 
 class Closure(Contract):

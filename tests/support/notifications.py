@@ -20,7 +20,16 @@ from shared.contracts.certifications import (
 )
 from shared.contracts.common import Payload
 from shared.contracts.intake import EncounterUnprocessable
-from shared.contracts.referrals import CaseUnassigned, ReferralAssigned, ReferralEscalated
+from shared.contracts.referrals import (
+    CaseClosureApplied,
+    CaseNeedsHolder,
+    CaseReopeningApplied,
+    CaseUnassigned,
+    HolderKept,
+    ReferralAssigned,
+    ReferralEscalated,
+    ReferralReleased,
+)
 from shared.contracts.stabilization import (
     DeferralReason,
     HhsNotificationDue,
@@ -76,6 +85,55 @@ def unassigned(case_id: str, **kw: Any) -> CaseUnassigned:
     return CaseUnassigned.model_validate(_CASE | {
         "case_id": case_id, "unassigned_at": T0, "reason": "no on-duty specialist covers the region"} | kw,
         strict=False)
+
+
+def reassigned(case_id: str, specialist_id: str, *, by: str = "sup-tx", role: str = "supervisor",
+               reason: str = "workload", handover_from: str | None = None, **kw: Any) -> ReferralAssigned:
+    return assigned(case_id, specialist_id, referral_id=f"ref2-{case_id}", attempt=2,
+                    reassigned_by={"id": by, "role": role}, reassignment_reason=reason,
+                    handover_from=handover_from, **kw)
+
+
+def handed_over(case_id: str, holder: str) -> ReferralReleased:
+    """The new specialist accepted: the old holder's referral is released."""
+    return ReferralReleased.model_validate(_CASE | {
+        "case_id": case_id, "referral_id": f"ref-{case_id}", "specialist_id": holder,
+        "released_at": T0 + timedelta(minutes=9), "reason": "handed_over"}, strict=False)
+
+
+def released(case_id: str, specialist_id: str, reason: str = "specialist_departed") -> ReferralReleased:
+    return ReferralReleased.model_validate(_CASE | {
+        "case_id": case_id, "referral_id": f"ref-{case_id}", "specialist_id": specialist_id,
+        "released_at": T0 + timedelta(minutes=9), "reason": reason}, strict=False)
+
+
+def holder_kept(case_id: str, holder: str) -> HolderKept:
+    return HolderKept.model_validate(_CASE | {
+        "case_id": case_id, "referral_id": f"ref-{case_id}", "specialist_id": holder, "assigned_at": T0,
+        "accepted_at": T0 + timedelta(minutes=2), "ack_due_at": T0 + timedelta(minutes=5),
+        "declined_referral_id": f"ref2-{case_id}", "kept_at": T0 + timedelta(minutes=9)}, strict=False)
+
+
+def closed(case_id: str, released: str | None, *, by: str | None = "sup-tx", role: str = "supervisor",
+           reason: str = "services_completed") -> CaseClosureApplied:
+    return CaseClosureApplied.model_validate(_CASE | {
+        "case_id": case_id, "closed_at": T0 + timedelta(days=3), "reason": reason,
+        "closed_by": {"id": by, "role": role} if by else None, "referral_id": f"ref-{case_id}",
+        "released_specialist_id": released, "request_event_id": f"req-{case_id}"}, strict=False)
+
+
+def reopened(case_id: str, previous: str | None, *, by: str = "sup-tx",
+             role: str = "supervisor") -> CaseReopeningApplied:
+    return CaseReopeningApplied.model_validate(_CASE | {
+        "case_id": case_id, "reopened_at": T0 + timedelta(days=4), "reopened_by": {"id": by, "role": role},
+        "reason": "re_engaged", "reopen_count": 1, "previous_specialist_id": previous,
+        "request_event_id": f"req-r-{case_id}"}, strict=False)
+
+
+def needs_holder(case_id: str, departed: str, scope: str = "region", **kw: Any) -> CaseNeedsHolder:
+    return CaseNeedsHolder.model_validate(_CASE | {
+        "case_id": case_id, "referral_id": f"ref-{case_id}", "specialist_id": departed,
+        "flagged_at": T0 + timedelta(hours=1), "scope": scope} | kw, strict=False)
 
 
 def _plan() -> PlanSummary:

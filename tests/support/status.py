@@ -15,15 +15,34 @@ from casework.readiness import wait_ready
 from shared.cloudevents import encode, new_event
 from shared.contracts.certifications import CertificationStatus, CertificationStatusChanged
 from shared.contracts.common import AgencyLevel, Payload, Priority, UrgentNeed
-from shared.contracts.inbound import CertificationKind, InterviewRequester, LocationType
-from shared.contracts.intake import CaseOpened, Screening
+from shared.contracts.inbound import (
+    Actor,
+    ActorRole,
+    CertificationKind,
+    ClosureReason,
+    InterviewRequester,
+    LocationType,
+    ReassignmentReason,
+    ReopenReason,
+    WithdrawalReason,
+)
+from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn, Screening
 from shared.contracts.referrals import (
+    CaseActionKind,
+    CaseActionRejected,
+    CaseActionRejection,
+    CaseClosureApplied,
+    CaseNeedsHolder,
+    CaseReopeningApplied,
     CaseUnassigned,
+    HolderKept,
     NotificationScope,
     ReferralAccepted,
     ReferralAssigned,
     ReferralDeclined,
     ReferralEscalated,
+    ReferralReleased,
+    ReleaseReason,
 )
 from shared.contracts.stabilization import (
     InterviewCleared,
@@ -56,10 +75,77 @@ def _referral(case_id: str, agency_id: str = AGENCY, escalations: int = 0) -> di
 
 
 def assigned(case_id: str, referral_id: str, specialist_id: str, *, at: datetime, attempt: int = 1,
-             escalations: int = 0, agency_id: str = AGENCY, language_match: bool = True) -> ReferralAssigned:
+             escalations: int = 0, agency_id: str = AGENCY, language_match: bool = True,
+             reassigned_by: Actor | None = None, reason: ReassignmentReason | None = None,
+             handover_from: str | None = None) -> ReferralAssigned:
     return ReferralAssigned(**_referral(case_id, agency_id, escalations), referral_id=referral_id,
                             specialist_id=specialist_id, assigned_at=at, ack_due_at=at + timedelta(minutes=15),
-                            attempt=attempt, language_match=language_match)
+                            attempt=attempt, language_match=language_match, reassigned_by=reassigned_by,
+                            reassignment_reason=reason, handover_from=handover_from)
+
+
+def supervisor(actor_id: str = "sup-1") -> Actor:
+    return Actor(id=actor_id, role=ActorRole.SUPERVISOR)
+
+
+def specialist(actor_id: str) -> Actor:
+    return Actor(id=actor_id, role=ActorRole.VICTIM_SPECIALIST)
+
+
+def closed(case_id: str, *, at: datetime, by: Actor | None, reason: ClosureReason = ClosureReason.SERVICES_COMPLETED,
+           released: str | None = None, referral_id: str | None = None, escalations: int = 0) -> CaseClosureApplied:
+    return CaseClosureApplied(**_referral(case_id, escalations=escalations), closed_at=at, closed_by=by,
+                              reason=reason, referral_id=referral_id, released_specialist_id=released,
+                              request_event_id=f"req-close-{case_id}-{at.timestamp():.0f}")
+
+
+def reopened(case_id: str, *, at: datetime, by: Actor, count: int = 1, previous: str | None = None,
+             reason: ReopenReason = ReopenReason.RE_ENGAGED) -> CaseReopeningApplied:
+    return CaseReopeningApplied(**_referral(case_id), reopened_at=at, reopened_by=by, reason=reason,
+                                reopen_count=count, previous_specialist_id=previous,
+                                request_event_id=f"req-reopen-{case_id}-{count}")
+
+
+def released(case_id: str, referral_id: str, specialist_id: str, *, at: datetime,
+             reason: ReleaseReason = ReleaseReason.SPECIALIST_DEPARTED) -> ReferralReleased:
+    return ReferralReleased(**_referral(case_id), referral_id=referral_id, specialist_id=specialist_id,
+                            released_at=at, reason=reason)
+
+
+def holder_kept(case_id: str, referral_id: str, specialist_id: str, *, assigned_at: datetime,
+                accepted_at: datetime, declined_referral_id: str, at: datetime) -> HolderKept:
+    return HolderKept(**_referral(case_id), referral_id=referral_id, specialist_id=specialist_id,
+                      assigned_at=assigned_at, accepted_at=accepted_at, ack_due_at=assigned_at + timedelta(minutes=15),
+                      declined_referral_id=declined_referral_id, kept_at=at)
+
+
+def needs_holder(case_id: str, referral_id: str, specialist_id: str, *, at: datetime,
+                 scope: NotificationScope = NotificationScope.REGION) -> CaseNeedsHolder:
+    return CaseNeedsHolder(**_referral(case_id), referral_id=referral_id, specialist_id=specialist_id,
+                           flagged_at=at, scope=scope)
+
+
+def action_rejected(case_id: str, *, at: datetime, actor: Actor,
+                    rejection: CaseActionRejection = CaseActionRejection.NOT_ENTITLED,
+                    action: CaseActionKind = CaseActionKind.CLOSE) -> CaseActionRejected:
+    return CaseActionRejected(case_id=case_id, action=action, actor=actor, rejection=rejection,
+                              request_event_id=f"req-{case_id}", rejected_at=at, agency_id=AGENCY, region="US-TX")
+
+
+def corrected(case_id: str, revision: int, *, at: datetime, minor: bool = True,
+              priority: Priority = Priority.URGENT, languages: tuple[str, ...] = ("es", "en"),
+              interpreter_needed: bool = False) -> CaseCorrected:
+    return CaseCorrected(
+        case_id=case_id, encounter_id=f"ENC-{case_id}", agency_id=AGENCY, revision=revision, region="US-TX",
+        occurred_at=T0 - timedelta(minutes=15), corrected_at=at, languages=list(languages), dialect=None,
+        interpreter_needed=interpreter_needed, urgent_needs=[UrgentNeed.SHELTER, UrgentNeed.MEDICAL],
+        priority=priority, minor=minor, minor_revealed=minor,
+        screening=Screening(categories={"control": 2, "labor": 1, "minor": 1}, indicator_count=4))
+
+
+def withdrawn(case_id: str, *, at: datetime) -> CaseWithdrawn:
+    return CaseWithdrawn(case_id=case_id, encounter_id=f"ENC-{case_id}", agency_id=AGENCY,
+                         reason=WithdrawalReason.ENTERED_IN_ERROR, withdrawn_at=at)
 
 
 def accepted(case_id: str, referral_id: str, specialist_id: str, *, assigned_at: datetime, at: datetime,
@@ -83,9 +169,10 @@ def escalated(case_id: str, referral_id: str, specialist_id: str, *, assigned_at
                              escalated_at=due, scope=NotificationScope.REGION)
 
 
-def unassigned(case_id: str, *, at: datetime, escalations: int = 0) -> CaseUnassigned:
+def unassigned(case_id: str, *, at: datetime, escalations: int = 0, alert: int = 1,
+               scope: NotificationScope = NotificationScope.REGION) -> CaseUnassigned:
     return CaseUnassigned(**_referral(case_id, escalations=escalations), unassigned_at=at,
-                          reason="no on-duty specialist covers the region")
+                          reason="no on-duty specialist covers the region", alert=alert, scope=scope)
 
 
 def plan(version: int, *, engaged: bool = False, needs_assessed: bool = False,

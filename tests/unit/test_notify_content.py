@@ -25,7 +25,11 @@ SUP = Contact(id="sup-tx", role=RecipientRole.SUPERVISOR, email="s@x.org", regio
 DIRECTORY = Directory(contacts={SPEC.id: SPEC}, supervisors=(SUP,), case_specialists={"case-1": SPEC.id})
 EVERY_KIND = [n.assigned("case-1", SPEC.id), n.escalated("case-1"), n.unassigned("case-1"), n.deferred("case-1"),
               n.cleared("case-1"), n.hhs_due("case-1", SPEC.id), n.hhs_due("case-1", SPEC.id, overdue=True),
-              n.expiring("case-1"), n.expired("case-1"), n.routed_to_hsi("case-1"), n.unprocessable("a-1")]
+              n.expiring("case-1"), n.expired("case-1"), n.routed_to_hsi("case-1"), n.unprocessable("a-1"),
+              n.reassigned("case-1", SPEC.id, handover_from="spec-z"), n.handed_over("case-1", SPEC.id),
+              n.released("case-1", SPEC.id, reason="reassigned"),
+              n.holder_kept("case-1", SPEC.id), n.closed("case-1", SPEC.id), n.reopened("case-1", SPEC.id),
+              n.closed("case-1", SPEC.id, by=None, reason="withdrawn"), n.needs_holder("case-1", "spec-z")]
 
 
 def notification(payload) -> Notification:

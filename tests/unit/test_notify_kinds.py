@@ -97,3 +97,66 @@ def test_a_country_supervisor_hears_of_its_subdivisions_and_not_the_reverse() ->
     directory = Directory(supervisors=(TX, country, other))
     assert ids(plan(n.escalated("case-1", region="US-NY"), directory).recipients) == ["sup-us"]
     assert ids(plan(n.escalated("case-1", region="US"), directory).recipients) == ["sup-us"]
+
+
+@pytest.mark.parametrize(("payload", "kind", "recipients"), [
+    (n.reassigned("case-1", "spec-b"), Kind.REFERRAL_REASSIGNED, ["spec-b"]),
+    (n.reassigned("case-1", "spec-b", by="spec-a", role="victim_specialist", reason="handover",
+                  handover_from="spec-a"), Kind.REFERRAL_REASSIGNED, ["spec-b"]),
+    (n.handed_over("case-1", "spec-a"), Kind.HANDED_OVER, ["spec-a"]),
+    (n.holder_kept("case-1", "spec-a"), Kind.HANDED_OVER, ["spec-a"]),
+    (n.released("case-1", "spec-a", reason="reassigned"), Kind.HANDED_OVER, ["spec-a"]),
+    (n.closed("case-1", "spec-a"), Kind.CASE_CLOSED, ["spec-a"]),
+    (n.closed("case-1", "spec-a", by=None, reason="withdrawn"), Kind.CASE_WITHDRAWN, ["spec-a"]),
+    (n.reopened("case-1", "spec-a"), Kind.CASE_REOPENED, ["spec-a"]),
+    (n.needs_holder("case-1", "spec-gone"), Kind.CASE_NEEDS_HOLDER, ["sup-tx", "sup-any"]),
+    (n.needs_holder("case-1", "spec-gone", scope="all"), Kind.CASE_NEEDS_HOLDER, ["sup-tx", "sup-ca", "sup-any"]),
+])
+def test_case_life_recipients(payload, kind: Kind, recipients: list[str]) -> None:
+    assert notifiable(payload)
+    made = plan(payload, DIRECTORY)
+    assert made.kind is kind and ids(made.recipients) == recipients
+
+
+def test_a_reassignment_says_who_asked_and_why_and_an_ordinary_assignment_does_not() -> None:
+    facts = plan(n.reassigned("case-1", "spec-b", handover_from="spec-a"), DIRECTORY).facts
+    assert (facts["requested_by_role"], facts["reassignment_reason"], facts["handover_from"]) == (
+        "supervisor", "workload", "spec-a")
+    assert "requested_by_role" not in plan(n.assigned("case-1", "spec-b"), DIRECTORY).facts
+
+
+@pytest.mark.parametrize("payload", [
+    n.closed("case-1", "spec-a", by="spec-a", role="victim_specialist"),  # the holder closed it: they know
+    n.closed("case-1", None),  # nobody held it
+    n.closed("case-1", None, by=None, reason="withdrawn"),
+    n.reopened("case-1", None),
+    n.reopened("case-1", "spec-a", by="spec-a", role="victim_specialist"),
+    n.released("case-1", "spec-a"),  # a departure: the next assignment or CaseNeedsHolder tells
+    n.released("case-1", "spec-a", reason="case_closed"),
+])
+def test_case_life_events_that_tell_nobody(payload) -> None:
+    assert not notifiable(payload)
+
+
+def test_with_no_supervisor_on_duty_alerts_go_to_every_supervisor_of_the_agency() -> None:
+    off_tx = supervisor("sup-tx-off", ["US-CA"], "TX-DPS").model_copy(update={"on_duty": False})
+    off_ca = CA.model_copy(update={"on_duty": False})
+    nobody = Directory(supervisors=(), rostered=(off_ca, off_tx))
+    for payload in (n.unassigned("case-1", alert=3), n.needs_holder("case-1", "spec-gone"), n.escalated("case-1")):
+        made = plan(payload, nobody)
+        assert ids(made.recipients) == ["sup-tx-off"] and ids(made.fallback) == ["sup-tx-off"]
+    assert ids(plan(n.unassigned("case-1", agency_id="XX"), nobody).recipients) == ["sup-ca", "sup-tx-off"]
+    # Someone on duty anywhere: the usual rules (every on-duty supervisor when the region has none).
+    assert ids(plan(n.unassigned("case-1"), Directory(supervisors=(CA,), rostered=(CA, off_tx))).recipients) == [
+        "sup-ca"]
+
+
+def test_each_unassigned_alert_says_its_number() -> None:
+    assert plan(n.unassigned("case-1", alert=4, scope="all"), DIRECTORY).facts["alert"] == 4
+
+
+def test_a_handover_notice_says_how_it_ended() -> None:
+    outcomes = [plan(p, DIRECTORY).facts["outcome"] for p in (
+        n.handed_over("case-1", "spec-a"), n.released("case-1", "spec-a", reason="reassigned"),
+        n.holder_kept("case-1", "spec-a"))]
+    assert outcomes == ["accepted", "reassigned", "kept"]

@@ -132,3 +132,53 @@ def test_live_changes_reach_only_those_who_may_see_them() -> None:
     assert views.change_for(principal(Role.SUPERVISOR, ["CA-HP"]), after, before) is None
     analyst = views.change_for(principal(Role.ANALYST, ["TX-DPS"]), after, before)
     assert analyst == {"event": "stats", "data": "{}"}  # no case in it
+
+
+def life_row(case_id: str, *, opened: float = 0.0, closed_after: float | None = None, **kw) -> Row:
+    made = row(case_id, opened=opened, **kw)
+    if closed_after is not None:
+        made.stage, made.closed_at, made.closure_reason = "closed", made.opened_at + closed_after, "services_completed"
+    return made
+
+
+def test_closed_cases_have_their_column_wait_for_nobody_and_give_the_time_to_close() -> None:
+    board, clock = Board(), FakeClock(T0 + timedelta(hours=1))
+    board.put(life_row("open-1", status="assigned", specialist="sp-1"), NOW)
+    board.put(life_row("closed-1", status="assigned", specialist="sp-1", closed_after=2 * 3600,
+                       needs=("shelter",)), NOW)
+    board.put(life_row("closed-2", status="unassigned", closed_after=10 * 3600), NOW)
+    board.put(life_row("closed-3", status="accepted", closed_after=4 * 3600), NOW)
+    views = Views(board, clock, cp_lead_days=90)
+    everyone = principal(Role.SUPERVISOR, ["*"])
+    seen = views.board_view(everyone, 10)
+    assert sorted(c["case_id"] for c in seen["columns"]["closed"]) == ["closed-1", "closed-2", "closed-3"]
+    assert seen["totals"]["closed"] == 3 and seen["totals"]["referral"] == 1
+    assert (seen["attention"]["awaiting_acceptance"], seen["attention"]["unassigned"]) == (1, 0)
+    assert board.due_before([("*",)], NOW + 86400) == 1  # only the open referral can be overdue
+    card = next(c for c in seen["columns"]["closed"] if c["case_id"] == "closed-1")
+    assert "closed" in card["flags"] and "overdue" not in card["flags"] and card["closure"]["reason"] == (
+        "services_completed")
+    agg = views.aggregates(everyone)
+    assert agg["time_to_close"] == {"p50_seconds": 4 * 3600.0, "p90_seconds": 10 * 3600.0, "cases": 3}
+    assert agg["closed_by_reason"]["services_completed"] == 3 and agg["urgent_needs_open"]["shelter"] == 0
+
+
+def test_cases_needing_a_holder_handovers_and_unassigned_re_alerts_are_counted_and_flagged() -> None:
+    board, clock = Board(), FakeClock(T0 + timedelta(hours=1))
+    orphan = life_row("orphan", status="accepted", specialist="sp-gone", stage="engaged")
+    orphan.needs_holder = True
+    moving = life_row("moving", status="accepted", specialist="sp-1", stage="engaged")
+    moving.handover_to = "sp-2"
+    waiting = life_row("waiting", status="unassigned")
+    waiting.unassigned_alerts = 3
+    for made in (orphan, moving, waiting, life_row("first-alert", status="unassigned")):
+        made.unassigned_alerts = made.unassigned_alerts or 1
+        board.put(made, NOW)
+    views = Views(board, clock, cp_lead_days=90)
+    attention = views.board_view(principal(Role.SUPERVISOR, ["TX-DPS"]), 10)["attention"]
+    assert (attention["needs_holder"], attention["handovers"], attention["unassigned"]) == (1, 1, 2)
+    assert (attention["unassigned_realerted"], attention["unassigned_realerts"]) == (1, 2)
+    cards = {c["case_id"]: c for cs in views.board_view(principal(Role.SUPERVISOR, ["*"]), 10)["columns"].values()
+             for c in cs}
+    assert "needs_holder" in cards["orphan"]["flags"] and "handover" in cards["moving"]["flags"]
+    assert "realerted" in cards["waiting"]["flags"] and "realerted" not in cards["first-alert"]["flags"]

@@ -75,9 +75,11 @@ def test_each_referral_step_is_one_new_version() -> None:
     s = story()
     _, published = run(s["cases.opened"] + s["referrals.events"])
     assert [p.version for p in published] == [1, 2, 3, 4, 5]
+    # Escalated stays visible on the next assignment, until the next specialist accepts.
     assert [p.referral.status for p in published] == [
         ReferralStatus.UNASSIGNED, ReferralStatus.ASSIGNED, ReferralStatus.ESCALATED,
-        ReferralStatus.ASSIGNED, ReferralStatus.ACCEPTED]
+        ReferralStatus.ESCALATED, ReferralStatus.ACCEPTED]
+    assert (published[3].referral.referral_id, published[3].referral.specialist_id) == ("r2", "sp-2")
     last = published[-1]
     assert (last.referral.referral_id, last.referral.specialist_id, last.referral.escalations) == ("r2", "sp-2", 1)
     assert last.stage == Stage.ENGAGED and last.updated_at == T0 + timedelta(minutes=20)

@@ -49,7 +49,7 @@ def render_card(card: dict[str, Any]) -> str:
 
 
 STAGE_TITLES = {"referral": "Waiting for a specialist", "engaged": "Engaged", "stabilizing": "Stabilizing",
-                "interview_cleared": "Interview cleared"}
+                "interview_cleared": "Interview cleared", "closed": "Closed"}
 
 
 def _page(request: Request, name: str, principal: Principal | None, **context: Any) -> HTMLResponse:
@@ -128,9 +128,12 @@ async def aggregates(request: Request) -> Response:
                     f"{data['window_days']} days)", timing, unit=" min"),
         charts.bars("Deadlines", {"overdue acknowledgements": sla["overdue"], "escalated now": sla["escalated"],
                                   "unassigned now": sla["unassigned"],
+                                  "unassigned re-alerts": sla["unassigned_realerts"],
+                                  "need a new holder": sla["needs_holder"],
                                   "missed acknowledgements": sla["missed_acknowledgements"],
                                   "HHS notice due": sla["hhs_due"], "HHS notice overdue": sla["hhs_overdue"],
                                   "CP expiring": sla["cp_expiring"], "CP expired": sla["cp_expired"]}, color="#b3261e"),
         charts.bars("Open urgent needs", data["urgent_needs_open"], color="#d97706"),
+        charts.bars("Closed cases by reason", {r.replace("_", " "): v for r, v in data["closed_by_reason"].items()}),
     ]
     return _page(request, "aggregates.html", principal, data=data, figures=figures)

@@ -16,6 +16,14 @@ class CardReferral(BaseModel):
     specialist_id: str | None
     ack_due_at: str | None
     escalations: int
+    handover_to: str | None = None  # a handover offered: the specialist above stays responsible
+    needs_holder: bool = False
+    unassigned_alerts: int = 0
+
+
+class CardClosure(BaseModel):
+    at: str | None
+    reason: str | None
 
 
 class CardCertification(BaseModel):
@@ -43,6 +51,8 @@ class Card(BaseModel):
     urgent_needs_open: list[str]
     interview: str
     continued_presence: CardCertification
+    closure: CardClosure | None = None
+    reopen_count: int = 0
     flags: list[str]
 
 
@@ -51,6 +61,10 @@ class Attention(BaseModel):
     overdue: int
     escalated: int
     unassigned: int
+    unassigned_realerted: int  # unassigned cases whose supervisors were alerted more than once
+    unassigned_realerts: int  # the re-alerts of those cases, together
+    needs_holder: int  # cases whose accepting specialist left: a supervisor must reassign them
+    handovers: int  # handovers offered and not yet accepted
     hhs_due: int
     hhs_overdue: int
     cp_expiring: int
@@ -97,6 +111,8 @@ class Aggregates(BaseModel):
     by_stage: dict[str, dict[str, int]]
     time_to_assignment: Timing
     time_to_acceptance: Timing
+    time_to_close: Timing  # of the closed cases opened within the window: opened to closed
+    closed_by_reason: dict[str, int]
     sla: Sla
     urgent_needs_open: dict[str, int]
 
