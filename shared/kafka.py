@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -13,6 +16,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from shared import logging as caselog
+from shared.contracts.common import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN
 from shared.settings import Settings
 from shared.topics import DLQ_HEADROOM, MAX_MESSAGE_BYTES, spec
 
@@ -39,8 +43,37 @@ def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
 
 
 def headers_of(record: ConsumerRecord) -> dict[str, str]:
-    """A record's headers as text (a byte that is not UTF-8 becomes U+FFFD)."""
-    return {k: v.decode(errors="replace") for k, v in record.headers or ()}
+    """A record's headers as text (a byte that is not UTF-8 becomes U+FFFD, no value "")."""
+    return {k: (v or b"").decode(errors="replace") for k, v in record.headers or ()}
+
+
+_CORRELATION = re.compile(IDENTIFIER_PATTERN)
+
+
+def correlation(*candidates: str | None) -> str | None:
+    """The first candidate fit to be a correlation id, which every log line carries: an
+    identifier of printable ASCII (a header or attribute may hold anything, a name included)."""
+    for value in candidates:
+        if value and len(value) <= IDENTIFIER_MAX_LENGTH and _CORRELATION.fullmatch(value):
+            return value
+    return None
+
+
+async def parse_batch(records: Sequence[ConsumerRecord],
+                      original: Callable[[tuple[ConsumerRecord, ...]], Awaitable[Any]]) -> Any:
+    """FastStream's batch parser, lenient with headers: FastStream's decodes every header value
+    as UTF-8, so one record with a header that is not (or has no value) failed the whole batch
+    before any handler saw it. The records are handed on unchanged; the kit reads each one."""
+    records = tuple(records)
+    message = await original(tuple(dataclasses.replace(r, headers=[]) for r in records))
+    headers = [headers_of(r) for r in records]
+    message.raw_message = records
+    message.headers = headers[0] if headers else {}
+    message.batch_headers = headers
+    message.content_type = message.headers.get("content-type")
+    message.reply_to = ""  # nothing here answers a message
+    message.correlation_id = correlation(message.headers.get("correlation_id")) or message.message_id
+    return message
 
 
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:

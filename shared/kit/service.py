@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from shared import logging as caselog
 from shared.cloudevents import envelope
 from shared.contracts.common import Payload
-from shared.kafka import ensure_topics, make_broker
+from shared.kafka import ensure_topics, make_broker, parse_batch
 from shared.kit.clock import Clock, SystemClock
 from shared.kit.consumer import BatchConsumer, DeadLetters, Handler, OnInvalid, documented, raw_records
 from shared.kit.decision import Decision
@@ -124,7 +124,7 @@ class Service:
         self.router.subscriber(
             self.settings.topic(topic), batch=True, group_id=self.group_id(topic),
             auto_offset_reset="earliest", max_records=self.settings.kit.batch_max_records,
-            batch_timeout_ms=self.settings.kit.batch_timeout_ms, decoder=raw_records,
+            batch_timeout_ms=self.settings.kit.batch_timeout_ms, parser=parse_batch, decoder=raw_records,
             listener=Reassigned(self.workflows), title=f"{topic}:{self.name}",
             description=description or ", ".join(f"`{p.TYPE}`" for p in payloads),
         )(on_batch)
