@@ -52,6 +52,10 @@ def fuzz_settings(tmp: Path) -> Settings:
         status=StatusSettings(dashboard_port=free_port(), dashboard_url="http://127.0.0.1:8080"))
 
 
+def _told(timeout: float, what: str | Callable[[], str]) -> str:
+    return f"not within {timeout:.0f} s: {what if isinstance(what, str) else what()}"
+
+
 class Tail:
     """One reader of many topics from their beginning, keeping everything it has read."""
 
@@ -74,10 +78,10 @@ class Tail:
     def on(self, topic: str) -> list[ConsumerRecord]:
         return self.records[self.settings.topic(topic)]
 
-    async def until(self, done: Callable[[], bool], *, timeout: float, what: str) -> None:
+    async def until(self, done: Callable[[], bool], *, timeout: float, what: str | Callable[[], str]) -> None:
         deadline = time.monotonic() + timeout
         while not done():
-            assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
+            assert time.monotonic() < deadline, _told(timeout, what)
             batch = await self.consumer.getmany(timeout_ms=500, max_records=5000)
             for tp, recs in batch.items():
                 self.records[tp.topic].extend(recs)
@@ -152,7 +156,8 @@ async def test_no_message_stops_a_consumer_and_every_valid_event_has_its_effect_
                 found[f"{e['data'].get('agency_id')}/{e['data'].get('encounter_id')}"].append(e)
             return found
 
-        await tail.until(lambda: cases <= set(opened()), timeout=WAIT, what="every valid encounter opened a case")
+        await tail.until(lambda: cases <= set(opened()), timeout=WAIT,
+                         what=lambda: f"every valid encounter opened a case: not {sorted(cases - set(opened()))[:5]}")
         ours = {key: events for key, events in opened().items() if key in cases}
         case_ids = {e["data"]["case_id"] for events in ours.values() for e in events}
 
@@ -161,7 +166,8 @@ async def test_no_message_stops_a_consumer_and_every_valid_event_has_its_effect_
                 "referrals.events", lambda e: e["type"] == "casework.referral.assigned.v1")
                 if e["data"].get("case_id") in case_ids}
 
-        await tail.until(lambda: set(assigned()) == case_ids, timeout=WAIT, what="every case assigned")
+        await tail.until(lambda: set(assigned()) == case_ids, timeout=WAIT,
+                         what=lambda: f"every case assigned: not {sorted(case_ids - set(assigned()))[:5]}")
         refs = [CaseRef(c, a["referral_id"], a["specialist_id"]) for c, a in sorted(assigned().items())]
 
         # Round two: one valid event per other inbound topic for each case, hostile records among them.
@@ -258,7 +264,8 @@ async def test_no_message_stops_a_consumer_and_every_valid_event_has_its_effect_
             # The seeded name is nowhere but in the dead letters' copies of what came in.
             written = [r for t in CATALOGUE for r in tail.on(t) if (r.topic, r.partition, r.offset) not in produced]
             assert not [r.topic for r in written if CANARY.encode() in (r.value or b"") + repr(r.headers).encode()]
-            assert CANARY not in system.log_text()
+            logs = system.log_text()
+            assert "dead-lettered" in logs and CANARY not in logs
             assert not [m for m in system.mails() if CANARY in m.as_string()]
             for name in ("referral", "stabilization", "certification", "notify", "status", "intake"):
                 db = client[settings.database(name)]

@@ -210,6 +210,16 @@ class Fuzz:
                           "valid", variant, effect)
         elif variant == "long-text":
             d["narrative"] = (SEEDED + " ") * (19_000 // (len(SEEDED) + 1))
+        elif variant == "hostile-attributes":  # what the envelope allows: any printable text, extensions
+            e["subject"] = f"{self.rng.choice(BIDI)}{SEEDED}"
+            e["correlationid"] = f"{SEEDED}{self.rng.choice(ZERO_WIDTH)}"
+            e["dataschema"] = f"urn:{SEEDED}"
+            e["agencynote"] = SEEDED
+            e["priority7"] = 10**18
+        elif variant == "hostile-key":  # the key is the producer's: any bytes
+            return Record("encounters.reported", _dumps(e), self.rng.choice([b"\xff\xfe" + SEEDED.encode("utf-16"),
+                                                                            None, b"k" * 4096, SEEDED.encode()]),
+                          self.headers(valid=True), "valid", variant, effect)
         return self._valid("casework.encounter.reported.v1", e, variant, effect=effect)
 
     def _valid(self, type_: str, event: dict[str, Any], kind: str, *, effect: tuple[str, str]) -> Record:
@@ -460,4 +470,5 @@ MUTATIONS: tuple[Mutation, ...] = (
     _not_json, _non_utf8, _tombstone, _wrong_type, _unknown_field, _hostile_id, _deep, _huge,
     _duplicate_keys, _wrong_type_attribute, _envelope,
 )
-VALID_VARIANTS = ("valid", "valid", "bidi-text", "duplicate-keys", "near-limit", "long-text")
+VALID_VARIANTS = ("valid", "valid", "bidi-text", "duplicate-keys", "near-limit", "long-text", "hostile-attributes",
+                  "hostile-key")

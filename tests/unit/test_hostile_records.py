@@ -9,13 +9,19 @@ correlation id that is a person's name — is covered too.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
+from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord
 
+from services.intake import app as intake
 from shared.contracts.inbound import EncounterReported
+from shared.crypto import KeyRing
 from shared.kit.inbound import TopicReader
+from shared.kit.memory import MemoryBackend, RecordingPublisher
+from shared.settings import IntakeSettings, Settings
 from tests.support import events
 from tests.support.hostile import CANARY, SEEDED, TOPICS, CaseRef, Fuzz, Record
 from tests.support.readers import outcome, readers
@@ -52,9 +58,11 @@ def test_every_topic_a_service_reads_gets_every_kind_of_hostile_record() -> None
     records = sample(1)
     assert set(TOPICS) == set(readers())
     assert {r.topic for r in records} == set(TOPICS)
-    kinds = {r.kind.split(":")[0].split("-")[0] for r in records}
-    assert kinds >= {"not", "non", "tombstone", "wrong", "unknown", "hostile", "deep", "huge", "over", "duplicate",
-                     "envelope", "valid", "bidi", "near", "long", "repeat", "reused"}
+    kinds = {r.kind.split(":")[0] for r in records}
+    assert kinds >= {"not-json", "non-utf8", "tombstone", "wrong-type", "unknown-field", "hostile-id", "deep-20000",
+                     "huge", "huge-number", "over-limit", "duplicate-keys", "wrong-ce-type", "envelope", "valid",
+                     "valid-roster", "bidi-text", "near-limit", "long-text", "repeat", "reused-id",
+                     "hostile-attributes", "hostile-key"}
     headers = [v for r in records for _, v in r.headers]
     assert None in headers and any(v and len(v) >= 64 * 1024 for v in headers)
     assert any(v and not _utf8(v) for v in headers)
@@ -88,3 +96,24 @@ def test_an_identifier_correlation_id_is_kept() -> None:
     record = ConsumerRecord("encounters.reported", 0, 0, 0, 0, None, json.dumps(event).encode(), None, 0, 0,
                             [("correlation_id", b"\xff")])
     assert READER.read(record).correlation_id == "corr-7"
+
+
+@pytest.mark.parametrize("hostile", [f"{SEEDED}\x07", "\x1b[31mred", "c" * 2000, f"\u202e{CANARY}\n"])
+async def test_a_valid_encounter_with_a_hostile_correlation_id_opens_a_case_every_reader_can_read(
+        tmp_path: Any, hostile: str) -> None:
+    """The case intake opens carries the correlation id on: a header's control characters or
+    length once made it an event no service downstream could read (dead-lettered, never assigned)."""
+    publisher = RecordingPublisher()
+    service = intake.bootstrap(Settings(topic_prefix="u.", intake=IntakeSettings(dev_keyring_path=tmp_path / "k")),
+                               keyring=KeyRing({"k": os.urandom(32)}, "k"), backend=MemoryBackend(),
+                               publisher=publisher)
+    event = events.encounter("ENC-corr-3")
+    [consume] = service.consumers
+    await consume([ConsumerRecord("encounters.reported", 0, 0, 0, 0, b"ENC-corr-3", json.dumps(event).encode(),
+                                  None, 0, 0, [("correlation_id", hostile.encode())])])
+    [opened] = publisher.on("cases.opened")
+    assert publisher.raw == []  # not dead-lettered
+    for name, reader in readers()["cases.opened"]:
+        record = ConsumerRecord("cases.opened", 0, 0, 0, 0, None, opened["value"].encode(), None, 0, 0, [])
+        assert outcome(reader, record) == "valid", name
+    assert json.loads(opened["value"])["correlationid"] == event["id"]
