@@ -76,6 +76,51 @@ async def parse_batch(records: Sequence[ConsumerRecord],
     return message
 
 
+# What aiokafka raises for a record it cannot decode at all: its header names must be UTF-8
+# (a Java or aiokafka producer cannot write one that is not, librdkafka and others can).
+UNDECODABLE = (UnicodeDecodeError,)
+SetAside = Callable[[TopicPartition, int], Awaitable[None]]
+FALLBACK_RECORDS = 100
+
+
+def tolerant(get_msg: Callable[[Any], Awaitable[tuple[ConsumerRecord, ...]]],
+             set_aside: SetAside) -> Callable[[Any], Awaitable[tuple[ConsumerRecord, ...]]]:
+    """A batch subscriber's fetch that a record the client cannot decode does not stop.
+
+    aiokafka raises for such a record on every fetch from its offset, and FastStream's consume
+    loop ends on that exception: the partition, and every other one of the subscriber, would
+    never be read again. Instead the positions go back to where the fetch began and the
+    partitions are read one record at a time; each record that cannot be decoded is set aside
+    (``set_aside`` writes a reference to it) and passed over. A record behind it in the same
+    producer batch cannot be decoded either, since the client decodes the batch from its start:
+    it is set aside the same way, by reference, and can be read from the topic by other means.
+    """
+    async def fetch(consumer: Any) -> tuple[ConsumerRecord, ...]:
+        started = {tp: await consumer.position(tp) for tp in consumer.assignment()}
+        try:
+            return await get_msg(consumer)
+        except UNDECODABLE:
+            log.error("a record cannot be decoded: reading one record at a time")
+        for tp, offset in started.items():
+            consumer.seek(tp, offset)  # the records fetched with it were never handed on
+        records: list[ConsumerRecord] = []
+        for tp in started:
+            while len(records) < FALLBACK_RECORDS:  # a partition not reached now is read next time
+                try:
+                    got = await consumer.getmany(tp, timeout_ms=100, max_records=1)
+                except UNDECODABLE:
+                    offset = await consumer.position(tp)
+                    await set_aside(tp, offset)
+                    consumer.seek(tp, offset + 1)
+                    continue
+                if not got:
+                    break
+                records += [r for batch in got.values() for r in batch]
+        return tuple(records)
+
+    return fetch
+
+
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
     """Create the missing topics with their catalogue settings; return those created."""
     wanted = {settings.topic(n): spec(n) for n in names}

@@ -24,13 +24,15 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pymongo import AsyncMongoClient
 
 from casework.namespace import forget
+from shared.kafka import tolerant
 from shared.settings import DeliverySettings, KitSettings, NotifySettings, Settings, SmtpSettings, StatusSettings
 from shared.topics import CATALOGUE, MAX_MESSAGE_BYTES, dlq
 from tests.support.hostile import CANARY, TOPICS, CaseRef, Fuzz, Record
+from tests.support.kafka import publish_undecodable
 from tests.support.procs import free_port
 from tests.support.readers import outcome, readers
 from tests.support.system import System
@@ -63,6 +65,8 @@ class Tail:
         self.settings = settings
         self.records: dict[str, list[ConsumerRecord]] = defaultdict(list)
         self.ours: set[tuple[str, int, int]] = set()  # what the test itself published
+        self.undecodable: list[tuple[str, int, int]] = []  # what this reader could not decode either
+        self.fetch = tolerant(self._getmany, self._passed_over)
         self.consumer = AIOKafkaConsumer(*(settings.topic(t) for t in topics),
                                          bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
                                          enable_auto_commit=False, group_id=None,
@@ -71,6 +75,13 @@ class Tail:
 
     async def start(self) -> None:
         await self.consumer.start()
+
+    async def _getmany(self, consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord, ...]:
+        batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+        return tuple(r for recs in batch.values() for r in recs)
+
+    async def _passed_over(self, tp: TopicPartition, offset: int) -> None:
+        self.undecodable.append((tp.topic, tp.partition, offset))
 
     async def stop(self) -> None:
         await self.consumer.stop()
@@ -82,9 +93,8 @@ class Tail:
         deadline = time.monotonic() + timeout
         while not done():
             assert time.monotonic() < deadline, _told(timeout, what)
-            batch = await self.consumer.getmany(timeout_ms=500, max_records=5000)
-            for tp, recs in batch.items():
-                self.records[tp.topic].extend(recs)
+            for r in await self.fetch(self.consumer):
+                self.records[r.topic].append(r)
 
     async def drain(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -146,7 +156,13 @@ async def test_no_message_stops_a_consumer_and_every_valid_event_has_its_effect_
     try:
         # Round one: hostile records everywhere, valid encounters and roster entries among them.
         first = fuzz.opening(int(RECORDS * 0.7), valid_share=share)
-        sent = list(zip(first, await publish(producer, settings, first), strict=True))
+        half = len(first) // 2
+        sent = list(zip(first[:half], await publish(producer, settings, first[:half]), strict=True))
+        # Records the Kafka client cannot decode (a header name that is not UTF-8), by another producer.
+        undecodable = [fuzz.hostile(topic) for topic in TOPICS[: max(2, RECORDS // 750)]]
+        for record in undecodable:
+            publish_undecodable(settings, record.topic, record.value or b"{}", (record.key or b"k").hex())
+        sent += list(zip(first[half:], await publish(producer, settings, first[half:]), strict=True))
         tail.ours |= {at for _, at in sent}
         cases = {r.effect[1] for r, _ in sent if r.effect and r.effect[0] == "case"}
 
@@ -175,7 +191,18 @@ async def test_no_message_stops_a_consumer_and_every_valid_event_has_its_effect_
         sent += list(zip(second, await publish(producer, settings, second), strict=True))
         produced = tail.ours = {at for _, at in sent}
 
+        def reasons(kinds: list[str]) -> list[ConsumerRecord]:
+            return [r for t in TOPICS for r in tail.on(dlq(t))
+                    if dict(r.headers).get("x-dlq-error-type", b"").decode() in kinds]
+
         letters_due = {at: expected_letters(r, at) for r, at in sent}
+        await tail.until(lambda: len(reasons(["UndecodableRecord"])) >= sum(
+            len(readers()[r.topic]) for r in undecodable), timeout=WAIT, what="every undecodable record set aside")
+        for letter in reasons(["UndecodableRecord"]):  # each by every service that reads its topic
+            source = dict(letter.headers)["x-dlq-source"].decode()
+            at = tuple(source.rsplit("/", 2))
+            letters_due[(at[0], int(at[1]), int(at[2]))] = len(readers()[at[0].removeprefix(settings.topic_prefix)])
+            tail.ours.add((at[0], int(at[1]), int(at[2])))
 
         def letters() -> Counter[str]:
             return Counter(dict(r.headers).get("x-dlq-source", b"").decode()
@@ -246,11 +273,18 @@ async def test_no_message_stops_a_consumer_and_every_valid_event_has_its_effect_
             # Every invalid record is dead-lettered once by each service that cannot read it, and nothing else is.
             assert got == due, (sum((got - due).values()), sum((due - got).values()))
             by_source = {sources(at): r for r, at in sent}
+            undecodable_sources = {s for s, n in due.items() if s not in by_source}
+            # the references name the very records the test's own reader could not decode either
+            assert {sources(at) for at in tail.undecodable} == undecodable_sources
+            assert len(undecodable_sources) == len(undecodable)
             for topic in TOPICS:
                 for letter in tail.on(dlq(topic)):
                     headers = dict(letter.headers)
                     assert all(h in headers for h in DLQ_HEADERS)
                     assert not [h for h in DLQ_HEADERS if CANARY.encode() in headers[h]]
+                    if headers["x-dlq-source"].decode() in undecodable_sources:
+                        assert headers["x-dlq-error-type"] == b"UndecodableRecord"
+                        continue
                     original = by_source[headers["x-dlq-source"].decode()]
                     assert original.expect == "dlq" and original.topic == topic
                     assert letter.value == (original.value or b"") or b'"dead_letter": "reference"' in letter.value

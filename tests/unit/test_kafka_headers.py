@@ -3,14 +3,15 @@ dead letters use, whatever bytes a header holds."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream.kafka.message import KafkaAckableMessage
 from faststream.kafka.parser import AioKafkaBatchParser
 
-from shared.kafka import correlation, headers_of, parse_batch
+from shared.kafka import correlation, headers_of, parse_batch, tolerant
 
 
 def record(headers: object) -> ConsumerRecord:
@@ -63,3 +64,48 @@ def test_only_an_identifier_is_a_correlation_id() -> None:
     assert correlation("corr-1") == "corr-1"
     assert correlation("Ana Maria", "\u200bid", None, "x" * 129, "ok:1") == "ok:1"
     assert correlation("Ana Maria", "\u202eid") is None
+
+
+class Client:
+    """A consumer of two partitions, one holding a record the client cannot decode (offset 2)."""
+
+    def __init__(self) -> None:
+        self.tps = [TopicPartition("t", 0), TopicPartition("t", 1)]
+        self.logs = {tp: [record([])] * 5 for tp in self.tps}
+        self.at = dict.fromkeys(self.tps, 0)
+        self.bad = (self.tps[1], 2)
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.tps)
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.at[tp]
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.at[tp] = offset
+
+    async def getmany(self, *tps: TopicPartition, timeout_ms: int = 0, max_records: int = 10) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        for tp in tps or self.tps:
+            while self.at[tp] < len(self.logs[tp]) and sum(map(len, out.values())) < max_records:
+                if (tp, self.at[tp]) == self.bad:
+                    raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")  # drained ones lost
+                out.setdefault(tp, []).append(dataclasses.replace(self.logs[tp][self.at[tp]], partition=tp.partition,
+                                                                  offset=self.at[tp]))
+                self.at[tp] += 1
+        return out
+
+
+async def test_a_record_the_client_cannot_decode_is_set_aside_and_nothing_else_is_lost() -> None:
+    client, aside = Client(), []
+
+    async def get_msg(consumer: Client) -> tuple[ConsumerRecord, ...]:
+        return tuple(r for rs in (await consumer.getmany(max_records=100)).values() for r in rs)
+
+    async def set_aside(tp: TopicPartition, offset: int) -> None:
+        aside.append((tp.partition, offset))
+
+    fetch = tolerant(get_msg, set_aside)
+    read = [(r.partition, r.offset) for _ in range(3) for r in await fetch(client)]
+    assert aside == [(1, 2)]
+    assert sorted(read) == [(p, o) for p in (0, 1) for o in range(5) if (p, o) != (1, 2)]
