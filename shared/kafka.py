@@ -90,7 +90,7 @@ def tolerant(get_msg: Callable[[Any], Awaitable[tuple[ConsumerRecord, ...]]],
     aiokafka raises for such a record on every fetch from its offset, and FastStream's consume
     loop ends on that exception: the partition, and every other one of the subscriber, would
     never be read again. Instead the positions go back to where the fetch began and the
-    partitions are read one record at a time; each record that cannot be decoded is set aside
+    partitions read again, the one that fails one record at a time; each record that cannot be decoded is set aside
     (``set_aside`` writes a reference to it) and passed over. A record behind it in the same
     producer batch cannot be decoded either, since the client decodes the batch from its start:
     it is set aside the same way, by reference, and can be read from the topic by other means.
@@ -104,14 +104,22 @@ def tolerant(get_msg: Callable[[Any], Awaitable[tuple[ConsumerRecord, ...]]],
         for tp, offset in started.items():
             consumer.seek(tp, offset)  # the records fetched with it were never handed on
         records: list[ConsumerRecord] = []
-        for tp in started:
-            while len(records) < FALLBACK_RECORDS:  # a partition not reached now is read next time
+        for tp, offset in started.items():
+            try:  # most partitions have nothing undecodable: read them as usual
+                got = await consumer.getmany(tp, timeout_ms=100, max_records=FALLBACK_RECORDS)
+                records += [r for batch in got.values() for r in batch]
+                continue
+            except UNDECODABLE:
+                consumer.seek(tp, offset)
+            passed = False
+            while not passed or len(records) < FALLBACK_RECORDS:  # up to the record, and past it
                 try:
                     got = await consumer.getmany(tp, timeout_ms=100, max_records=1)
                 except UNDECODABLE:
-                    offset = await consumer.position(tp)
-                    await set_aside(tp, offset)
-                    consumer.seek(tp, offset + 1)
+                    at = await consumer.position(tp)
+                    await set_aside(tp, at)
+                    consumer.seek(tp, at + 1)
+                    passed = True
                     continue
                 if not got:
                     break

@@ -37,9 +37,8 @@ from tests.support.procs import free_port
 from tests.support.readers import outcome, readers
 from tests.support.system import System
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
-
 RECORDS = int(os.environ.get("CASEWORK_FUZZ_RECORDS", "1500"))
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300 + RECORDS // 20)]
 SEED = int(os.environ.get("CASEWORK_FUZZ_SEED", "20261202"))
 WAIT = 120 + RECORDS / 40  # seconds for a round to settle: generous, never asserted on
 DLQ_HEADERS = ("x-dlq-error-type", "x-dlq-error", "x-dlq-source", "x-dlq-attempts")
@@ -159,7 +158,7 @@ async def test_no_message_stops_a_consumer_and_every_valid_event_has_its_effect_
         half = len(first) // 2
         sent = list(zip(first[:half], await publish(producer, settings, first[:half]), strict=True))
         # Records the Kafka client cannot decode (a header name that is not UTF-8), by another producer.
-        undecodable = [fuzz.hostile(topic) for topic in TOPICS[: max(2, RECORDS // 750)]]
+        undecodable = [fuzz.hostile(topic) for topic in TOPICS[: max(2, min(len(TOPICS), RECORDS // 1500))]]
         for record in undecodable:
             publish_undecodable(settings, record.topic, record.value or b"{}", (record.key or b"k").hex())
         sent += list(zip(first[half:], await publish(producer, settings, first[half:]), strict=True))
