@@ -8,8 +8,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
+FUZZ_RECORDS ?= 10000
 
-.PHONY: help setup infra-up infra-down infra-reset test test-unit run bench lint typecheck docs lock clean
+.PHONY: help setup infra-up infra-down infra-reset test test-unit fuzz run bench lint typecheck docs lock clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,6 +45,9 @@ test: setup ## lint and type-check, then the whole test suite on the real Kafka 
 
 test-unit: $(STAMP) ## only the unit tests (no servers needed)
 	@$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+fuzz: setup ## 10,000 hostile and valid records through the real broker to every service (FUZZ_RECORDS=N)
+	@CASEWORK_FUZZ_RECORDS=$(FUZZ_RECORDS) bash scripts/test.sh tests/e2e/test_fuzz.py -s $(PYTEST_ARGS)
 
 run: setup ## the whole system: infra, every service, the dashboard, a demo roster, a mail sink
 	@$(PY) -m casework.supervisor  # starts Kafka and FerretDB if needed, and stops what it started

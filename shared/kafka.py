@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -13,6 +16,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from shared import logging as caselog
+from shared.contracts.common import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN
 from shared.settings import Settings
 from shared.topics import DLQ_HEADROOM, MAX_MESSAGE_BYTES, spec
 
@@ -39,8 +43,90 @@ def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
 
 
 def headers_of(record: ConsumerRecord) -> dict[str, str]:
-    """A record's headers as text (a byte that is not UTF-8 becomes U+FFFD)."""
-    return {k: v.decode(errors="replace") for k, v in record.headers or ()}
+    """A record's headers as text (a byte that is not UTF-8 becomes U+FFFD, no value "")."""
+    return {k: (v or b"").decode(errors="replace") for k, v in record.headers or ()}
+
+
+_CORRELATION = re.compile(IDENTIFIER_PATTERN)
+
+
+def correlation(*candidates: str | None) -> str | None:
+    """The first candidate fit to be a correlation id, which every log line carries: an
+    identifier of printable ASCII (a header or attribute may hold anything, a name included)."""
+    for value in candidates:
+        if value and len(value) <= IDENTIFIER_MAX_LENGTH and _CORRELATION.fullmatch(value):
+            return value
+    return None
+
+
+async def parse_batch(records: Sequence[ConsumerRecord],
+                      original: Callable[[tuple[ConsumerRecord, ...]], Awaitable[Any]]) -> Any:
+    """FastStream's batch parser, lenient with headers: FastStream's decodes every header value
+    as UTF-8, so one record with a header that is not (or has no value) failed the whole batch
+    before any handler saw it. The records are handed on unchanged; the kit reads each one."""
+    records = tuple(records)
+    message = await original(tuple(dataclasses.replace(r, headers=[]) for r in records))
+    headers = [headers_of(r) for r in records]
+    message.raw_message = records
+    message.headers = headers[0] if headers else {}
+    message.batch_headers = headers
+    message.content_type = message.headers.get("content-type")
+    message.reply_to = ""  # nothing here answers a message
+    message.correlation_id = correlation(message.headers.get("correlation_id")) or message.message_id
+    return message
+
+
+# What aiokafka raises for a record it cannot decode at all: its header names must be UTF-8
+# (a Java or aiokafka producer cannot write one that is not, librdkafka and others can).
+UNDECODABLE = (UnicodeDecodeError,)
+SetAside = Callable[[TopicPartition, int], Awaitable[None]]
+FALLBACK_RECORDS = 100
+
+
+def tolerant(get_msg: Callable[[Any], Awaitable[tuple[ConsumerRecord, ...]]],
+             set_aside: SetAside) -> Callable[[Any], Awaitable[tuple[ConsumerRecord, ...]]]:
+    """A batch subscriber's fetch that a record the client cannot decode does not stop.
+
+    aiokafka raises for such a record on every fetch from its offset, and FastStream's consume
+    loop ends on that exception: the partition, and every other one of the subscriber, would
+    never be read again. Instead the positions go back to where the fetch began and the
+    partitions read again, the one that fails one record at a time; each record that cannot be decoded is set aside
+    (``set_aside`` writes a reference to it) and passed over. A record behind it in the same
+    producer batch cannot be decoded either, since the client decodes the batch from its start:
+    it is set aside the same way, by reference, and can be read from the topic by other means.
+    """
+    async def fetch(consumer: Any) -> tuple[ConsumerRecord, ...]:
+        started = {tp: await consumer.position(tp) for tp in consumer.assignment()}
+        try:
+            return await get_msg(consumer)
+        except UNDECODABLE:
+            log.error("a record cannot be decoded: reading one record at a time")
+        for tp, offset in started.items():
+            consumer.seek(tp, offset)  # the records fetched with it were never handed on
+        records: list[ConsumerRecord] = []
+        for tp, offset in started.items():
+            try:  # most partitions have nothing undecodable: read them as usual
+                got = await consumer.getmany(tp, timeout_ms=100, max_records=FALLBACK_RECORDS)
+                records += [r for batch in got.values() for r in batch]
+                continue
+            except UNDECODABLE:
+                consumer.seek(tp, offset)
+            passed = False
+            while not passed or len(records) < FALLBACK_RECORDS:  # up to the record, and past it
+                try:
+                    got = await consumer.getmany(tp, timeout_ms=100, max_records=1)
+                except UNDECODABLE:
+                    at = await consumer.position(tp)
+                    await set_aside(tp, at)
+                    consumer.seek(tp, at + 1)
+                    passed = True
+                    continue
+                if not got:
+                    break
+                records += [r for batch in got.values() for r in batch]
+        return tuple(records)
+
+    return fetch
 
 
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:

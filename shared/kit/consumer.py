@@ -104,6 +104,18 @@ class DeadLetters:
                 raise
             await self.publisher.send_raw([reference(self.letter(topic, record, exc, attempts))])
 
+    async def undecodable(self, topic: str, physical: str, partition: int, offset: int) -> None:
+        """A record the Kafka client cannot decode (a header name that is not UTF-8): a reference."""
+        source = f"{physical}/{partition}/{offset}"
+        METRICS.dead_lettered.labels(self.service, topic, "UndecodableRecord").inc()
+        log.error("dead-lettered", service=self.service, topic=topic, source=source,
+                  error_type="UndecodableRecord", attempts=1)
+        body = {"dead_letter": "reference", "source": source}
+        await self.publisher.send_raw([RawRecord(self.physical(dlq(topic)), json.dumps(body).encode(), None, {
+            "x-dlq-error-type": "UndecodableRecord",
+            "x-dlq-error": "the Kafka client cannot decode the record (a header name is not UTF-8)",
+            "x-dlq-source": source, "x-dlq-attempts": "1", "x-dlq-reference": "true"})])
+
     def letter(self, topic: str, record: ConsumerRecord, exc: BaseException, attempts: int = 1) -> RawRecord:
         letter = RawRecord(self.physical(dlq(topic)), record.value or b"", record.key,
                            dlq_headers(record, exc, attempts))

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from shared.cloudevents import CloudEvent, derived_id, identity, reader
 from shared.contracts.common import Payload
 from shared.errors import InvalidEvent
-from shared.kafka import headers_of
+from shared.kafka import correlation, headers_of
 
 TIMER_TYPE = "casework.timer.fired"
 
@@ -95,7 +95,9 @@ class TopicReader:
         return Inbound(
             id=event.id, type=event.type, data=event.data, subject=event.subject,
             source=event.source, time=event.time,
-            correlation_id=event.correlationid or headers.get("correlation_id") or event.id,
+            # logged with every line: only an identifier, never whatever a header or attribute held
+            correlation_id=correlation(event.correlationid, headers.get("correlation_id"), event.id)
+            or identity(event.source, event.id),
             topic=self.topic, partition=record.partition, offset=record.offset, key=key,
             extensions=dict(event.model_extra or {}),
         )

@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from shared import logging as caselog
 from shared.cloudevents import envelope
 from shared.contracts.common import Payload
-from shared.kafka import ensure_topics, make_broker
+from shared.kafka import ensure_topics, make_broker, parse_batch, tolerant
 from shared.kit.clock import Clock, SystemClock
 from shared.kit.consumer import BatchConsumer, DeadLetters, Handler, OnInvalid, documented, raw_records
 from shared.kit.decision import Decision
@@ -121,13 +121,19 @@ class Service:
 
         on_batch.__annotations__ = {"records": documented(reader), "return": None}
         on_batch.__name__ = f"on_{topic.replace('.', '_')}"
-        self.router.subscriber(
+        subscriber = self.router.subscriber(
             self.settings.topic(topic), batch=True, group_id=self.group_id(topic),
             auto_offset_reset="earliest", max_records=self.settings.kit.batch_max_records,
-            batch_timeout_ms=self.settings.kit.batch_timeout_ms, decoder=raw_records,
+            batch_timeout_ms=self.settings.kit.batch_timeout_ms, parser=parse_batch, decoder=raw_records,
             listener=Reassigned(self.workflows), title=f"{topic}:{self.name}",
             description=description or ", ".join(f"`{p.TYPE}`" for p in payloads),
-        )(on_batch)
+        )
+        subscriber(on_batch)
+
+        async def set_aside(tp: Any, offset: int) -> None:
+            await self.dead_letters.undecodable(topic, tp.topic, tp.partition, offset)
+
+        subscriber.get_msg = tolerant(subscriber.get_msg, set_aside)  # type: ignore[method-assign,assignment]
         self.topics |= {topic, dlq(topic)}
         return consumer
 

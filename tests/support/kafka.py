@@ -96,3 +96,35 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 30.0, interva
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s: {check}")
         await asyncio.sleep(interval)
+
+
+_UNDECODABLE = """
+import asyncio, os, sys
+from aiokafka import AIOKafkaProducer
+
+class NotUtf8(str):  # a header name as a client that is not aiokafka may write it
+    def encode(self, *args, **kwargs):
+        return b"\\xff\\xfe" + str(self).encode()
+
+async def main():
+    producer = AIOKafkaProducer(bootstrap_servers=sys.argv[1], acks="all")
+    await producer.start()
+    await producer.send_and_wait(sys.argv[2], sys.stdin.buffer.read(), key=sys.argv[3].encode(),
+                                 headers=[(NotUtf8("trace"), b"1")])
+    await producer.stop()
+
+asyncio.run(main())
+"""
+
+
+def publish_undecodable(settings: Settings, topic: str, value: bytes, key: str) -> None:
+    """A record whose header name is not UTF-8, which aiokafka cannot decode: written by aiokafka's
+    pure-Python record builder (the only one that can be made to), in a process of its own."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _UNDECODABLE, settings.kafka_bootstrap, settings.topic(topic), key],
+                          input=value, capture_output=True, env=os.environ | {"AIOKAFKA_NO_EXTENSIONS": "1"},
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")

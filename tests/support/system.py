@@ -79,6 +79,8 @@ class System:
 
     def stop(self) -> None:
         for process in self.services.values():
+            process.terminate()  # all at once: each may take its graceful timeout to stop
+        for process in self.services.values():
             process.stop()
         if self.sink and self.sink.poll() is None:
             self.sink.terminate()
