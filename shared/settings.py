@@ -77,6 +77,8 @@ class ReferralSettings(Group):
     max_escalations: int = Field(default=2, ge=0)
     # An unassigned case looks again for a specialist this often (and whenever the roster changes).
     retry_unassigned_seconds: float = Field(default=60.0, gt=0)
+    # An unassigned case alerts the supervisors again this often (CaseUnassigned.alert counts).
+    unassigned_realert_seconds: float = Field(default=900.0, gt=0)
     # Reconciling capacity reads every hold: keep it rare. A hold younger than the grace is left
     # alone (its assignment may be on its way to being written).
     reconcile_seconds: float = Field(default=300.0, gt=0)

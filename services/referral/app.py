@@ -1,6 +1,7 @@
-"""The referral service: ``cases.opened``, ``referrals.responded`` and the roster in,
-``referrals.events`` out. It reads no certification topic (rule 1: assistance is never
-tied to cooperation or to an investigation's outcome).
+"""The referral service: ``cases.opened``, ``referrals.responded``, the roster and a case's
+life (``cases.closed``, ``cases.reopened``, ``referrals.reassigned``) in, ``referrals.events``
+out. It reads no certification topic (rule 1: assistance is never tied to cooperation or to
+an investigation's outcome).
 
 Run it with ``faststream run --factory services.referral.app:create_app``.
 """
@@ -12,8 +13,15 @@ from datetime import datetime, timedelta
 from faststream import FastStream
 from pymongo import IndexModel
 
-from shared.contracts.inbound import ReferralResponded, SpecialistRegistered
-from shared.contracts.intake import CaseOpened
+from shared.cloudevents import derived_id
+from shared.contracts.inbound import (
+    CaseClosed,
+    CaseReopened,
+    ReferralReassigned,
+    ReferralResponded,
+    SpecialistRegistered,
+)
+from shared.contracts.intake import CaseOpened, CaseWithdrawn
 from shared.contracts.referrals import REFERRAL_EVENTS
 from shared.kit import Clock, Inbound
 from shared.kit.outcomes import Poison
@@ -23,15 +31,17 @@ from shared.settings import Settings
 from .capacity import Capacity
 from .ledger import CapacityLedger, Reconciler
 from .roster import RosterStore
-from .state import RETRY, CaseReferral, Policy
+from .state import RETRY, CaseReferral, Policy, SpecialistDeparted
 
 UNASSIGNED = {"state.status": "unassigned"}
+DEPARTED = "casework.referral.specialist_departed"  # internal: one per (roster record, case touched)
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int | None = None) -> Service:
     service = Service("referral", settings, clock=clock, ops_port=ops_port,
                       description="Assigns every new case to a victim specialist at once; follows up "
-                                  "acknowledgements and escalates to supervisors.")
+                                  "acknowledgements and escalates to supervisors; decides who may close, "
+                                  "reopen or move a case, and moves what a departing specialist held.")
     policy = Policy.from_settings(settings.referral)
     roster = RosterStore(service.db["roster"], service.clock)
     ledger = CapacityLedger(service.db["holds"], service.db["last_assigned"])
@@ -51,16 +61,26 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
 
     async def on_roster(events: list[Inbound]) -> list[Poison]:
         await roster.apply(events)
+        # Departures first (their unaccepted referrals move at once), then whoever may now take a case.
+        if moved := await departures(events, ledger):
+            await referrals.handle(moved)
         await wake_unassigned()
         return []
 
     reader = service.consume(SpecialistRegistered, handler=on_roster, tombstones=True).reader
-    service.consume(CaseOpened, handler=referrals)
+    service.consume(CaseOpened, CaseWithdrawn, handler=referrals)
     service.consume(ReferralResponded, handler=referrals)
+    service.consume(CaseClosed, handler=referrals)
+    service.consume(CaseReopened, handler=referrals)
+    service.consume(ReferralReassigned, handler=referrals)
     service.produces(*REFERRAL_EVENTS)
 
     async def rebuild_roster() -> None:  # a restart rebuilds the roster from the topic
-        await on_roster(await roster.read_topic(service.settings, reader))
+        # Departures are not handed out here (nothing is published before the broker starts):
+        # a roster record whose departures were not all applied was not committed either, and
+        # its consumer reads it again.
+        await roster.apply(await roster.read_topic(service.settings, reader))
+        await wake_unassigned()
 
     service.on_startup(ledger.ensure_indexes)
     service.on_startup(rebuild_roster)
@@ -72,6 +92,24 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
 
     service.every(settings.referral.reconcile_seconds, reconcile_capacity)
     return service
+
+
+async def departures(events: list[Inbound], ledger: CapacityLedger) -> list[Inbound]:
+    """For each specialist whose latest roster record here is a removal or ``on_duty: false``,
+    one event per case holding a slot of theirs (their referrals and handover offers). Its id
+    derives from the roster record and the case, so a redelivered record changes nothing twice;
+    ``decide`` looks at the roster as it is, so a specialist back on duty meanwhile keeps all."""
+    latest: dict[str, Inbound] = {}
+    for event in events:
+        latest[event.key or event.subject or ""] = event
+    gone = {sid: e for sid, e in latest.items() if sid and (e.data is None or not e.data.on_duty)}
+    if not gone:
+        return []
+    held = await ledger.holds_of(sorted(gone))
+    return [Inbound(id=derived_id(gone[sid].identity, case_id, by="referral"), type=DEPARTED,
+                    data=SpecialistDeparted(case_id, sid), subject=case_id, source="casework/referral",
+                    correlation_id=gone[sid].correlation_id)
+            for sid, case_id in held]
 
 
 def create_app(settings: Settings | None = None) -> FastStream:

@@ -30,8 +30,9 @@ log = caselog.get_logger("casework.referral")
 ReferralChange = Change[CaseReferral]
 
 
-def holder(state: CaseReferral | None) -> tuple[str, str] | None:
-    return state.holder if state is not None else None
+def holds(state: CaseReferral | None) -> frozenset[tuple[str, str]]:
+    """The slots a case takes: ``(specialist, token)`` of its current referral and a handover offer."""
+    return state.holds if state is not None else frozenset()
 
 
 class BatchDecider:
@@ -43,9 +44,9 @@ class BatchDecider:
 
     def __call__(self, state: CaseReferral | None, event: Inbound, now: datetime) -> domain.Decision:
         after, events = domain.decide(state, event, now, roster=self.roster, policy=self.policy)
-        taken = holder(after)
-        if taken and taken != holder(state) and taken[1] not in self.roster.held:
-            self.roster = self.roster.assigned(taken[0], now)
+        for specialist_id, token in sorted(holds(after) - holds(state)):
+            if token not in self.roster.held:
+                self.roster = self.roster.assigned(specialist_id, now)
         return after, events
 
 
@@ -66,9 +67,8 @@ class Capacity:
         """Hold a slot for every new assignment; the cases that found none are decided again."""
         wanted: dict[str, list[tuple[str, str]]] = {}
         for change in changes:
-            taken = holder(change.after)
-            if taken and taken != holder(change.before):
-                wanted.setdefault(taken[0], []).append((change.id, taken[1]))
+            for specialist_id, token in sorted(holds(change.after) - holds(change.before)):
+                wanted.setdefault(specialist_id, []).append((change.id, token))
         redo: set[str] = set()
         if not wanted:
             return redo
@@ -84,9 +84,9 @@ class Capacity:
         """Release what the written referrals gave up; log and count what needs a person."""
         released = 0
         for change in written:
-            given_up = holder(change.before)
-            if given_up and given_up != holder(change.after) and await self.ledger.release(*given_up):
-                released += 1
+            for given_up in sorted(holds(change.before) - holds(change.after)):
+                if await self.ledger.release(*given_up):
+                    released += 1
             for payload in change.emitted:
                 _observe(payload)
         if released:

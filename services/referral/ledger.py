@@ -18,7 +18,7 @@ specialist over capacity:
 * **Release after the write** (``after_write``): the replaced holder's slot is freed only
   once the referral document no longer names it.
 * **Reconcile** what a crash or a lost race left behind: a token ``X#k`` is dead once case
-  ``X`` has made attempt ``k`` and its current assignment is not that token (attempts only
+  ``X`` has made attempt ``k`` and neither its current assignment nor its handover offer is that token (attempts only
   grow, so a dead token can never live again) and is released at once; a token for an
   attempt the case has not recorded yet is released only after ``grace`` (its write may
   still be in flight).
@@ -153,6 +153,11 @@ class CapacityLedger:
         self._noted(specialist_id, slot, None)
         return (await self.holds.delete_one({"_id": f"{specialist_id}|{slot}", "token": token})).deleted_count
 
+    async def holds_of(self, specialist_ids: list[str]) -> list[tuple[str, str]]:
+        """``(specialist, case id)`` of every hold of these specialists, as stored (any instance's)."""
+        found = self.holds.find({"specialist_id": {"$in": specialist_ids}})
+        return sorted({(d["specialist_id"], split(d["token"])[0]) async for d in found})
+
     async def release_slot(self, slot_id: str) -> int:
         specialist_id, _, slot = slot_id.rpartition("|")
         if slot.isdigit():
@@ -208,8 +213,11 @@ def judge(hold: tuple[str, str], state: Mapping[str, Any] | None) -> str:
     _, attempt = split(token)
     if not state or state.get("attempts", 0) < attempt:
         return "pending"
-    current = state.get("current") or {}
+    current, offer = state.get("current") or {}, state.get("offer") or {}
     if (state.get("status") in ("assigned", "accepted") and current.get("attempt") == attempt
             and current.get("specialist_id") == specialist_id):
         return "live"
+    if (state.get("status") == "accepted" and offer.get("attempt") == attempt
+            and offer.get("specialist_id") == specialist_id):
+        return "live"  # a handover offer holds its slot while the holder keeps theirs
     return "dead"

@@ -52,8 +52,22 @@ class Specialist:
 
 
 @dataclass(frozen=True)
+class Supervisor:
+    """A supervisor on the roster as the case-life rules see one: may act on the cases of their
+    agency in the regions they cover (on duty or not)."""
+
+    specialist_id: str
+    agency_id: str
+    regions: tuple[str, ...]
+
+    def covers(self, agency_id: str, region: str) -> bool:
+        return self.agency_id == agency_id and covers(self.regions, region)
+
+
+@dataclass(frozen=True)
 class Roster:
-    """The on-call victim specialists with their loads, as read for one batch.
+    """The victim specialists (on duty or not) with their loads, and the supervisors, as read
+    for one batch.
 
     ``held`` maps the capacity holds already taken to their specialist: a hold for an
     assignment not yet recorded (a crash came between the two) makes that specialist
@@ -62,10 +76,13 @@ class Roster:
 
     specialists: Mapping[str, Specialist] = field(default_factory=dict)
     held: Mapping[str, str] = field(default_factory=dict)
+    supervisors: Mapping[str, Supervisor] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, specialists: Iterable[Specialist], held: Mapping[str, str] | None = None) -> Roster:
-        return cls({s.specialist_id: s for s in specialists}, held or {})
+    def of(cls, specialists: Iterable[Specialist], held: Mapping[str, str] | None = None,
+           supervisors: Iterable[Supervisor] = ()) -> Roster:
+        return cls({s.specialist_id: s for s in specialists}, held or {},
+                   {s.specialist_id: s for s in supervisors})
 
     def assigned(self, specialist_id: str, at: datetime) -> Roster:
         """The roster after one more case went to this specialist (within a batch)."""
@@ -73,7 +90,17 @@ class Roster:
         if current is None:
             return self
         updated = replace(current, load=current.load + 1, last_assigned_at=at)
-        return Roster({**self.specialists, specialist_id: updated}, self.held)
+        return replace(self, specialists={**self.specialists, specialist_id: updated})
+
+    def available(self, specialist_id: str) -> bool:
+        """On the roster, on duty, with a free slot: what a named or returning specialist needs."""
+        found = self.specialists.get(specialist_id)
+        return found is not None and found.on_duty and found.has_capacity
+
+    def present(self, specialist_id: str) -> bool:
+        """Still on the roster and on duty (a tombstone or ``on_duty: false`` is a departure)."""
+        found = self.specialists.get(specialist_id)
+        return found is not None and found.on_duty
 
 
 def choose(roster: Roster, region: str, languages: list[str], *, declined: frozenset[str] = frozenset(),

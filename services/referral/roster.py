@@ -25,7 +25,7 @@ from shared.kit.inbound import TopicReader
 from shared.settings import Settings
 from shared.topicread import events_to_end
 
-from .matching import Roster, Specialist, primary_language
+from .matching import Roster, Specialist, Supervisor, primary_language
 
 log = caselog.get_logger("casework.referral.roster")
 KEPT = ("agency_id", "languages", "regions", "role", "on_duty", "max_active_cases")
@@ -73,10 +73,13 @@ class RosterStore:
         return bool(result.matched_count or result.upserted_id is not None)
 
     async def snapshot(self, loads: Mapping[str, tuple[int, Any]], held: Mapping[str, str]) -> Roster:
-        """The victim specialists now on the roster, with their current loads and holds."""
-        docs = [d for d in (await self._docs()).values()
-                if not d.get("removed") and d.get("role") == SpecialistRole.VICTIM_SPECIALIST.value]
-        return Roster.of([_specialist(doc, loads.get(doc["_id"], (0, None))) for doc in docs], held)
+        """The victim specialists now on the roster, with their current loads and holds; the supervisors."""
+        docs = [d for d in (await self._docs()).values() if not d.get("removed")]
+        specialists = [_specialist(doc, loads.get(doc["_id"], (0, None))) for doc in docs
+                       if doc.get("role") == SpecialistRole.VICTIM_SPECIALIST.value]
+        supervisors = [Supervisor(doc["_id"], str(doc.get("agency_id", "")), tuple(doc.get("regions", ())))
+                       for doc in docs if doc.get("role") == SpecialistRole.SUPERVISOR.value]
+        return Roster.of(specialists, held, supervisors)
 
     async def capacity(self, specialist_id: str) -> int:
         doc = (await self._docs()).get(specialist_id)

@@ -8,7 +8,7 @@ import pytest
 
 from services.referral import domain
 from services.referral.matching import Roster, Specialist
-from services.referral.state import ACK, RETRY, CaseReferral, Policy, referral_id_for
+from services.referral.state import ACK, REALERT, RETRY, CaseReferral, Policy, referral_id_for
 from shared.contracts.common import AgencyLevel, Priority
 from shared.contracts.inbound import ReferralResponded, ReferralResponseKind
 from shared.contracts.intake import CaseOpened, Screening
@@ -84,10 +84,11 @@ def test_no_candidate_is_announced_at_once_and_retried() -> None:
     assert isinstance(unassigned, CaseUnassigned) and unassigned.scope == NotificationScope.REGION
     assert (unassigned.region, unassigned.agency_id, unassigned.priority) == ("US-TX", "TX-DPS", Priority.NORMAL)
     assert state.status == "unassigned" and state.holder is None
-    assert state.timers == {RETRY: T0 + POLICY.retry_every}
+    assert state.timers == {RETRY: T0 + POLICY.retry_every, REALERT: T0 + POLICY.realert_every}
     later = T0 + POLICY.retry_every
     still, events = run(state, timer(RETRY, later), now=later, roster=Roster())
-    assert events == [] and still.timers == {RETRY: later + POLICY.retry_every}  # announced once
+    assert events == []  # announced once, alerted again at the re-alert, not at every retry
+    assert still.timers == {RETRY: later + POLICY.retry_every, REALERT: T0 + POLICY.realert_every}
     assigned_state, [assigned] = run(still, timer(RETRY, later), now=later)
     assert isinstance(assigned, ReferralAssigned) and assigned_state.status == "assigned"
 

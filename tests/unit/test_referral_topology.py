@@ -1,4 +1,4 @@
-"""Referral is unconditional (rule 1, D2): it reads exactly its three topics and publishes
+"""Referral is unconditional (rule 1, D2): it reads exactly its six topics and publishes
 only referral events. (What every service must do, and what no unconditional service may
 read or import, is checked for all of them in ``test_topology``.)"""
 
@@ -9,10 +9,11 @@ from shared.contracts.referrals import REFERRAL_EVENTS
 from shared.settings import Settings
 
 PREFIX = "topo."
-CONSUMED = {"cases.opened", "roster.specialists", "referrals.responded"}
+CONSUMED = {"cases.opened", "roster.specialists", "referrals.responded",
+            "cases.closed", "cases.reopened", "referrals.reassigned"}  # a case's life
 
 
-def test_it_consumes_exactly_its_three_topics() -> None:
+def test_it_consumes_exactly_its_six_topics() -> None:
     service = bootstrap(Settings(topic_prefix=PREFIX))
     assert {t.name.removeprefix(PREFIX) for sub in service.broker.subscribers for t in sub.topics} == CONSUMED
 

@@ -49,6 +49,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "CASEWORK_ACK_SLA_SECONDS_NORMAL": ("referral.ack_sla_seconds_normal",),
     "CASEWORK_MAX_ESCALATIONS": ("referral.max_escalations",),
     "CASEWORK_RETRY_UNASSIGNED_SECONDS": ("referral.retry_unassigned_seconds",),
+    "CASEWORK_UNASSIGNED_REALERT_SECONDS": ("referral.unassigned_realert_seconds",),
     "CASEWORK_RECONCILE_SECONDS": ("referral.reconcile_seconds",),
     "CASEWORK_RECONCILE_GRACE_SECONDS": ("referral.reconcile_grace_seconds",),
     "CASEWORK_MIN_STABILIZATION_HOURS": ("stabilization.min_stabilization_hours",),
