@@ -242,12 +242,12 @@ def reassign(state: CaseReferral | None, request: ReferralReassigned, event_id: 
     assert state is not None
     actor, events = request.requested_by, list[Payload]()
     moved = {"reassigned_by": actor, "reassignment_reason": request.reason}
+    if state.offer is not None:  # a newer decision replaces a pending offer
+        events.append(_released(state, state.offer, now, ReleaseReason.REASSIGNED))
+        state = state.model_copy(update={"offer": None, "timers": {}, "history": [
+            *state.history, _end(state.offer, "released", now, ReleaseReason.REASSIGNED.value)]})
     holder = state.accepted_holder
     if holder is not None and not state.needs_holder:  # a handover: an offer, the holder stays
-        if state.offer is not None:  # a newer decision replaces the pending offer
-            events.append(_released(state, state.offer, now, ReleaseReason.REASSIGNED))
-            state = state.model_copy(update={"offer": None, "history": [
-                *state.history, _end(state.offer, "released", now, ReleaseReason.REASSIGNED.value)]})
         offer = _assignment(state, chosen, now, policy, requested_by_role=actor.role.value, handover_from=holder)
         state = state.model_copy(update={"offer": offer, "attempts": offer.attempt,
                                          "timers": {OFFER: offer.ack_due_at}})

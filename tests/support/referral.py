@@ -15,6 +15,12 @@ TYPES = {
     "escalated": "casework.referral.escalated.v1",
     "unassigned": "casework.case.unassigned.v1",
     "rejected": "casework.referral_response.rejected.v1",
+    "closed": "casework.referral.case_closed.v1",
+    "reopened": "casework.referral.case_reopened.v1",
+    "released": "casework.referral.released.v1",
+    "kept": "casework.referral.holder_kept.v1",
+    "needs_holder": "casework.referral.case_needs_holder.v1",
+    "refused": "casework.referral.case_action_rejected.v1",
 }
 
 
@@ -43,6 +49,42 @@ def responded(case_id: str, referral_id: str, specialist_id: str, response: str 
 
 def victim_specialist(specialist_id: str, **overrides: Any) -> dict[str, Any]:
     return specialist(specialist_id, **overrides)
+
+
+def supervisor(specialist_id: str, **overrides: Any) -> dict[str, Any]:
+    return specialist(specialist_id, **({"role": "supervisor"} | overrides))
+
+
+def actor(actor_id: str, role: str = "victim_specialist") -> dict[str, str]:
+    return {"id": actor_id, "role": role}
+
+
+def case_closed(case_id: str, by: dict[str, str], reason: str = "services_completed", *,
+                event_id: str | None = None) -> dict[str, Any]:
+    return cloudevent("casework.case.closed.v1", {"case_id": case_id, "closed_by": by, "reason": reason},
+                      subject=case_id, event_id=event_id, source="app/dashboard")
+
+
+def case_reopened(case_id: str, by: dict[str, str], reason: str = "re_engaged", *,
+                  event_id: str | None = None) -> dict[str, Any]:
+    return cloudevent("casework.case.reopened.v1", {"case_id": case_id, "reopened_by": by, "reason": reason},
+                      subject=case_id, event_id=event_id, source="app/dashboard")
+
+
+def reassigned(case_id: str, by: dict[str, str], to: str | None = None, reason: str = "workload", *,
+               event_id: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {"case_id": case_id, "requested_by": by, "reason": reason}
+    if to is not None:
+        data["to_specialist_id"] = to
+    return cloudevent("casework.referral.reassigned.v1", data, subject=case_id, event_id=event_id,
+                      source="app/dashboard")
+
+
+def case_withdrawn(case_id: str, reason: str = "entered_in_error") -> dict[str, Any]:
+    """``cases.opened`` as intake publishes a withdrawal."""
+    data = {"case_id": case_id, "encounter_id": f"ENC-{case_id}", "agency_id": "TX-DPS", "reason": reason,
+            "withdrawn_at": "2026-11-30T09:00:00Z"}
+    return cloudevent("casework.case.withdrawn.v1", data, subject=case_id, source="casework/intake")
 
 
 def of_kind(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -32,6 +32,13 @@ def state(attempts: int, status: str = "assigned", attempt: int | None = None, s
     (("sp-1", "case-1#2"), state(2, "unassigned"), "dead"),
     (("sp-1", "case-1#2"), state(1), "pending"),  # the attempt's write may be in flight
     (("sp-1", "case-1#1"), None, "pending"),  # not even the case's first write yet
+    # a handover offer holds its slot while the holder keeps theirs; answered or closed, it is dead
+    (("sp-2", "case-1#2"), state(2, "accepted", attempt=1) | {"offer": {"attempt": 2, "specialist_id": "sp-2"}},
+     "live"),
+    (("sp-1", "case-1#1"), state(2, "accepted", attempt=1) | {"offer": {"attempt": 2, "specialist_id": "sp-2"}},
+     "live"),
+    (("sp-2", "case-1#2"), state(2, "accepted", attempt=1), "dead"),
+    (("sp-1", "case-1#1"), {"attempts": 1, "status": "closed", "current": None}, "dead"),
 ])
 def test_judge(hold, stored, verdict) -> None:
     assert judge(hold, stored) == verdict

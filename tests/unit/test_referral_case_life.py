@@ -272,3 +272,16 @@ def test_an_unassigned_case_alerts_again_and_widens() -> None:
     now = state.timers[REALERT]
     assigned_state, [assigned] = run(state, Inbound.timer("case-1", REALERT, now), now=now)
     assert isinstance(assigned, ReferralAssigned) and assigned_state.alert == 0
+
+
+def test_moving_a_case_whose_holder_left_during_a_handover_withdraws_the_offer_too() -> None:
+    offered, _ = run(accepted_case(), reassign(specialist("a"), "b", ReassignmentReason.HANDOVER))
+    gone = roster(sp("b"), sp("c"))
+    flagged, [needs] = run(offered, event(SpecialistDeparted("case-1", "a"), "d1"), on=gone)
+    assert isinstance(needs, CaseNeedsHolder) and flagged.offer is not None  # the offer stands
+    moved, events = run(flagged, reassign(supervisor(), "c"), on=gone)
+    assert [(type(e), getattr(e, "specialist_id", None)) for e in events] == [
+        (ReferralReleased, "b"), (ReferralReleased, "a"), (ReferralAssigned, "c")]
+    assert moved.offer is None and moved.holds == {("c", "case-1#3")} and moved.status == "assigned"
+    # the withdrawn offer's answer comes too late
+    assert run(moved, answer(offered, offer=True), on=gone)[1][0].rejection == RejectionReason.SUPERSEDED
