@@ -41,12 +41,16 @@ class RosterStore:
         self.fresh_for = fresh_for
         self._cached: dict[str, dict[str, Any]] | None = None
         self._read_at: datetime | None = None
+        self._changes = 0  # registrations applied by this process: a read begun before one is stale
 
     async def _docs(self) -> dict[str, dict[str, Any]]:
         now = self.clock.now()
         if self._cached is None or self._read_at is None or now - self._read_at > self.fresh_for:
-            self._cached = {d["_id"]: d async for d in self.collection.find({})}
-            self._read_at = now
+            changes = self._changes
+            docs = {d["_id"]: d async for d in self.collection.find({})}
+            if changes != self._changes:  # the roster changed while it was read: read it again
+                return await self._docs()
+            self._cached, self._read_at = docs, now
         return self._cached
 
     async def apply(self, events: Iterable[Inbound]) -> list[str]:
@@ -55,10 +59,12 @@ class RosterStore:
         for event in events:  # in offset order: keep the last per specialist
             latest[event.key or event.subject or ""] = event
         touched = []
+        self._changes += 1
         for specialist_id, event in latest.items():
             if specialist_id and await self._record(specialist_id, event):
                 touched.append(specialist_id)
-        self._cached = None  # the next batch reads the change
+        self._changes += 1
+        self._cached = None  # the next batch reads the change (a departure above all)
         return touched
 
     async def _record(self, specialist_id: str, event: Inbound) -> bool:
