@@ -213,3 +213,27 @@ async def test_bad_requests_are_dead_lettered_and_each_consumer_goes_on(settings
             [done] = await bus.events(EVENTS, count=1, where=applied[topic])  # the consumer went on
         assert done["data"]["specialist_id"] == "sp-2"
         assert not await bus.events(EVENTS, where=r.is_kind("refused"), timeout=1)
+
+
+async def test_an_unassigned_case_alerts_again_and_widens_and_an_off_duty_notice_twice_moves_once(
+        settings, bus: Bus, mongo) -> None:
+    settings = settings.amended(referral={"max_escalations": 1, "unassigned_realert_seconds": 600})
+    clock = FakeClock()
+    await roster(bus, r.victim_specialist("sp-1", max_active_cases=1), r.supervisor("sup-tx"))
+    async with bootstrap(settings, clock=clock).app:
+        await accepted(bus, "case-full", "sp-1")
+        await bus.publish("cases.opened", r.case_opened("case-wait"))
+        for alert in (1, 2, 3):
+            if alert > 1:
+                clock.advance(seconds=600)
+            await bus.events(EVENTS, count=alert, where=r.is_kind("unassigned", "case-wait"))
+        off_duty = r.victim_specialist("sp-1", max_active_cases=1, on_duty=False)
+        await bus.publish("roster.specialists", off_duty)
+        await bus.publish("roster.specialists", off_duty)  # the same notice again
+        await bus.events(EVENTS, count=1, where=r.is_kind("needs_holder", "case-full"))
+        events = await bus.events(EVENTS, settle=2.0, count=6)
+    alerts = [(e["data"]["alert"], e["data"]["scope"]) for e in r.unique(events, "unassigned")]
+    assert alerts == [(1, "region"), (2, "all"), (3, "all")]
+    assert len(r.unique(events, "needs_holder")) == 1
+    doc = await mongo[settings.database("referral")]["referrals"].find_one({"_id": "case-wait"})
+    assert doc["state"]["status"] == "unassigned" and doc["state"]["alert"] == 3
