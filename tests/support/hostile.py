@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.contracts.certifications import CERTIFICATION_EVENTS
-from shared.contracts.intake import CaseOpened, EncounterUnprocessable
+from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn, EncounterUnprocessable
 from shared.contracts.notifications import NOTIFICATION_EVENTS
 from shared.contracts.referrals import REFERRAL_EVENTS
 from shared.contracts.stabilization import STABILIZATION_EVENTS
@@ -35,7 +35,7 @@ AT = "2026-11-30T08:15:00+00:00"  # every event's time: the same seed gives the 
 
 # Every topic some service reads, with the types its readers expect there.
 INTERNAL_TYPES: dict[str, tuple[str, ...]] = {
-    "cases.opened": (CaseOpened.TYPE,),
+    "cases.opened": (CaseOpened.TYPE, CaseCorrected.TYPE, CaseWithdrawn.TYPE),
     "intake.events": (EncounterUnprocessable.TYPE,),
     "referrals.events": tuple(p.TYPE for p in REFERRAL_EVENTS),
     "stabilization.events": tuple(p.TYPE for p in STABILIZATION_EVENTS),
@@ -51,8 +51,15 @@ INBOUND_TYPES: dict[str, str] = {
     "certifications.requested": "casework.certification.requested.v1",
     "certifications.recorded": "casework.certification.recorded.v1",
 }
-TOPICS: tuple[str, ...] = (*INBOUND_TYPES, *INTERNAL_TYPES)
-assert set(INBOUND_TYPES) == INBOUND_TOPICS
+# A case's life: hostile records only (a valid close would end the cases the follow-ups need);
+# their valid effects are tested in the case-life tests.
+CASE_LIFE_TYPES: dict[str, str] = {
+    "cases.closed": "casework.case.closed.v1",
+    "cases.reopened": "casework.case.reopened.v1",
+    "referrals.reassigned": "casework.referral.reassigned.v1",
+}
+TOPICS: tuple[str, ...] = (*INBOUND_TYPES, *CASE_LIFE_TYPES, *INTERNAL_TYPES)
+assert set(INBOUND_TYPES) | set(CASE_LIFE_TYPES) == INBOUND_TOPICS
 
 BIDI = ("\u202e", "\u202d", "\u2066", "\u2069", "\u200f", "\u061c")
 ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
@@ -273,6 +280,13 @@ class Fuzz:
             return self.encounter()
         if topic == "roster.specialists":
             return self.specialist()
+        if topic in CASE_LIFE_TYPES:
+            actor = {"id": "vs-any-1", "role": "victim_specialist"}
+            data = {"cases.closed": {"closed_by": actor, "reason": "services_completed"},
+                    "cases.reopened": {"reopened_by": actor, "reason": "re_engaged"},
+                    "referrals.reassigned": {"requested_by": actor, "reason": "handover"}}[topic]
+            return events.cloudevent(CASE_LIFE_TYPES[topic], {"case_id": case_id} | data, subject=case_id,
+                                     event_id=self._id(), source="app/fuzz") | {"time": AT}
         if topic in INBOUND_TYPES:
             ref = CaseRef(case_id, f"ref-{self._id()}", "vs-any-1")
             [e] = [e for e in self.follow_ups(ref) if e["type"] == INBOUND_TYPES[topic]]
@@ -425,13 +439,15 @@ def _duplicate_keys(f: Fuzz, topic: str) -> tuple[bytes | None, str, str]:
 def _wrong_type_attribute(f: Fuzz, topic: str) -> tuple[bytes | None, str, str]:
     """A valid CloudEvent of a type this topic does not carry."""
     e = f.template(topic)
-    others = [t for t in (*INBOUND_TYPES.values(), *(t for ts in INTERNAL_TYPES.values() for t in ts))
-              if t not in INTERNAL_TYPES.get(topic, ()) and t != INBOUND_TYPES.get(topic)]
+    others = [t for t in (*INBOUND_TYPES.values(), *CASE_LIFE_TYPES.values(),
+                          *(t for ts in INTERNAL_TYPES.values() for t in ts))
+              if t not in INTERNAL_TYPES.get(topic, ()) and t not in (INBOUND_TYPES.get(topic),
+                                                                       CASE_LIFE_TYPES.get(topic))]
     foreign = f.rng.random() < 0.3
     e["type"] = f.rng.choice(["com.example.other.v1", "casework", "CASEWORK.ENCOUNTER.REPORTED.V1",
                               f"casework.{SEEDED}"]) if foreign else f.rng.choice(others)
     e["data"] = {"note": SEEDED} if f.rng.random() < 0.5 else e["data"]
-    internal = topic not in INBOUND_TYPES
+    internal = topic not in INBOUND_TYPES and topic not in CASE_LIFE_TYPES
     expect = "skip" if internal and e["type"].startswith("casework.") and _well_formed(e) else "dlq"
     return _dumps(e), expect, "wrong-ce-type"
 
