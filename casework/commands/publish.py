@@ -50,12 +50,13 @@ def check(raw: bytes) -> tuple[str, str, bytes]:
     return payload.TOPIC, event.data.subject, raw
 
 
-def fill(text: str, case_id: str | None, referral_id: str | None) -> bytes:
+def fill(text: str, case_id: str | None, referral_id: str | None, encounter_id: str | None = None) -> bytes:
     """Fill the example files' placeholders: a fresh id per publish, and the case's ids."""
     short = uuid.uuid4().hex[:8]
     values = {"${UUID}": str(uuid.uuid4()), "${SHORT}": short,
               "${CASE_ID}": case_id or os.environ.get("CASE_ID") or None,
-              "${REFERRAL_ID}": referral_id or os.environ.get("REFERRAL_ID") or None}
+              "${REFERRAL_ID}": referral_id or os.environ.get("REFERRAL_ID") or None,
+              "${ENCOUNTER_ID}": encounter_id or os.environ.get("ENCOUNTER_ID") or None}
     for placeholder, value in values.items():
         if placeholder in text:
             if value is None:
@@ -86,13 +87,14 @@ def register(app: typer.Typer) -> None:
                                                    dir_okay=False, readable=True),
                 case: str | None = typer.Option(None, "--case", help="fills ${CASE_ID} (also $CASE_ID)"),
                 referral: str | None = typer.Option(None, "--referral", help="fills ${REFERRAL_ID}"),
+                encounter: str | None = typer.Option(None, "--encounter", help="fills ${ENCOUNTER_ID}"),
                 dry_run: bool = typer.Option(False, "--dry-run", help="validate only")) -> None:
         """Validate events against the v1 contract and publish them to their topics.
 
         Placeholders in the files are filled: ${UUID} (a fresh event id), ${SHORT},
-        ${CASE_ID} (--case) and ${REFERRAL_ID} (--referral).
+        ${CASE_ID} (--case), ${REFERRAL_ID} (--referral) and ${ENCOUNTER_ID} (--encounter).
         """
-        items = [check(fill(path.read_text(), case, referral)) for path in files]
+        items = [check(fill(path.read_text(), case, referral, encounter)) for path in files]
         if dry_run:
             console.print(f"[green]valid[/]: {len(items)} event(s)")
             return
