@@ -39,16 +39,17 @@ from tests.support.chaos import (
     Traffic,
     Verdict,
     Watch,
+    canaries_in,
     demo_roster,
     mails,
     plan,
     recoveries,
-    repeats_explained,
+    recovery_table,
+    repeats_unexplained,
     verdict,
 )
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-REPEAT_WINDOW = 60.0  # seconds between a mail's hand-over and the kill of notify that can repeat it
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,9 @@ async def test_every_encounter_comes_through_kills_of_every_service_kafka_and_fe
     size = Size.from_env()
     kills = plan(size)
     assert sorted({k.victim for k in kills}) == sorted(SERVICES + SERVERS)
-    run.load_roster(demo_roster(capacity=size.encounters))
+    roster = demo_roster(capacity=size.encounters)
+    emails = {p["specialist_id"]: p["email"] for p in roster["specialists"]}
+    run.load_roster(roster)
     traffic, watch = Traffic(run.bootstrap, size), Watch(run.bootstrap)
     chaos = Chaos(run, traffic, kills)
     began = time.monotonic()
@@ -83,7 +86,7 @@ async def test_every_encounter_comes_through_kills_of_every_service_kafka_and_fe
     await reporting
 
     deadline = time.monotonic() + max(300.0, size.duration)
-    while not settled(verdict(watch, traffic, run), traffic):
+    while not settled(verdict(watch, traffic, run, emails), traffic):
         assert not follower.done(), follower.exception()
         assert run.running(), run.text()[-6000:]
         if time.monotonic() > deadline:
@@ -91,20 +94,23 @@ async def test_every_encounter_comes_through_kills_of_every_service_kafka_and_fe
         await asyncio.sleep(5)
     await asyncio.sleep(10)  # a late repeat (a redelivery, a re-sent mail) would show up now
     follower.cancel()
-    found = verdict(watch, traffic, run)
+    found = verdict(watch, traffic, run, emails)
     wall = time.monotonic() - began
     lost = found.lost(traffic.sent)
-    unexplained = repeats_explained(found.repeats, mails(run.outbox), chaos.done, REPEAT_WINDOW)
+    unexplained = repeats_unexplained(found.repeats, mails(run.outbox), chaos.done, watch)
+    canaries = canaries_in(run)
     summary: dict[str, Any] = {
         "size": {"encounters": size.encounters, "rate": size.rate, "kills_per_service": size.kills,
                  "seed": size.seed},
-        "encounters": found.encounters, "encounter_resends": traffic.resends,
+        "encounters": found.encounters, "encounter resends": traffic.resends,
+        "traffic s": round(traffic.took, 1),
         "cases": len(found.cases), "cases.opened records": found.opened_records,
         "assigned": len(found.assignments), "referrals.events assigned records": found.assigned_records,
         "referral mails": sum(len(m) for m in found.referral_mails.values()),
         "mails in the outbox": sum(found.message_ids.values()),
         "repeats set aside": len(found.repeats), "repeats outside the crash window": unexplained,
-        "dead letters": found.dead_letters,
+        "dead letters": found.dead_letters, "misaddressed referral mails": len(found.misaddressed),
+        "logs naming a canary": canaries,
         "lost": {what: len(cases) for what, cases in lost.items()},
         "recovery": recoveries(chaos, traffic, watch, run),
         "wall time s": round(wall, 1),
@@ -112,6 +118,7 @@ async def test_every_encounter_comes_through_kills_of_every_service_kafka_and_fe
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "chaos-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
+    print(recovery_table(summary["recovery"]))
 
     assert found.encounters == size.encounters
     assert {what: cases[:5] for what, cases in lost.items() if cases} == {}
@@ -120,6 +127,7 @@ async def test_every_encounter_comes_through_kills_of_every_service_kafka_and_fe
     assert {c: [m.path.name for m in ms] for c, ms in found.referral_mails.items() if len(ms) != 1} == {}
     assert [m for m, n in found.message_ids.items() if n > 1] == []  # the outbox holds each mail once
     assert unexplained == []
-    assert found.canaries == {}
+    assert found.misaddressed == {}  # each to the specialist the case was assigned to
+    assert canaries == {}
     assert found.dead_letters == {}  # an outage is waited out, never dead-lettered
     assert len(chaos.done) == len(kills) and all(d.ready_after is not None for d in chaos.done)

@@ -45,6 +45,7 @@ SERVERS = ("kafka", "ferretdb")
 OPS_ORDER = ("intake", "referral", "stabilization", "certification", "notify")  # casework.programs.ORDER
 REGIONS = ("US-TX", "US-CA", "US-NY", "US-FL")
 ASSIGNED = "casework.referral.assigned.v1"
+SENT = "casework.notification.sent.v1"
 # Every topic a service consumes has a dead-letter topic: an outage must never send a record there.
 DEAD_LETTERS = tuple(sorted(dlq(t) for t in CATALOGUE if t not in ("cases.status", "certifications.status")))
 LONG = str(7 * 24 * 3600)  # acknowledgement SLAs nobody reaches: no escalation, no reassignment
@@ -234,6 +235,7 @@ class Traffic:
         self.sent: dict[str, float] = {}  # encounter id -> when the broker took it (epoch seconds)
         self.resends = 0
         self.started = 0.0  # monotonic
+        self.took = 0.0  # seconds from the first encounter to the broker taking the last
 
     def encounter(self, index: int) -> dict[str, Any]:
         rng = self.rng
@@ -274,6 +276,7 @@ class Traffic:
                         producer = None
                         await asyncio.sleep(0.5)
                 self.sent[event["subject"]] = time.time()
+            self.took = time.monotonic() - self.started
         finally:
             if producer is not None:
                 with contextlib.suppress(Exception):
@@ -294,7 +297,8 @@ class Watch:
     """Every record of the outputs the verdict needs, read from the beginning for the whole run."""
 
     bootstrap: str
-    topics: tuple[str, ...] = ("cases.opened", "referrals.events", "cases.status", *DEAD_LETTERS)
+    topics: tuple[str, ...] = ("cases.opened", "referrals.events", "cases.status", "notifications.events",
+                               *DEAD_LETTERS)
     records: dict[str, list[Seen]] = field(default_factory=lambda: defaultdict(list))
 
     async def follow(self) -> None:
@@ -406,8 +410,8 @@ class Verdict:
     message_ids: Counter[str]
     repeats: list[Mail]  # set aside by the sink in duplicates/
     incomplete: dict[str, str]  # case id -> what its last snapshot lacks
-    canaries: dict[str, list[str]]  # log file -> canaries in it
     dead_letters: dict[str, int]  # dead-letter topic -> records on it
+    misaddressed: dict[str, str]  # case id -> the address its referral mail went to, not its specialist's
 
     @property
     def cases(self) -> set[str]:
@@ -457,7 +461,8 @@ def incomplete(snapshot: dict[str, Any] | None, assigned: dict[str, Any] | None,
     return ""
 
 
-def verdict(watch: Watch, traffic: Traffic, run: RunUnderTest) -> Verdict:
+def verdict(watch: Watch, traffic: Traffic, run: RunUnderTest, emails: dict[str, str]) -> Verdict:
+    """``emails``: each specialist's address on the roster, by specialist id."""
     sent = traffic.sent
     opened: dict[str, set[str]] = defaultdict(set)
     encounter_of: dict[str, str] = {}
@@ -482,18 +487,25 @@ def verdict(watch: Watch, traffic: Traffic, run: RunUnderTest) -> Verdict:
     snapshots, assigned = latest_snapshots(watch), assignment_of(watch)
     lacking = {case: why for case, encounter in encounter_of.items()
                if (why := incomplete(snapshots.get(case), assigned.get(case), encounter))}
-    canaries = {}
-    for path in run.logs():
-        text = path.read_text(errors="replace")
-        if found := [c for c in events.CANARIES if c in text]:
-            canaries[str(path.relative_to(run.work))] = found
+    misaddressed = {case: ms[0].to for case, ms in referral_mails.items()
+                    if case in assigned and emails.get(assigned[case]["specialist_id"]) != ms[0].to}
     return Verdict(
         encounters=len(sent), opened=dict(opened),
         opened_records=sum(1 for s in watch.records["cases.opened"] if s.event["data"]["encounter_id"] in sent),
         assignments=dict(assignments), assigned_records=assigned_records, referral_mails=dict(referral_mails),
         message_ids=Counter(m.message_id for m in filed), repeats=mails(run.outbox / "duplicates"),
-        incomplete=lacking, canaries=canaries,
-        dead_letters={t: len(watch.records[t]) for t in DEAD_LETTERS if watch.records[t]})
+        incomplete=lacking,
+        dead_letters={t: len(watch.records[t]) for t in DEAD_LETTERS if watch.records[t]}, misaddressed=misaddressed)
+
+
+def canaries_in(run: RunUnderTest) -> dict[str, list[str]]:
+    """The canaries each log under the state directory (and the console) names."""
+    found = {}
+    for path in run.logs():
+        text = path.read_text(errors="replace")
+        if named := [c for c in events.CANARIES if c in text]:
+            found[str(path.relative_to(run.work))] = named
+    return found
 
 
 def recoveries(chaos: Chaos, traffic: Traffic, watch: Watch, run: RunUnderTest) -> list[dict[str, Any]]:
@@ -518,6 +530,7 @@ def recoveries(chaos: Chaos, traffic: Traffic, watch: Watch, run: RunUnderTest) 
         first_snapshot = min((snapshotted[c] for c in after if c in snapshotted), default=None)
         rows.append({
             "victim": done.kill.victim, "at_s": done.kill.at,
+            "killed_at": datetime.fromtimestamp(done.killed_at, UTC).strftime("%H:%M:%S.%f")[:-3],
             "ready_again_s": _round(done.ready_after), "all_services_ready_s": _round(done.all_ready_after),
             "next_case_mailed_s": _round(first_mail - done.killed_at if first_mail else None),
             "next_case_status_s": _round(first_snapshot - done.killed_at if first_snapshot else None),
@@ -525,18 +538,37 @@ def recoveries(chaos: Chaos, traffic: Traffic, watch: Watch, run: RunUnderTest) 
     return rows
 
 
+def recovery_table(rows: list[dict[str, Any]]) -> str:
+    """The recoveries as a table for the console (seconds; '-' where nothing came after)."""
+    columns = ("victim", "at_s", "ready_again_s", "all_services_ready_s", "next_case_mailed_s", "next_case_status_s")
+    lines = ["  ".join(f"{c:>20}" for c in columns)]
+    lines += ["  ".join(f"{'-' if row[c] is None else row[c]:>20}" for c in columns) for row in rows]
+    return "\n".join(lines)
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def repeats_explained(repeats: list[Mail], originals: list[Mail], done: list[Done], window: float) -> list[str]:
-    """The repeats that the documented crash window does not explain: the original filed before a kill
-    of notify (at most ``window`` seconds before), the repeat after it."""
+def repeats_unexplained(repeats: list[Mail], originals: list[Mail], done: list[Done], watch: Watch) -> list[str]:
+    """The repeats the documented crash window does not explain. In that window notify handed the
+    mail to the SMTP server and was killed before it recorded the delivery: the original was filed
+    before a kill of notify and the repeat after it, and the delivery was recorded only for a later
+    attempt (no ``notification.sent`` of the first attempt: that one was never recorded). A repeat
+    of a delivery recorded as sent would be a bug."""
     first = {m.message_id: m.filed for m in originals}
     notify_kills = [d.killed_at for d in done if d.kill.victim == "notify"]
+    attempts: dict[str, set[int]] = defaultdict(set)
+    for seen in watch.records["notifications.events"]:
+        if seen.event.get("type") == SENT:
+            attempts[seen.event["data"]["notification_id"]].add(seen.event["data"]["attempts"])
     unexplained = []
     for repeat in repeats:
         original = first.get(repeat.message_id)
-        if original is None or not any(k - window <= original <= k + 1 and repeat.filed >= k for k in notify_kills):
-            unexplained.append(f"{repeat.message_id} ({repeat.subject})")
+        notification = repeat.message_id.strip("<>").split(".", 1)[0]
+        killed_between = original is not None and any(original <= k <= repeat.filed for k in notify_kills)
+        recorded_first = 1 in attempts.get(notification, set()) or not attempts.get(notification)
+        if not killed_between or recorded_first:
+            unexplained.append(f"{repeat.message_id} ({repeat.subject}): sent as attempt(s) "
+                               f"{sorted(attempts.get(notification, set()))}")
     return unexplained
