@@ -26,6 +26,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -509,8 +510,10 @@ def canaries_in(run: RunUnderTest) -> dict[str, list[str]]:
 
 
 def recoveries(chaos: Chaos, traffic: Traffic, watch: Watch, run: RunUnderTest) -> list[dict[str, Any]]:
-    """Per kill: when the victim and every service answered again, and how long until a case
-    reported after the kill had its referral mail filed, and its complete snapshot published."""
+    """Per kill: when the victim and every service answered again; how long until a case reported
+    after the kill had its referral mail filed, and its complete snapshot published; and the
+    longest stretch without any referral mail from the kill until 30 s after the victim was back
+    (how long the mail path stood still)."""
     case_of = {s.event["data"]["encounter_id"]: s.event["data"]["case_id"] for s in watch.records["cases.opened"]}
     mailed: dict[str, float] = {}
     for mail in mails(run.outbox):
@@ -523,6 +526,7 @@ def recoveries(chaos: Chaos, traffic: Traffic, watch: Watch, run: RunUnderTest) 
         case = data.get("case_id", "")
         if not incomplete(data, assigned.get(case), data.get("encounter_id", "")):
             snapshotted[case] = min(snapshotted.get(case, seen.record_time), seen.record_time)
+    filed = sorted(mailed.values())
     rows = []
     for done in chaos.done:
         after = [case_of[e] for e, t in traffic.sent.items() if t >= done.killed_at and e in case_of]
@@ -534,13 +538,22 @@ def recoveries(chaos: Chaos, traffic: Traffic, watch: Watch, run: RunUnderTest) 
             "ready_again_s": _round(done.ready_after), "all_services_ready_s": _round(done.all_ready_after),
             "next_case_mailed_s": _round(first_mail - done.killed_at if first_mail else None),
             "next_case_status_s": _round(first_snapshot - done.killed_at if first_snapshot else None),
+            "mail_stall_s": _round(longest_gap(filed, done.killed_at, done.killed_at + (done.ready_after or 0) + 30)),
         })
     return rows
 
 
+def longest_gap(moments: list[float], start: float, end: float) -> float:
+    """The longest stretch of [start, end] with none of the (sorted) ``moments`` in it."""
+    inside = [m for m in moments if start < m < end]
+    edges = [start, *inside, end]
+    return max(b - a for a, b in pairwise(edges))
+
+
 def recovery_table(rows: list[dict[str, Any]]) -> str:
     """The recoveries as a table for the console (seconds; '-' where nothing came after)."""
-    columns = ("victim", "at_s", "ready_again_s", "all_services_ready_s", "next_case_mailed_s", "next_case_status_s")
+    columns = ("victim", "at_s", "ready_again_s", "all_services_ready_s", "next_case_mailed_s", "next_case_status_s",
+               "mail_stall_s")
     lines = ["  ".join(f"{c:>20}" for c in columns)]
     lines += ["  ".join(f"{'-' if row[c] is None else row[c]:>20}" for c in columns) for row in rows]
     return "\n".join(lines)
