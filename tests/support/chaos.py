@@ -34,6 +34,7 @@ import httpx
 import psutil
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from casework.readiness import answers_ready
 from shared.cloudevents import CONTENT_TYPE
@@ -303,13 +304,19 @@ class Watch:
     records: dict[str, list[Seen]] = field(default_factory=lambda: defaultdict(list))
 
     async def follow(self) -> None:
-        consumer = AIOKafkaConsumer(*self.topics, bootstrap_servers=self.bootstrap, group_id=None,
-                                    auto_offset_reset="earliest", enable_auto_commit=False,
-                                    metadata_max_age_ms=5000)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, auto_offset_reset="earliest",
+                                    enable_auto_commit=False, metadata_max_age_ms=5000)
         await consumer.start()
-        try:
+        try:  # the services made their topics at start; a dead-letter topic no service reads is not there
+            existing = await consumer.topics()
+            consumer.subscribe([t for t in self.topics if t in existing or t not in DEAD_LETTERS])
             while True:
-                for tp, batch in (await consumer.getmany(timeout_ms=500, max_records=2000)).items():
+                try:
+                    fetched = await consumer.getmany(timeout_ms=500, max_records=2000)
+                except KafkaError:  # the broker is being restarted: the positions are kept, read on
+                    await asyncio.sleep(0.5)
+                    continue
+                for tp, batch in fetched.items():
                     for record in batch:
                         if tp.topic in DEAD_LETTERS:  # kept as they are: a dead letter need not be JSON
                             self.records[tp.topic].append(Seen(record.timestamp / 1000, {}))
