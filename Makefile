@@ -10,7 +10,7 @@ UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 FUZZ_RECORDS ?= 10000
 
-.PHONY: help setup infra-up infra-down infra-reset test test-unit fuzz run bench lint typecheck docs lock clean
+.PHONY: help setup infra-up infra-down infra-reset test test-unit fuzz chaos run bench lint typecheck docs lock clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,11 @@ test-unit: $(STAMP) ## only the unit tests (no servers needed)
 
 fuzz: setup ## 10,000 hostile and valid records through the real broker to every service (FUZZ_RECORDS=N)
 	@CASEWORK_FUZZ_RECORDS=$(FUZZ_RECORDS) bash scripts/test.sh tests/e2e/test_fuzz.py -s $(PYTEST_ARGS)
+
+chaos: setup ## 5,000 encounters at 25/s under make run while every service, Kafka and FerretDB are SIGKILLed
+	@CASEWORK_CHAOS_ENCOUNTERS=$${CASEWORK_CHAOS_ENCOUNTERS:-5000} CASEWORK_CHAOS_RATE=$${CASEWORK_CHAOS_RATE:-25} \
+		CASEWORK_CHAOS_KILLS=$${CASEWORK_CHAOS_KILLS:-2} \
+		$(PY) -m pytest -q -p no:cacheprovider -s tests/e2e/test_chaos.py $(PYTEST_ARGS)
 
 run: setup ## the whole system: infra, every service, the dashboard, a demo roster, a mail sink
 	@$(PY) -m casework.supervisor  # starts Kafka and FerretDB if needed, and stops what it started

@@ -53,6 +53,7 @@ class MongoTimerIndex:
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self.collection = collection
         self.cursor: str | None = None  # the earliest second that may still hold due entries
+        self.read_through: str | None = None  # the last second the latest ``due`` read
 
     async def note(self, hints: Iterable[Hint]) -> None:
         """A hint already due when written is filed under the second it was written in,
@@ -72,6 +73,7 @@ class MongoTimerIndex:
             self.cursor = first[0]["_id"] if first else last
         if self.cursor > last:
             return []
+        self.read_through = last
         docs = await self._buckets(self.cursor, last)
         due = [timer_of(d["_id"], e) for d in sorted(docs, key=lambda d: d["_id"])
                for e in sorted(d.get("entries", []), key=lambda e: e["t"]) if e["t"] <= now]
@@ -101,5 +103,9 @@ class MongoTimerIndex:
         for bucket in by_bucket:
             if bucket < current:
                 await self.collection.delete_one({"_id": bucket, "entries": {"$size": 0}})
-        # Everything due up to now was handled: later sweeps start at the current second.
-        self.cursor = current if complete else (handled[-1].bucket if handled else self.cursor)
+        # Everything due when ``due`` read was handled: later sweeps start at the last second it
+        # read, never past it (the seconds since, while the hints were handled, are unread).
+        if complete and self.read_through is not None:
+            self.cursor = min(current, self.read_through)
+        elif handled:
+            self.cursor = handled[-1].bucket

@@ -259,12 +259,14 @@ class Workflow(Generic[S]):
         """
         fired = 0
         while True:
-            hints = await self.store.timers.due(self.clock.now(), limit)
+            now = self.clock.now()
+            hints = await self.store.timers.due(now, limit)
             METRICS.timers_due.labels(self.service).set(len(hints))
             if not hints:
                 return fired
             fired += await self._swept(hints)
-            await self.store.timers.done(hints, self.clock.now(), complete=len(hints) < limit)
+            # complete: everything due by ``now`` (not by the end of the handling) was handled
+            await self.store.timers.done(hints, now, complete=len(hints) < limit)
             if len(hints) < limit:
                 return fired
 

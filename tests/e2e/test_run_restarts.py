@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,23 +23,10 @@ import httpx
 import psutil
 import pytest
 
-from tests.support.procs import ROOT, free_port
+from tests.support.procs import ROOT, free_port, free_ports
 
 SERVICES = ("intake", "referral", "stabilization", "certification", "notify")
 RUNNING = ("intake", "referral", "stabilization", "notify", "status")
-
-
-def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive free loopback ports."""
-    for base in range(21000, 40000, 97):
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise AssertionError("no free range of ports")
 
 
 @dataclass

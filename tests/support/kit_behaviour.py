@@ -143,6 +143,15 @@ class TimerIndexBehaviour:
         await index.note([Hint("b", T0 - timedelta(minutes=30), T0 + timedelta(minutes=1))])
         assert [t.aggregate_id for t in await index.due(T0 + timedelta(minutes=1), 10)] == ["b"]
 
+    async def test_a_timer_that_came_due_while_a_sweep_handled_others_is_found_next(
+            self, store: AggregateStore) -> None:
+        index = store.timers
+        await index.note([Hint("first", T0, T0), Hint("meanwhile", T0 + timedelta(seconds=10), T0)])
+        due = await index.due(T0 + timedelta(seconds=1), 10)
+        assert [t.aggregate_id for t in due] == ["first"]
+        await index.done(due, T0 + timedelta(seconds=30), complete=True)  # handling it took half a minute
+        assert [t.aggregate_id for t in await index.due(T0 + timedelta(seconds=31), 10)] == ["meanwhile"]
+
     async def test_a_timer_due_long_before_the_first_sweep_is_found(self, store: AggregateStore) -> None:
         index = store.timers
         await index.note([Hint("old", T0 - timedelta(days=3), T0 - timedelta(days=3))])
@@ -367,6 +376,17 @@ class WorkflowBehaviour:
         state = (await store.load(["case-1"]))["case-1"].state
         assert state == {"case_id": "case-1", "count": 101, "timers": {}}, state
 
+    async def test_a_timer_due_while_a_slow_sweep_runs_fires_in_the_next(self, store: AggregateStore) -> None:
+        publisher = Slow(timedelta(seconds=30))
+        flow = self.flow(store, publisher)
+        publisher.clock = flow.clock
+        await flow.handle([inbound("e1", type_="remind")])  # due at T0 + 5 min
+        await at(flow, seconds=10).handle([inbound("e2", "case-2", type_="remind")])  # due 10 s later
+        assert await at(flow, minutes=5, seconds=1).sweep() == 1  # its publish takes until 5:31
+        assert await flow.sweep() == 1
+        counts = {i: (r.state or {})["count"] for i, r in (await store.load(["case-1", "case-2"])).items()}
+        assert counts == {"case-1": 101, "case-2": 101}
+
     async def test_a_rearmed_timer_fires_at_its_new_time_only(self, store: AggregateStore) -> None:
         flow = self.flow(store)
         await flow.handle([inbound("e1", type_="remind")])
@@ -396,6 +416,20 @@ class WorkflowBehaviour:
         await flow.handle([inbound("e1")])
         await flow.handle([inbound("e1"), inbound("e2")])
         assert seen == [("case-1", None, 1), ("case-1", 1, 2)]
+
+
+class Slow(RecordingPublisher):
+    """A publisher during whose sends ``clock`` moves on by ``takes`` (a loaded broker, a busy machine)."""
+
+    def __init__(self, takes: timedelta) -> None:
+        super().__init__()
+        self.takes = takes
+        self.clock: Any = None
+
+    async def send(self, entries: Sequence[dict[str, Any]]) -> int:
+        if self.clock is not None:
+            self.clock.set(self.clock.now() + self.takes)
+        return await super().send(entries)
 
 
 def at(flow: Workflow[Tally], **delta: float) -> Workflow[Tally]:
