@@ -34,6 +34,7 @@ class Specialist:
     max_active_cases: int
     load: int = 0
     last_assigned_at: datetime | None = None
+    agency_id: str = ""  # the specialist's own organisation (whose supervisors may act on their cases)
 
     def covers(self, region: str) -> bool:
         return covers(self.regions, region)
@@ -53,15 +54,16 @@ class Specialist:
 
 @dataclass(frozen=True)
 class Supervisor:
-    """A supervisor on the roster as the case-life rules see one: may act on the cases of their
-    agency in the regions they cover (on duty or not)."""
+    """A supervisor on the roster as the case-life rules see one: may act, in the regions they
+    cover (on duty or not), on the cases of their agency — the agency that reported the
+    encounter, or the organisation of the specialist who has the case."""
 
     specialist_id: str
     agency_id: str
     regions: tuple[str, ...]
 
-    def covers(self, agency_id: str, region: str) -> bool:
-        return self.agency_id == agency_id and covers(self.regions, region)
+    def covers(self, agencies: Iterable[str], region: str) -> bool:
+        return self.agency_id in set(agencies) and covers(self.regions, region)
 
 
 @dataclass(frozen=True)

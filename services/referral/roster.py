@@ -101,5 +101,6 @@ class RosterStore:
 def _specialist(doc: dict[str, Any], load: tuple[int, Any]) -> Specialist:
     return Specialist(specialist_id=doc["_id"], languages=frozenset(primary_language(t) for t in doc["languages"]),
                       regions=tuple(doc["regions"]), on_duty=bool(doc["on_duty"]),
-                      max_active_cases=int(doc["max_active_cases"]), load=load[0], last_assigned_at=load[1])
+                      max_active_cases=int(doc["max_active_cases"]), load=load[0], last_assigned_at=load[1],
+                      agency_id=str(doc.get("agency_id", "")))
 

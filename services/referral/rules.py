@@ -65,9 +65,18 @@ def rejected(state: CaseReferral | None, response: ReferralResponded, event_id: 
 # -- a case's life: who may close, reopen or move a case (docs/design.md, Case life) ----------
 
 def in_scope(roster: Roster, actor: Actor, state: CaseReferral) -> bool:
-    """A supervisor on the roster of the case's agency whose regions cover the case's region."""
+    """A supervisor on the roster whose regions cover the case's region, of the agency that
+    reported it or of the organisation of a specialist who has it (current, offered, or the
+    one who had it when it closed): victim specialists often work for an organisation other
+    than the reporting agency, and their own supervisors must be able to act on their cases."""
     found = roster.supervisors.get(actor.id)
-    return actor.role == ActorRole.SUPERVISOR and found is not None and found.covers(state.agency_id, state.region)
+    if actor.role != ActorRole.SUPERVISOR or found is None:
+        return False
+    having = {state.current.specialist_id if state.current else None,
+              state.offer.specialist_id if state.offer else None,
+              state.closure.specialist_id if state.closure else None}
+    agencies = {state.agency_id} | {s.agency_id for i in having if i and (s := roster.specialists.get(i))}
+    return found.covers(agencies, state.region)
 
 
 def is_holder(actor: Actor, specialist_id: str | None) -> bool:

@@ -285,3 +285,22 @@ def test_moving_a_case_whose_holder_left_during_a_handover_withdraws_the_offer_t
     assert moved.offer is None and moved.holds == {("c", "case-1#3")} and moved.status == "assigned"
     # the withdrawn offer's answer comes too late
     assert run(moved, answer(offered, offer=True), on=gone)[1][0].rejection == RejectionReason.SUPERSEDED
+
+
+def test_a_supervisor_of_the_holders_organisation_may_close_one_of_another_may_not() -> None:
+    """The specialist's organisation is not the reporting agency: its supervisors act on its cases."""
+    team = [Supervisor("sup-team", "tx-victim-services", ("US-TX",)),
+            Supervisor("sup-elsewhere", "ca-survivor-network", ("US-TX",))]
+    on = Roster.of([Specialist("a", frozenset({"es"}), ("US-TX",), True, 5, agency_id="tx-victim-services")],
+                   supervisors=team)
+    held = accepted_case(on)
+    refused, events = run(held, close(supervisor("sup-elsewhere")), on=on)
+    assert refused.status == "accepted"
+    assert [e.rejection for e in events if isinstance(e, CaseActionRejected)] == [CaseActionRejection.NOT_ENTITLED]
+    closed, events = run(held, close(supervisor("sup-team")), on=on)
+    assert closed.status == "closed"
+    assert [type(e) for e in events if isinstance(e, CaseClosureApplied)] == [CaseClosureApplied]
+    # ... and, the case closed, the same supervisor may reopen it (the one who had it is known)
+    reopened, events = run(closed, reopen(supervisor("sup-team")), on=on)
+    assert reopened.status != "closed"
+    assert any(isinstance(e, CaseReopeningApplied) for e in events)
