@@ -6,6 +6,8 @@ narrative stay in the intake vault.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from shared.contracts.common import (
@@ -30,18 +32,17 @@ class Screening(Contract):
     indicator_count: int = Field(ge=0)
 
 
-class CaseOpened(Payload):
-    TYPE = "casework.case.opened.v1"
-    TOPIC = "cases.opened"
+class ScreenedCase(Payload):
+    """What intake knows of a case from its encounter report, without PII: the fields of an
+    opening and of a correction."""
+
+    TOPIC: ClassVar[str] = "cases.opened"
 
     case_id: Identifier
     encounter_id: Identifier
     agency_id: Identifier
-    agency_level: AgencyLevel
-    officer_id: Identifier
     region: Region
     occurred_at: Timestamp
-    opened_at: Timestamp
     languages: list[LanguageTag]
     dialect: ShortText | None = None
     interpreter_needed: bool
@@ -51,39 +52,33 @@ class CaseOpened(Payload):
     screening: Screening
     # Codes outside the vocabulary are kept and flagged, never a reason to drop (docs/design.md, Bad input).
     unknown_indicators: list[str] = Field(default_factory=list)
-    revision: int = Field(default=0, ge=0)  # the encounter report's revision the case was opened from
 
     @property
     def subject(self) -> str:
         return self.case_id
 
 
-class CaseCorrected(Payload):
+class CaseOpened(ScreenedCase):
+    TYPE: ClassVar[str] = "casework.case.opened.v1"
+
+    agency_level: AgencyLevel
+    officer_id: Identifier
+    opened_at: Timestamp
+    revision: int = Field(default=0, ge=0)  # the encounter report's revision the case was opened from
+
+
+class CaseCorrected(ScreenedCase):
     """A higher revision of the encounter: the case's screening, priority and minor status
     as re-computed from it (no PII: the corrected identity goes to the vault only).
 
     ``minor_revealed`` is true when this correction is the first to show a minor: the HHS
     notice is due 24 hours from ``occurred_at`` (rule M1)."""
 
-    TYPE = "casework.case.corrected.v1"
-    TOPIC = "cases.opened"
+    TYPE: ClassVar[str] = "casework.case.corrected.v1"
 
-    case_id: Identifier
-    encounter_id: Identifier
-    agency_id: Identifier
     revision: int = Field(ge=1)
-    region: Region
-    occurred_at: Timestamp
     corrected_at: Timestamp
-    languages: list[LanguageTag]
-    dialect: ShortText | None = None
-    interpreter_needed: bool
-    urgent_needs: list[UrgentNeed]
-    priority: Priority
-    minor: bool
     minor_revealed: bool
-    screening: Screening
-    unknown_indicators: list[str] = Field(default_factory=list)
 
 
 class CaseWithdrawn(Payload):

@@ -27,7 +27,6 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pymongo import AsyncMongoClient
 
-from casework.namespace import forget
 from shared.kafka import tolerant
 from shared.settings import DeliverySettings, KitSettings, NotifySettings, Settings, SmtpSettings, StatusSettings
 from shared.topics import CATALOGUE, MAX_MESSAGE_BYTES, dlq
@@ -35,7 +34,7 @@ from tests.support.hostile import CANARY, TOPICS, CaseRef, Fuzz, Record
 from tests.support.kafka import publish_undecodable
 from tests.support.procs import free_port
 from tests.support.readers import outcome, readers
-from tests.support.system import System
+from tests.support.system import System, running
 
 RECORDS = int(os.environ.get("CASEWORK_FUZZ_RECORDS", "1500"))
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300 + RECORDS // 20)]
@@ -116,15 +115,8 @@ class Tail:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     workdir = tmp_path_factory.mktemp("fuzz")
-    settings = fuzz_settings(workdir)
-    running = System(settings, workdir)
-    try:
-        await running.start()
-        running.load_roster(workdir / "roster.yaml")
-        yield running
-    finally:
-        running.stop()
-        await forget(settings)
+    async with running(fuzz_settings(workdir), workdir) as started:
+        yield started
 
 
 async def publish(producer: AIOKafkaProducer, settings: Settings, records: list[Record]) -> list[tuple[str, int, int]]:

@@ -22,11 +22,10 @@ import pytest
 import pytest_asyncio
 from pymongo import AsyncMongoClient
 
-from casework.namespace import forget
 from casework.simulation import Shares, Simulation
 from tests.support import events
 from tests.support.kafka import Bus
-from tests.support.system import SERVICES, System, e2e_settings
+from tests.support.system import SERVICES, System, e2e_settings, running
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -34,15 +33,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     workdir = tmp_path_factory.mktemp("system")
-    settings = e2e_settings(workdir)
-    running = System(settings, workdir)
-    try:
-        await running.start()
-        running.load_roster(workdir / "roster.yaml")
-        yield running
-    finally:
-        running.stop()
-        await forget(settings)
+    async with running(e2e_settings(workdir), workdir) as started:
+        yield started
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -9,11 +9,14 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from pathlib import Path
 
 import yaml
 
+from casework.namespace import forget
 from shared.settings import (
     DeliverySettings,
     KitSettings,
@@ -112,3 +115,17 @@ def e2e_settings(tmp: Path) -> Settings:
         notify=NotifySettings(smtp=SmtpSettings(port=free_port()), outbox_dir=tmp / "outbox",
                               delivery=DeliverySettings(retry_base_seconds=0.5)),
         status=StatusSettings(dashboard_port=free_port(), dashboard_url="http://127.0.0.1:8080"))
+
+
+@asynccontextmanager
+async def running(settings: Settings, workdir: Path) -> AsyncIterator[System]:
+    """Every service started with the demo roster loaded; stopped and its topics and databases
+    forgotten afterwards."""
+    system = System(settings, workdir)
+    try:
+        await system.start()
+        system.load_roster(workdir / "roster.yaml")
+        yield system
+    finally:
+        system.stop()
+        await forget(settings)
