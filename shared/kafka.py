@@ -81,6 +81,27 @@ async def parse_batch(records: Sequence[ConsumerRecord],
 UNDECODABLE = (UnicodeDecodeError,)
 SetAside = Callable[[TopicPartition, int], Awaitable[None]]
 FALLBACK_RECORDS = 100
+FALLBACK_WAIT_SECONDS = 10.0
+
+
+async def _one_at_a_time(consumer: Any, tp: TopicPartition, end: int, set_aside: SetAside) -> list[ConsumerRecord]:
+    """Up to ``FALLBACK_RECORDS`` of a partition's records, read singly up to its end offset,
+    each one the client cannot decode set aside and passed over. A fetch that comes back empty
+    before the end (the client has not fetched since the seek) is asked again, for a while."""
+    records: list[ConsumerRecord] = []
+    deadline = asyncio.get_running_loop().time() + FALLBACK_WAIT_SECONDS
+    while len(records) < FALLBACK_RECORDS and await consumer.position(tp) < end:
+        try:
+            got = await consumer.getmany(tp, timeout_ms=200, max_records=1)
+        except UNDECODABLE:
+            at = await consumer.position(tp)
+            await set_aside(tp, at)
+            consumer.seek(tp, at + 1)
+            continue
+        if not got and asyncio.get_running_loop().time() > deadline:
+            break
+        records += [r for batch in got.values() for r in batch]
+    return records
 
 
 def tolerant(get_msg: Callable[[Any], Awaitable[tuple[ConsumerRecord, ...]]],
@@ -90,7 +111,8 @@ def tolerant(get_msg: Callable[[Any], Awaitable[tuple[ConsumerRecord, ...]]],
     aiokafka raises for such a record on every fetch from its offset, and FastStream's consume
     loop ends on that exception: the partition, and every other one of the subscriber, would
     never be read again. Instead the positions go back to where the fetch began and the
-    partitions read again, the one that fails one record at a time; each record that cannot be decoded is set aside
+    partitions are read again one record at a time (a rare path); each record that cannot be
+    decoded is set aside
     (``set_aside`` writes a reference to it) and passed over. A record behind it in the same
     producer batch cannot be decoded either, since the client decodes the batch from its start:
     it is set aside the same way, by reference, and can be read from the topic by other means.
@@ -104,26 +126,9 @@ def tolerant(get_msg: Callable[[Any], Awaitable[tuple[ConsumerRecord, ...]]],
         for tp, offset in started.items():
             consumer.seek(tp, offset)  # the records fetched with it were never handed on
         records: list[ConsumerRecord] = []
+        ends = await consumer.end_offsets(list(started)) if started else {}
         for tp, offset in started.items():
-            try:  # most partitions have nothing undecodable: read them as usual
-                got = await consumer.getmany(tp, timeout_ms=100, max_records=FALLBACK_RECORDS)
-                records += [r for batch in got.values() for r in batch]
-                continue
-            except UNDECODABLE:
-                consumer.seek(tp, offset)
-            passed = False
-            while not passed or len(records) < FALLBACK_RECORDS:  # up to the record, and past it
-                try:
-                    got = await consumer.getmany(tp, timeout_ms=100, max_records=1)
-                except UNDECODABLE:
-                    at = await consumer.position(tp)
-                    await set_aside(tp, at)
-                    consumer.seek(tp, at + 1)
-                    passed = True
-                    continue
-                if not got:
-                    break
-                records += [r for batch in got.values() for r in batch]
+            records += await _one_at_a_time(consumer, tp, ends.get(tp, offset), set_aside)
         return tuple(records)
 
     return fetch

@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.support.kafka import Bus
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.alone  # it stops the servers every other test uses
 
 
 def make(target: str) -> None:

@@ -172,7 +172,10 @@ async def test_malformed_case_life_events_are_dead_lettered_and_the_rest_goes_on
         records = await bus.read("cases.status", until=_reached({case: 2}), settle=1.0)
         dead = await bus.read("referrals.events.dlq", until=lambda r: len(r) >= 3)
         dead_opened = await bus.read("cases.opened.dlq", until=lambda r: len(r) >= 2)
-    assert [e["data"]["stage"] for e in snapshots(records)[case]] == ["referral", "closed"]
+    # Version 2 is the closed case; version 1 may have been gathered into the same publish.
+    stages = [e["data"]["stage"] for e in snapshots(records)[case]]
+    assert stages in (["referral", "closed"], ["closed"])
+    assert snapshots(records)[case][-1]["data"]["version"] == 2
     assert len(dead) == 3 and len(dead_opened) == 2
     assert {dict(r.headers)["x-dlq-error-type"].decode() for r in [*dead, *dead_opened]} == {"ValidationError"}
     for record in [*dead, *dead_opened]:
