@@ -47,9 +47,11 @@ test-unit: $(STAMP) ## only the unit tests (no servers needed)
 	@$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
 fuzz: setup ## 10,000 hostile and valid records through the real broker to every service (FUZZ_RECORDS=N)
-	@CASEWORK_FUZZ_RECORDS=$(FUZZ_RECORDS) bash scripts/test.sh tests/e2e/test_fuzz.py -s $(PYTEST_ARGS)
+	@CASEWORK_FUZZ_RECORDS=$(FUZZ_RECORDS) CASEWORK_TEST_WORKERS=0 bash scripts/test.sh tests/e2e/test_fuzz.py -s $(PYTEST_ARGS)
 
-chaos: setup ## 5,000 encounters at 25/s under make run while every service, Kafka and FerretDB are SIGKILLed
+chaos: setup ## 5,000 encounters at 25/s under make run while every service, Kafka and FerretDB are SIGKILLed; a 60 s database outage in a mail burst
+	@CASEWORK_OUTAGE_SECONDS=$${CASEWORK_OUTAGE_SECONDS:-60} CASEWORK_TEST_WORKERS=0 bash scripts/test.sh \
+		tests/integration/test_notify_outage.py $(PYTEST_ARGS)
 	@CASEWORK_CHAOS_ENCOUNTERS=$${CASEWORK_CHAOS_ENCOUNTERS:-5000} CASEWORK_CHAOS_RATE=$${CASEWORK_CHAOS_RATE:-25} \
 		CASEWORK_CHAOS_KILLS=$${CASEWORK_CHAOS_KILLS:-2} \
 		$(PY) -m pytest -q -p no:cacheprovider -s tests/e2e/test_chaos.py $(PYTEST_ARGS)
