@@ -39,7 +39,8 @@ async def test_sigkill_after_publish_before_the_watermark_resends_the_same_event
         final = await bus.events("cases.opened", count=3, settle=3.0)
     finally:
         intake.stop()
-    assert [e["id"] for e in final] == [sent[0]["id"]] * 2 + [events.output_id(second, 0, by="intake")]
+    # (the second encounter may be on another partition: order across partitions is not kept)
+    assert sorted(e["id"] for e in final) == sorted([sent[0]["id"]] * 2 + [events.output_id(second, 0, by="intake")])
     cases = mongo[settings.database("intake")]["cases"]
     assert await cases.count_documents({}) == 2
     assert not [c for c in events.CANARIES if c in intake.log()]
