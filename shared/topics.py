@@ -16,6 +16,7 @@ DLQ_SUFFIX = ".dlq"
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 # A dead letter is the original plus its x-dlq-* headers: its topic takes that much more.
 DLQ_HEADROOM = 1024 * 1024
+AUDIT_RETENTION_MS = 7 * 365 * 24 * 3600 * 1000  # seven years
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ _TOPICS = (
     TopicSpec("certifications.status", compacted=True, restricted=True),
     TopicSpec("notifications.events"),
     TopicSpec("cases.status", compacted=True),
+    # Who read or did what: append-only, never compacted, kept for years; only the auditors'
+    # page reads it (docs/design.md, Audit).
+    TopicSpec("audit.events", restricted=True, config={"retention.ms": str(AUDIT_RETENTION_MS)}),
 )
 
 CATALOGUE: dict[str, TopicSpec] = {t.name: t for t in _TOPICS}

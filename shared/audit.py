@@ -1,0 +1,40 @@
+"""The audit trail's one writer: a record published and acknowledged by the broker before
+the caller goes on (an identity is shown only once its read is on record)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from shared.cloudevents import encode, new_event
+from shared.contracts.audit import AuditAction, AuditActor, AuditOutcome, AuditRecorded, AuditRole
+from shared.contracts.common import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN
+from shared.kit.clock import Clock
+from shared.kit.outbox import entry
+from shared.kit.ports import Publisher
+
+_ID = re.compile(IDENTIFIER_PATTERN)
+
+
+def as_identifier(value: str | None) -> str | None:
+    """A requested id as the trail may hold it: untrusted text that is not an id is not kept."""
+    if value and len(value) <= IDENTIFIER_MAX_LENGTH and _ID.fullmatch(value):
+        return value
+    return None
+
+
+class AuditTrail:
+    def __init__(self, publisher: Publisher, *, source: str, clock: Clock) -> None:
+        self.publisher, self.source, self.clock = publisher, source, clock
+
+    async def record(self, *, actor_id: str, role: AuditRole | str, action: AuditAction, outcome: AuditOutcome,
+                     via: str, case_id: str | None = None, event_id: str | None = None) -> AuditRecorded:
+        now = self.clock.now()
+        record = AuditRecorded(audit_id=str(uuid.uuid4()),
+                               actor=AuditActor(id=as_identifier(actor_id) or "unknown", role=AuditRole(role)),
+                               action=action, outcome=outcome, at=now, case_id=as_identifier(case_id), via=via,
+                               event_id=event_id)
+        event = new_event(record, event_id=record.audit_id, source=self.source, time=now)
+        await self.publisher.send([entry(record.audit_id, record.TOPIC, record.subject, encode(event), None,
+                                         record.TYPE)])
+        return record
