@@ -17,6 +17,7 @@ from typing import Any
 
 from faststream import FastStream
 
+from shared.contracts.audit import AuditRecorded
 from shared.contracts.intake import EncounterUnprocessable
 from shared.contracts.status import CaseStatus
 from shared.kit import Clock, Inbound
@@ -46,7 +47,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, tokens: Tokens 
     for payloads in sources.INPUTS:
         # P1: T and U visa events are dropped here, before anything is stored, counted or logged.
         service.consume(*payloads, handler=only(sources.kept, cases))
-    service.produces(CaseStatus)
+    service.produces(CaseStatus, AuditRecorded)
     report_in(service)
     dashboard = serve_dashboard(service, tokens or Tokens.from_settings(settings))
     watch_alerts(service, dashboard.broadcaster)

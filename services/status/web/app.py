@@ -16,6 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from shared.audit import AuditTrail
 from shared.kit.ops import ops_routes
 
 from . import api, pages
@@ -38,6 +39,9 @@ def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any,
                               "Every call needs `Authorization: Bearer <token>` (or the login cookie).")
     app.state.tokens, app.state.views, app.state.broadcaster = tokens, views, broadcaster
     app.state.cases, app.state.alerts = cases, alerts
+    # Every view and action on a case, granted or refused, is recorded on audit.events.
+    app.state.audit = AuditTrail(service.publisher, source=service.source, clock=service.clock)
+    app.state.publisher = service.publisher  # the dashboard's actions publish inbound events
     app.state.secure_cookies = service.settings.environment == "production"
     app.include_router(api.router)
     app.include_router(pages.router)
