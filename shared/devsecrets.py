@@ -25,3 +25,12 @@ def generated_once(path: Path, make: Callable[[], str]) -> str:
         finally:
             tmp.unlink()
     return path.read_text()
+
+
+def rewritten(path: Path, text: str) -> None:
+    """Replace the secret at ``path`` with ``text``, atomically and still mode 0600."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(tmp, path)

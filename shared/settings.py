@@ -162,6 +162,15 @@ class StatusSettings(Group):
     # A status process counts as running while its heartbeat is younger than this (it beats
     # four times as often): ``casework status rebuild`` refuses to race one.
     alive_seconds: float = Field(default=20.0, gt=0)
+    # A signed-in browser's session (server-side, in the ``sessions`` collection) ends after
+    # this long without a request, and after the absolute lifetime however active it is.
+    session_idle_seconds: int = Field(default=1800, gt=0)
+    session_absolute_seconds: int = Field(default=12 * 3600, gt=0)
+    # How often each process looks whether the sessions of its open event streams have ended
+    # (signed out elsewhere, or expired), closes those streams, and sweeps ended sessions away.
+    session_check_seconds: float = Field(default=15.0, gt=0)
+    # Failed sign-ins one client address may make in a moving minute; past it, 429.
+    sign_in_failures_per_minute: int = Field(default=10, ge=1)
 
     @property
     def port(self) -> int:

@@ -48,13 +48,22 @@ def register(app: typer.Typer) -> None:
 
     @status.command("token")
     def token(name: str = typer.Option(..., help="Who holds it (shows in the audit log)"),
-              role: str = typer.Option(..., help="supervisor, specialist or analyst"),
+              role: str = typer.Option(..., help="supervisor, specialist, analyst or auditor"),
               agency: Annotated[list[str] | None, typer.Option(help="An agency in scope (repeat; * for all)")] = None,
               specialist_id: str | None = typer.Option(None, help="A specialist's roster id")) -> None:
         """Print a new token (shown once) and its entry for CASEWORK_DASHBOARD_TOKENS (hash only)."""
+        from pydantic import ValidationError
+
         from services.status.access import Role, new_token
 
-        secret, principal = new_token(name, Role(role), agency or [], specialist_id)
+        if role not in set(Role):
+            console.print(f"[red]no role {role!r}: one of {', '.join(Role)}[/]")
+            raise typer.Exit(2)
+        try:
+            secret, principal = new_token(name, Role(role), agency or [], specialist_id)
+        except ValidationError as exc:
+            console.print(f"[red]{exc.errors()[0]['msg']}[/]")
+            raise typer.Exit(2) from None
         console.print(f"token (give it to {name}; it is not stored): [bold]{secret}[/]")
         console.print("entry for CASEWORK_DASHBOARD_TOKENS:")
         typer.echo(json.dumps(principal.model_dump(mode="json")))
@@ -73,7 +82,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(data["tokens"]))
             return
         for principal in data["principals"]:
-            scope = principal.get("specialist_id") or ", ".join(principal["agencies"])
+            scope = principal.get("specialist_id") or ", ".join(principal["agencies"]) or "the trail"
             console.print(f"{principal['role']:<11} {scope:<10} {data['tokens'][principal['name']]}")
 
     @case.command("show")

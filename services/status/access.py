@@ -3,7 +3,9 @@
 * ``specialist``: the cases currently referred to their ``specialist_id``;
 * ``supervisor``: every case of their agencies (``*``: all agencies);
 * ``analyst``: aggregates of their agencies only, never a single case (P2: identifying
-  data is never sent for reporting).
+  data is never sent for reporting);
+* ``auditor``: the audit trail (who read or did what to which case), and nothing else:
+  no board, no case, no aggregate.
 
 Only SHA-256 hashes of the tokens are configured; a presented token is hashed and
 compared with every entry in constant time.
@@ -20,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, TypeAdapter, model_validator
 
-from shared.devsecrets import generated_once
+from shared.devsecrets import generated_once, rewritten
 from shared.settings import Settings
 
 ALL_AGENCIES = "*"
@@ -30,6 +32,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     SPECIALIST = "specialist"
     ANALYST = "analyst"
+    AUDITOR = "auditor"
 
 
 class Principal(BaseModel):
@@ -53,7 +56,26 @@ class Principal(BaseModel):
 
     @property
     def sees_cases(self) -> bool:
-        return self.role != Role.ANALYST
+        return self.role in (Role.SUPERVISOR, Role.SPECIALIST)
+
+    @property
+    def reads_aggregates(self) -> bool:
+        return self.role in (Role.SUPERVISOR, Role.ANALYST)
+
+    @property
+    def audits(self) -> bool:
+        return self.role == Role.AUDITOR
+
+    @property
+    def actor_id(self) -> str:
+        """Who this is on the audit trail: a specialist by roster id, anyone else by token name."""
+        return self.specialist_id or self.name
+
+    @property
+    def entry(self) -> str:
+        """Names this configured entry (not the token) for a session: a session outlives neither
+        its token's removal nor its replacement under the same name."""
+        return hashlib.sha256(f"casework-session:{self.sha256}".encode()).hexdigest()[:32]
 
     def may_see(self, agency_id: str, specialist_id: str | None) -> bool:
         """One case: the specialist's own, or a supervisor's agencies'."""
@@ -65,7 +87,7 @@ class Principal(BaseModel):
 
     def may_count(self, agency_id: str) -> bool:
         """Aggregates: a supervisor's or an analyst's agencies."""
-        return self.role != Role.SPECIALIST and (self.all_agencies or agency_id in self.agencies)
+        return self.reads_aggregates and (self.all_agencies or agency_id in self.agencies)
 
     def public(self) -> dict[str, Any]:
         return {"name": self.name, "role": self.role, "agencies": self.agencies,
@@ -90,6 +112,14 @@ class Tokens:
                 found = principal
         return found
 
+    def signed_in(self, name: str, entry: str) -> Principal | None:
+        """The principal a session was opened for, if its entry is still configured."""
+        found = None
+        for principal in self.principals:
+            if principal.name == name and hmac.compare_digest(principal.entry, entry):
+                found = principal
+        return found
+
     @classmethod
     def from_json(cls, text: str) -> Tokens:
         return cls(TypeAdapter(list[Principal]).validate_json(text))
@@ -110,16 +140,35 @@ def new_token(name: str, role: Role, agencies: list[str], specialist_id: str | N
 
 
 DEV_SPECIALIST = "sp-tx-1"
+DEV_PRINCIPALS: list[tuple[str, Role, list[str], str | None]] = [
+    ("dev-supervisor", Role.SUPERVISOR, [ALL_AGENCIES], None),
+    ("dev-specialist", Role.SPECIALIST, [], DEV_SPECIALIST),
+    ("dev-analyst", Role.ANALYST, [ALL_AGENCIES], None),
+    ("dev-auditor", Role.AUDITOR, [], None),
+]
+
+
+def _with_dev_tokens(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with a token for every development principal it lacks."""
+    tokens, principals = dict(data.get("tokens", {})), list(data.get("principals", []))
+    for name, role, agencies, specialist_id in DEV_PRINCIPALS:
+        if name not in tokens:
+            token, principal = new_token(name, role, agencies, specialist_id)
+            tokens[name] = token
+            principals.append(principal.model_dump(mode="json"))
+    return {"tokens": tokens, "principals": principals}
 
 
 def _make_dev_tokens() -> str:
-    made = [new_token("dev-supervisor", Role.SUPERVISOR, [ALL_AGENCIES]),
-            new_token("dev-specialist", Role.SPECIALIST, [], DEV_SPECIALIST),
-            new_token("dev-analyst", Role.ANALYST, [ALL_AGENCIES])]
-    return json.dumps({"tokens": {p.name: t for t, p in made},
-                       "principals": [p.model_dump(mode="json") for _, p in made]}, indent=2)
+    return json.dumps(_with_dev_tokens({}), indent=2)
 
 
 def dev_tokens(settings: Settings) -> dict[str, Any]:
-    """Development tokens, generated once (mode 0600): ``tokens`` by name and their ``principals``."""
-    return json.loads(generated_once(settings.status.dev_dashboard_tokens_path, _make_dev_tokens))
+    """Development tokens, generated once (mode 0600): ``tokens`` by name and their ``principals``.
+    A file from before a role existed gets that role's token added (the others are kept)."""
+    path = settings.status.dev_dashboard_tokens_path
+    data = json.loads(generated_once(path, _make_dev_tokens))
+    complete = _with_dev_tokens(data)
+    if complete != data:
+        rewritten(path, json.dumps(complete, indent=2))
+    return complete

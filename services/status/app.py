@@ -27,10 +27,11 @@ from shared.kit.service import Service, process_app
 from shared.kit.workflow import Change, Workflow
 from shared.settings import Settings
 
-from . import alerts, casefile, domain, sources
+from . import alerts, casefile, domain, sessions, sources, trail
 from .access import Tokens
 from .board import Board
-from .feed import Broadcaster, StatusFeed
+from .feed import Broadcaster, StatusFeed, close_ended
+from .sessions import MongoSessionStore
 from .state import CaseView
 from .views import Views
 from .web.app import create_dashboard
@@ -51,7 +52,23 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, tokens: Tokens 
     report_in(service)
     dashboard = serve_dashboard(service, tokens or Tokens.from_settings(settings))
     watch_alerts(service, dashboard.broadcaster)
+    keep_trail(service)
     return Status(service, dashboard)
+
+
+def keep_trail(service: Service) -> None:
+    """``audit.events`` into the ``audit`` collection, for the auditors' page (the only reader)."""
+    collection = service.db[trail.COLLECTION]
+
+    async def indexes() -> None:
+        await trail.ensure_indexes(collection)
+
+    async def keep(events: list[Inbound]) -> list[Poison]:
+        return await trail.keep(collection, events)
+
+    service.on_startup(indexes)
+    service.consume(AuditRecorded, handler=keep, description="`casework.audit.recorded.v1`: kept for the "
+                                                              "auditors' page, once per audit_id")
 
 
 def watch_alerts(service: Service, broadcaster: Broadcaster) -> None:
@@ -109,6 +126,7 @@ class Dashboard:
     views: Views
     broadcaster: Broadcaster
     feed: StatusFeed
+    sessions: MongoSessionStore
 
 
 @dataclass(frozen=True)
@@ -130,9 +148,18 @@ def serve_dashboard(service: Service, tokens: Tokens) -> Dashboard:
     feed = StatusFeed(service.settings, board, broadcaster, service.clock)
     service.on_startup(feed.start)
     service.on_shutdown(feed.stop)
+    status = service.settings.status
+    store = MongoSessionStore(service.db[sessions.COLLECTION], service.clock,
+                              sessions.Lifetimes.of(status.session_idle_seconds, status.session_absolute_seconds))
+
+    async def check_sessions() -> None:
+        await close_ended(broadcaster, store)
+
+    service.every(status.session_check_seconds, check_sessions)
     service.serve(create_dashboard(service, tokens=tokens, views=views, broadcaster=broadcaster, feed=feed,
-                                   cases=service.db[casefile.COLLECTION], alerts=service.db[alerts.COLLECTION]))
-    return Dashboard(board, views, broadcaster, feed)
+                                   cases=service.db[casefile.COLLECTION], alerts=service.db[alerts.COLLECTION],
+                                   sessions=store, trail=service.db[trail.COLLECTION]))
+    return Dashboard(board, views, broadcaster, feed, store)
 
 
 def create_app(settings: Settings | None = None) -> FastStream:

@@ -26,32 +26,57 @@ from .access import Principal
 from .alerts import Alert, for_reader
 from .board import Board
 from .rows import Row
+from .sessions import SweptSessionStore
 from .views import Views
 
 log = caselog.get_logger("casework.status.feed")
 QUEUE_LIMIT = 1000  # a subscriber this far behind is told to reload instead
 
 
+ENDED = {"event": "ended", "data": "{}"}  # the stream's session is over: its last message
+
+
 @dataclass(eq=False)
 class Subscriber:
     principal: Principal
+    session: str | None = None  # the browser session it was opened in (None: a bearer token)
     queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    closed: bool = False
+
+    def close(self) -> None:
+        """Nothing more for this stream but ``ENDED`` (what it has not read yet is dropped)."""
+        self.closed = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(ENDED)
 
 
 class Broadcaster:
-    """In-process fan-out of board changes to the open event streams."""
+    """In-process fan-out of board changes to the open event streams, which are kept by
+    session so that a session's end closes them."""
 
     def __init__(self, views: Views) -> None:
         self.views = views
         self.subscribers: set[Subscriber] = set()
 
-    def subscribe(self, principal: Principal) -> Subscriber:
-        subscriber = Subscriber(principal)
+    def subscribe(self, principal: Principal, session: str | None = None) -> Subscriber:
+        subscriber = Subscriber(principal, session)
         self.subscribers.add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
+
+    def sessions(self) -> set[str]:
+        """The sessions with a stream open here."""
+        return {sub.session for sub in self.subscribers if sub.session is not None and not sub.closed}
+
+    def end_session(self, session: str) -> int:
+        """Close the streams of a session that ended; how many there were."""
+        ending = [sub for sub in self.subscribers if sub.session == session and not sub.closed]
+        for sub in ending:
+            sub.close()
+        return len(ending)
 
     def changed(self, row: Row, before: Row | None) -> None:
         for sub in list(self.subscribers):
@@ -64,13 +89,23 @@ class Broadcaster:
 
     @staticmethod
     def _send(sub: Subscriber, message: dict[str, Any] | None) -> None:
-        if message is None:
+        if message is None or sub.closed:
             return
         try:
             sub.queue.put_nowait(message)
         except asyncio.QueueFull:
             sub.queue = asyncio.Queue(QUEUE_LIMIT)  # drop the backlog: the page reloads
             sub.queue.put_nowait({"event": "reload", "data": "{}"})
+
+
+async def close_ended(broadcaster: Broadcaster, sessions: SweptSessionStore) -> int:
+    """Close the streams whose session ended (signed out on another instance, or expired),
+    and sweep ended sessions away; how many sessions' streams were closed."""
+    ended = [s for s in sorted(broadcaster.sessions()) if not await sessions.read(s, 0)]
+    for session in ended:
+        broadcaster.end_session(session)
+    await sessions.sweep()
+    return len(ended)
 
 
 class StatusFeed:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from shared.contracts.audit import AuditRecorded
 from shared.contracts.certifications import CERTIFICATION_EVENTS
 from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn, EncounterUnprocessable
 from shared.contracts.notifications import NOTIFICATION_EVENTS
@@ -41,6 +42,7 @@ INTERNAL_TYPES: dict[str, tuple[str, ...]] = {
     "stabilization.events": tuple(p.TYPE for p in STABILIZATION_EVENTS),
     "certifications.events": tuple(p.TYPE for p in CERTIFICATION_EVENTS),
     "notifications.events": tuple(p.TYPE for p in NOTIFICATION_EVENTS),
+    "audit.events": (AuditRecorded.TYPE,),
 }
 INBOUND_TYPES: dict[str, str] = {
     "encounters.reported": "casework.encounter.reported.v1",

@@ -75,6 +75,10 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "CASEWORK_DASHBOARD_TOKENS": ("status.dashboard_tokens",),
     "CASEWORK_DEV_DASHBOARD_TOKENS_PATH": ("status.dev_dashboard_tokens_path",),
     "CASEWORK_ALIVE_SECONDS": ("status.alive_seconds",),
+    "CASEWORK_SESSION_IDLE_SECONDS": ("status.session_idle_seconds",),
+    "CASEWORK_SESSION_ABSOLUTE_SECONDS": ("status.session_absolute_seconds",),
+    "CASEWORK_SESSION_CHECK_SECONDS": ("status.session_check_seconds",),
+    "CASEWORK_SIGN_IN_FAILURES_PER_MINUTE": ("status.sign_in_failures_per_minute",),
 }
 
 

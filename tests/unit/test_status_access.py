@@ -50,8 +50,29 @@ def test_production_requires_configured_tokens(tmp_path) -> None:
 def test_development_tokens_are_generated_once_and_private(tmp_path) -> None:
     settings = Settings(status=StatusSettings(dev_dashboard_tokens_path=tmp_path / "tokens.json"))
     first, second = dev_tokens(settings), dev_tokens(settings)
-    assert first == second and set(first["tokens"]) == {"dev-supervisor", "dev-specialist", "dev-analyst"}
+    assert first == second and set(first["tokens"]) == {"dev-supervisor", "dev-specialist", "dev-analyst",
+                                                        "dev-auditor"}
     assert stat.S_IMODE((tmp_path / "tokens.json").stat().st_mode) == 0o600
     tokens = Tokens.from_settings(settings)
     assert tokens.authenticate(first["tokens"]["dev-analyst"]).role == Role.ANALYST
     assert all(isinstance(p, Principal) for p in tokens.principals)
+    assert tokens.authenticate(first["tokens"]["dev-auditor"]).role == Role.AUDITOR
+
+
+def test_a_development_token_file_from_before_the_auditor_gains_one_and_keeps_the_rest(tmp_path) -> None:
+    path = tmp_path / "tokens.json"
+    settings = Settings(status=StatusSettings(dev_dashboard_tokens_path=path))
+    old = dev_tokens(settings)
+    old = {"tokens": {k: v for k, v in old["tokens"].items() if k != "dev-auditor"},
+           "principals": [p for p in old["principals"] if p["name"] != "dev-auditor"]}
+    path.write_text(json.dumps(old))
+    now = dev_tokens(settings)
+    assert {k: v for k, v in now["tokens"].items() if k != "dev-auditor"} == old["tokens"]
+    assert Tokens.from_settings(settings).authenticate(now["tokens"]["dev-auditor"]).role == Role.AUDITOR
+    assert json.loads(path.read_text()) == now == dev_tokens(settings)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_an_auditor_token_is_made_like_any_other() -> None:
+    token, auditor = new_token("aud-1", Role.AUDITOR, [])
+    assert Tokens([auditor]).authenticate(token).audits and not auditor.sees_cases and not auditor.reads_aggregates

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
 # Who may read a restricted topic (docs/design.md, Services: Kafka ACLs in production).
 RESTRICTED_READERS = {"certification", "notify", "status"}
+# The audit trail: written by the services that serve people, read by the auditors' page only.
+AUDIT_READERS = {"status"}
 # Rule 1: referral and stabilization are never conditioned on certification or prosecution.
 UNCONDITIONAL = {"referral", "stabilization"}
 FORBIDDEN_WORDS = ("certif", "prosecut", "cooperat", "court", "charge")
@@ -51,6 +53,12 @@ def test_topics_are_catalogued_and_restricted_ones_are_read_only_by_allowed_serv
     assert topics <= set(CATALOGUE), f"{service} reads topics outside the catalogue: {topics - set(CATALOGUE)}"
     if service not in RESTRICTED_READERS:
         assert not topics & RESTRICTED_TOPICS
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_only_the_auditors_page_reads_the_audit_trail(service: str) -> None:
+    assert "audit.events" in RESTRICTED_TOPICS
+    assert ("audit.events" in subscribed_topics(service)) is (service in AUDIT_READERS)
 
 
 @pytest.mark.parametrize("service", sorted(UNCONDITIONAL & set(SERVICES)))

@@ -20,6 +20,7 @@ from shared.audit import AuditTrail
 from shared.kit.ops import ops_routes
 
 from . import api, pages
+from .auth import SessionCookies, SignInLimit
 
 # Everything from this origin only: no CDN, no inline script, nothing framed elsewhere.
 SECURITY_HEADERS = {
@@ -32,17 +33,21 @@ SECURITY_HEADERS = {
 
 
 def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any, feed: Any, cases: Any,
-                     alerts: Any) -> FastAPI:
+                     alerts: Any, sessions: Any, trail: Any) -> FastAPI:
+    settings = service.settings
     app = FastAPI(title="casework status dashboard", version="1.0.0", openapi_url="/api/openapi.json",
                   docs_url=None, redoc_url=None,
-                  description="Case status for supervisors and specialists; aggregates for analysts. "
-                              "Every call needs `Authorization: Bearer <token>` (or the login cookie).")
+                  description="Case status for supervisors and specialists; aggregates for analysts; the "
+                              "audit trail for auditors. Every call needs `Authorization: Bearer <token>`, or "
+                              "a signed-in browser's session cookie (then a state-changing call also needs "
+                              "the session's `X-CSRF-Token` header).")
     app.state.tokens, app.state.views, app.state.broadcaster = tokens, views, broadcaster
-    app.state.cases, app.state.alerts = cases, alerts
+    app.state.cases, app.state.alerts, app.state.trail = cases, alerts, trail
+    app.state.sessions, app.state.clock = sessions, service.clock
+    app.state.sign_in_limit = SignInLimit(settings.status.sign_in_failures_per_minute)
     # Every view and action on a case, granted or refused, is recorded on audit.events.
     app.state.audit = AuditTrail(service.publisher, source=service.source, clock=service.clock)
     app.state.publisher = service.publisher  # the dashboard's actions publish inbound events
-    app.state.secure_cookies = service.settings.environment == "production"
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
@@ -51,6 +56,8 @@ def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any,
     app.router.routes.append(kit["/metrics"])
     app.router.routes.append(Route("/readyz", _readiness(kit["/readyz"].endpoint, feed)))
 
+    app.add_middleware(SessionCookies, store=sessions, idle_seconds=settings.status.session_idle_seconds,
+                       production=settings.environment == "production")
     app.add_middleware(SecurityHeaders)
     return app
 

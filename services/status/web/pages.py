@@ -1,22 +1,38 @@
-"""The dashboard's HTML pages: login, board, case page, aggregates. Plain HTML, a little JS."""
+"""The dashboard's HTML pages: sign-in and sign-out, board, case page, aggregates, the audit
+trail. Plain HTML, a little JS."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from .. import alerts
+from shared.contracts.audit import AuditAction
+
+from .. import alerts, trail
 from ..access import Principal
 from ..views import STAGES
 from . import charts
-from .api import readable_case
-from .auth import COOKIE, principal_of
+from .api import read_trail, readable_case
+from .auth import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    LEGACY_COOKIE,
+    PAGE,
+    SignInLimit,
+    begin_session,
+    client_address,
+    credentials,
+    csrf_matches,
+    csrf_token,
+    end_session,
+    record,
+)
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -52,15 +68,25 @@ STAGE_TITLES = {"referral": "Waiting for a specialist", "engaged": "Engaged", "s
                 "interview_cleared": "Interview cleared", "closed": "Closed"}
 
 
-def _page(request: Request, name: str, principal: Principal | None, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"me": principal, "stage_titles": STAGE_TITLES, **context})
+def _page(request: Request, name: str, principal: Principal | None, status_code: int = 200,
+          **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"me": principal, "stage_titles": STAGE_TITLES,
+                                                      "csrf": csrf_token(request), **context},
+                                      status_code=status_code)
 
 
-def _signed_in(request: Request) -> Principal:
-    principal = principal_of(request)
-    if principal is None:
+async def _signed_in(request: Request) -> Principal:
+    found = await credentials(request)
+    if found is None:
         raise HTTPException(303, headers={"Location": "/login"})
-    return principal
+    return found.principal
+
+
+def home(principal: Principal) -> str:
+    """Where a principal lands after signing in."""
+    if principal.audits:
+        return "/audit"
+    return "/" if principal.sees_cases else "/aggregates"
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -70,36 +96,55 @@ async def login_form(request: Request) -> HTMLResponse:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    token = await _form_token(request)
-    principal = request.app.state.tokens.authenticate(token)
+    """Sign in: a token for a session. Failures are audited and limited per client address."""
+    limit: SignInLimit = request.app.state.sign_in_limit
+    address = client_address(request)
+    if not await limit.allows(address):
+        await record(request, None, AuditAction.SIGN_IN_FAILED, False, via=PAGE)
+        refused = _page(request, "login.html", None, status_code=429, limited=True)
+        refused.headers["Retry-After"] = "60"
+        return refused
+    principal = request.app.state.tokens.authenticate(await _form_field(request, "token"))
     if principal is None:
-        return _page(request, "login.html", None, failed=True)
-    response = RedirectResponse("/" if principal.sees_cases else "/aggregates", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
-                        secure=request.app.state.secure_cookies, max_age=12 * 3600)
+        await limit.failed(address)
+        await record(request, None, AuditAction.SIGN_IN_FAILED, False, via=PAGE)
+        return _page(request, "login.html", None, status_code=401, failed=True)
+    await begin_session(request, principal)
+    await record(request, principal, AuditAction.SIGNED_IN, True, via=PAGE)
+    response = RedirectResponse(home(principal), status_code=303)
+    response.delete_cookie(LEGACY_COOKIE, path="/")
     return response
 
 
-async def _form_token(request: Request) -> str:
-    """The login form's one field (a urlencoded body; no multipart parser needed)."""
+async def _form_field(request: Request, name: str) -> str:
+    """One field of a small urlencoded form (no multipart parser needed)."""
     body = await request.body()
     if len(body) > 2048:
         return ""
-    return (parse_qs(body.decode(errors="replace")).get("token") or [""])[0].strip()
+    return (parse_qs(body.decode(errors="replace")).get(name) or [""])[0].strip()
 
 
 @router.post("/logout")
-async def logout() -> Response:
+async def logout(request: Request) -> Response:
+    """Sign out: the session ends on the server and its event streams close. The session's
+    CSRF token comes in the form (``csrf_token``) or the ``X-CSRF-Token`` header."""
+    found = await credentials(request)
+    if found is not None and found.session_id is not None:
+        presented = request.headers.get(CSRF_HEADER) or await _form_field(request, CSRF_FIELD)
+        if not csrf_matches(found, presented):
+            raise HTTPException(403, f"signing out needs the session's {CSRF_FIELD} (or {CSRF_HEADER})")
+        await end_session(request)
+        await record(request, found.principal, AuditAction.SIGNED_OUT, True, via=PAGE)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(LEGACY_COOKIE, path="/")
     return response
 
 
 @router.get("/", response_class=HTMLResponse)
 async def board(request: Request) -> Response:
-    principal = _signed_in(request)
+    principal = await _signed_in(request)
     if not principal.sees_cases:
-        return RedirectResponse("/aggregates", status_code=303)
+        return RedirectResponse(home(principal), status_code=303)
     view = request.app.state.views.board_view(principal, 25)
     recent = await alerts.recent(request.app.state.alerts, principal)
     return _page(request, "board.html", principal, board=view, stages=STAGES, alerts=recent)
@@ -107,15 +152,17 @@ async def board(request: Request) -> Response:
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 async def case_page(request: Request, case_id: str) -> Response:
-    principal = _signed_in(request)
-    detail = await readable_case(request, principal, case_id, via="page")
+    principal = await _signed_in(request)
+    detail = await readable_case(request, principal, case_id, via=PAGE)
     return _page(request, "case.html", principal, detail=detail, case=detail["case"])
 
 
 @router.get("/aggregates", response_class=HTMLResponse)
 async def aggregates(request: Request) -> Response:
-    principal = _signed_in(request)
-    if principal.role == "specialist":
+    principal = await _signed_in(request)
+    if principal.audits:
+        return RedirectResponse(home(principal), status_code=303)
+    if not principal.reads_aggregates:
         raise HTTPException(403, "aggregates are for supervisors and analysts")
     data = request.app.state.views.aggregates(principal)
     timing = {f"{label} {p}": charts.minutes(data[key][f"{p}_seconds"])
@@ -137,3 +184,22 @@ async def aggregates(request: Request) -> Response:
         charts.bars("Closed cases by reason", {r.replace("_", " "): v for r, v in data["closed_by_reason"].items()}),
     ]
     return _page(request, "aggregates.html", principal, data=data, figures=figures)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit(request: Request) -> Response:
+    """The audit trail for auditors: filters by case, actor and time, newest first (audited)."""
+    principal = await _signed_in(request)
+    try:
+        query = trail.TrailQuery.parse(request.query_params)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    page = await read_trail(request, principal, query, via=PAGE)
+    shown = {k: v for k, v in request.query_params.items() if k in trail.FILTERS and v}
+
+    def link(offset: int) -> str:
+        return "/audit?" + urlencode({**shown, "limit": query.limit, "offset": max(0, offset)})
+
+    return _page(request, "audit.html", principal, page=page, filters=shown,
+                 newer=link(query.offset - query.limit) if query.offset else None,
+                 older=link(query.offset + query.limit) if page["more"] else None)

@@ -122,3 +122,28 @@ class Me(BaseModel):
     role: str
     agencies: list[str]
     specialist_id: str | None
+
+
+class AuditActorView(BaseModel):
+    id: str
+    role: str
+
+
+class AuditEntry(BaseModel):
+    """One record of the audit trail: who, what, which case, granted or refused, when."""
+
+    audit_id: str
+    actor: AuditActorView
+    action: str
+    outcome: str
+    at: str
+    case_id: str | None
+    via: str
+    event_id: str | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    limit: int
+    offset: int
+    more: bool  # records after this page

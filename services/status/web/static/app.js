@@ -63,12 +63,35 @@ function onAlert(a) {
   list.closest(".alerts").classList.remove("empty");
 }
 
+// The session's CSRF token: a state-changing request of this page sends it as X-CSRF-Token.
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+// fetch() for the dashboard's own JSON API, with the session's CSRF token.
+function send(url, method, body) {
+  const headers = { "X-CSRF-Token": csrfToken() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  return fetch(url, { method, headers, credentials: "same-origin",
+                      body: body === undefined ? undefined : JSON.stringify(body) });
+}
+window.casework = { csrfToken, send };
+
 function listen(page) {
-  if (!window.EventSource || page === "login") return;
+  if (!window.EventSource || page === "login" || page === "audit") return;
   const live = document.getElementById("live");
   const source = new EventSource("/api/events");
   source.addEventListener("open", () => live && live.classList.add("on"));
-  source.addEventListener("error", () => live && live.classList.remove("on"));
+  source.addEventListener("error", () => {
+    if (live) live.classList.remove("on");
+    // Refused for good: if the session is over, the sign-in form.
+    if (source.readyState === EventSource.CLOSED) {
+      fetch("/api/me", { credentials: "same-origin" })
+        .then((r) => { if (r.status === 401) window.location.assign("/login"); }, () => {});
+    }
+  });
+  source.addEventListener("ended", () => { source.close(); window.location.assign("/login"); });
   source.addEventListener("reload", () => window.location.reload());
   if (page === "board") {
     source.addEventListener("case", (e) => onCase(JSON.parse(e.data)));
