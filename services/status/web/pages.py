@@ -46,6 +46,11 @@ def when(value: Any) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def instant(value: Any) -> str:
+    """An instant as UTC seconds, for the audit trail: 2026-11-30 08:30:05 UTC."""
+    return datetime.fromisoformat(str(value)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -56,7 +61,7 @@ def duration(seconds: float | None) -> str:
     return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
 
 
-templates.env.filters.update(when=when, duration=duration)
+templates.env.filters.update(when=when, instant=instant, duration=duration)
 
 
 def render_card(card: dict[str, Any]) -> str:
