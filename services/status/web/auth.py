@@ -43,3 +43,8 @@ def require_aggregate_reader(request: Request) -> Principal:
     if principal.role == "specialist":
         raise HTTPException(403, "aggregates are for supervisors and analysts")
     return principal
+
+
+def require_actor(request: Request) -> Principal:
+    """FastAPI dependency of every state-changing API route."""
+    return require_principal(request)
