@@ -11,11 +11,15 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from .. import alerts
+from shared.contracts.common import UrgentNeed
+from shared.contracts.inbound import ClosureReason, DeclineReason, ReassignmentReason, ReopenReason
+
+from .. import alerts, casefile
 from ..access import Principal
+from ..permissions import allowed
 from ..views import STAGES
 from . import charts
-from .api import readable_case
+from .api import readable_view
 from .auth import COOKIE, principal_of
 
 router = APIRouter(include_in_schema=False)
@@ -47,6 +51,11 @@ def render_card(card: dict[str, Any]) -> str:
     """A board card's HTML: the page and the live updates share the one template."""
     return str(templates.get_template("_card.html").module.card(card))  # type: ignore[attr-defined]  # a template's macros are attributes jinja2 makes at run time
 
+
+# The choices the case page's forms offer: the contract's enumerations, nothing typed freely.
+VOCABULARY = {"decline": [r.value for r in DeclineReason], "close": [r.value for r in ClosureReason],
+              "reopen": [r.value for r in ReopenReason], "reassign": [r.value for r in ReassignmentReason],
+              "needs": [n.value for n in UrgentNeed]}
 
 STAGE_TITLES = {"referral": "Waiting for a specialist", "engaged": "Engaged", "stabilizing": "Stabilizing",
                 "interview_cleared": "Interview cleared", "closed": "Closed"}
@@ -108,8 +117,10 @@ async def board(request: Request) -> Response:
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 async def case_page(request: Request, case_id: str) -> Response:
     principal = _signed_in(request)
-    detail = await readable_case(request, principal, case_id, via="page")
-    return _page(request, "case.html", principal, detail=detail, case=detail["case"])
+    view = await readable_view(request, principal, case_id, via="page")
+    detail = casefile.document(view)
+    return _page(request, "case.html", principal, detail=detail, case=detail["case"],
+                 actions=sorted(allowed(principal, view)), vocabulary=VOCABULARY)
 
 
 @router.get("/aggregates", response_class=HTMLResponse)
