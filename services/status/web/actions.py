@@ -39,6 +39,7 @@ from ..state import CaseView
 from . import bodies
 from .auth import require_actor
 
+PUBLISHES = (ReferralResponded, StabilizationRecorded, CaseClosed, CaseReopened, ReferralReassigned)
 router = APIRouter(prefix="/api/cases/{case_id}", tags=["actions"])
 Acting = Annotated[Principal, Depends(require_actor)]
 SOURCE = "casework/dashboard"
