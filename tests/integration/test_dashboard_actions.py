@@ -2,7 +2,7 @@
 
 The status read model is fed the referral events a referral service would publish (none
 runs here, so what the routes publish changes nothing and every cell of the matrix meets
-the same case). Every route × every kind of caller: exactly the allowed cells answer 202
+the same case). Every route by every kind of caller: exactly the allowed cells answer 202
 and publish the inbound event, with the actor from the token; every attempt is audited.
 """
 
@@ -60,7 +60,8 @@ def story(now: datetime) -> list[tuple[str, dict]]:
 
 @contextlib.asynccontextmanager
 async def dashboard(settings, bus: Bus):
-    made = {name: new_token(name.replace("_", "-"), role, agencies, sid) for name, (role, agencies, sid) in CALLERS.items()}
+    made = {name: new_token(name.replace("_", "-"), role, agencies, sid)
+            for name, (role, agencies, sid) in CALLERS.items()}
     tokens = {name: token for name, (token, _) in made.items()}
     port = free_port()
     status = status_service(settings, tokens=Tokens([p for _, p in made.values()]), dashboard_port=port)
@@ -95,7 +96,8 @@ async def test_exactly_the_allowed_cells_publish_with_the_actor_from_the_token(s
             # A case that does not exist is refused like one outside the token's scope.
             missing = await client.post(f"/api/cases/{MISSING}/{route}", json=body,
                                         headers=bearer(tokens["supervisor_in_scope"]))
-            assert missing.status_code == 403 and missing.json() == {"detail": "this token may not do this on this case"}
+            assert missing.status_code == 403
+            assert missing.json() == {"detail": "this token may not do this on this case"}
             refused += 1
         assert len(granted) == sum(len(r[4]) for r in ROUTES)
 
@@ -113,7 +115,8 @@ async def test_exactly_the_allowed_cells_publish_with_the_actor_from_the_token(s
                      or data.get("recorded_by") or {"id": data.get("specialist_id")})
             assert actor["id"] == roster_ids[caller], (route, caller, data)
             if route.startswith("referral/"):
-                assert data["referral_id"] == "r-w" and data["response"] == {"referral/accept": "accepted", "referral/decline": "declined"}[route]
+                assert data["referral_id"] == "r-w"
+                assert data["response"] == {"referral/accept": "accepted", "referral/decline": "declined"}[route]
         accepted = next(published[i]["data"] for i, g in granted.items() if g[0] == "referral/accept")
         assert accepted == {"case_id": WAITING, "referral_id": "r-w", "specialist_id": "sp-1", "response": "accepted"}
 
