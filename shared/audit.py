@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 from shared.cloudevents import encode, new_event
 from shared.contracts.audit import AuditAction, AuditActor, AuditOutcome, AuditRecorded, AuditRole
@@ -29,12 +30,19 @@ class AuditTrail:
 
     async def record(self, *, actor_id: str, role: AuditRole | str, action: AuditAction, outcome: AuditOutcome,
                      via: str, case_id: str | None = None, event_id: str | None = None) -> AuditRecorded:
+        record, outgoing = self.entry(actor_id=actor_id, role=role, action=action, outcome=outcome, via=via,
+                                      case_id=case_id, event_id=event_id)
+        await self.publisher.send([outgoing])
+        return record
+
+    def entry(self, *, actor_id: str, role: AuditRole | str, action: AuditAction, outcome: AuditOutcome,
+              via: str, case_id: str | None = None,
+              event_id: str | None = None) -> tuple[AuditRecorded, dict[str, Any]]:
+        """The record and its outbox entry, for a caller that sends it with what it audits."""
         now = self.clock.now()
         record = AuditRecorded(audit_id=str(uuid.uuid4()),
                                actor=AuditActor(id=as_identifier(actor_id) or "unknown", role=AuditRole(role)),
                                action=action, outcome=outcome, at=now, case_id=as_identifier(case_id), via=via,
                                event_id=event_id)
         event = new_event(record, event_id=record.audit_id, source=self.source, time=now)
-        await self.publisher.send([entry(record.audit_id, record.TOPIC, record.subject, encode(event), None,
-                                         record.TYPE)])
-        return record
+        return record, entry(record.audit_id, record.TOPIC, record.subject, encode(event), None, record.TYPE)

@@ -1,7 +1,8 @@
 """Who may see what on the dashboard: hashed API tokens, each with a role and a scope (P3).
 
 * ``specialist``: the cases currently referred to their ``specialist_id``;
-* ``supervisor``: every case of their agencies (``*``: all agencies);
+* ``supervisor``: every case of their agencies (``*``: all agencies); a ``specialist_id``, when
+  set, is the supervisor's roster id, under which their actions are published;
 * ``analyst``: aggregates of their agencies only, never a single case (P2: identifying
   data is never sent for reporting);
 * ``auditor``: the audit trail (who read or did what to which case), and nothing else:
@@ -139,10 +140,14 @@ def new_token(name: str, role: Role, agencies: list[str], specialist_id: str | N
                             specialist_id=specialist_id)
 
 
-DEV_SPECIALIST = "sp-tx-1"
+# The demo roster's people (examples/roster.yaml): the dev tokens act as them.
+DEV_SPECIALIST = "vs-tx-garcia"
+DEV_SECOND_SPECIALIST = "vs-tx-nguyen"
+DEV_SUPERVISOR = "sup-tx-reyes"
 DEV_PRINCIPALS: list[tuple[str, Role, list[str], str | None]] = [
-    ("dev-supervisor", Role.SUPERVISOR, [ALL_AGENCIES], None),
+    ("dev-supervisor", Role.SUPERVISOR, [ALL_AGENCIES], DEV_SUPERVISOR),
     ("dev-specialist", Role.SPECIALIST, [], DEV_SPECIALIST),
+    ("dev-specialist-2", Role.SPECIALIST, [], DEV_SECOND_SPECIALIST),
     ("dev-analyst", Role.ANALYST, [ALL_AGENCIES], None),
     ("dev-auditor", Role.AUDITOR, [], None),
 ]

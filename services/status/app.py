@@ -34,6 +34,7 @@ from .feed import Broadcaster, StatusFeed, close_ended
 from .sessions import MongoSessionStore
 from .state import CaseView
 from .views import Views
+from .web import actions
 from .web.app import create_dashboard
 from .web.pages import render_card
 
@@ -49,6 +50,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, tokens: Tokens 
         # P1: T and U visa events are dropped here, before anything is stored, counted or logged.
         service.consume(*payloads, handler=only(sources.kept, cases))
     service.produces(CaseStatus, AuditRecorded)
+    service.produces(*actions.PUBLISHES)  # the dashboard's actions: the same events an integrator sends
     report_in(service)
     dashboard = serve_dashboard(service, tokens or Tokens.from_settings(settings))
     watch_alerts(service, dashboard.broadcaster)

@@ -145,6 +145,18 @@ class ReferralResponseKind(StrEnum):
     DECLINED = "declined"
 
 
+class DeclineReason(StrEnum):
+    """Why a specialist declines a referral from the dashboard (integrators may send any short
+    text; the dashboard offers only these, so no free text about a person gets in)."""
+
+    AT_CAPACITY = "at_capacity"
+    CONFLICT_OF_INTEREST = "conflict_of_interest"
+    LANGUAGE = "language"
+    OUT_OF_AREA = "out_of_area"
+    UNAVAILABLE = "unavailable"
+    OTHER = "other"
+
+
 class ReferralResponded(Payload):
     TYPE = "casework.referral.responded.v1"
     TOPIC = "referrals.responded"

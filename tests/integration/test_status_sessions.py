@@ -75,7 +75,8 @@ def audit_events(bus: Bus, count: int, where) -> asyncio.Future:
 async def test_a_session_needs_its_csrf_token_and_signing_out_ends_it_and_its_streams(settings, bus: Bus,
                                                                                       tokens) -> None:
     registry, token = tokens
-    async with dashboard(settings, bus, registry) as (status, url), \
+    case_id = f"case-s-{uuid.uuid4().hex[:6]}"
+    async with dashboard(settings, bus, registry, (case_id,)) as (status, url), \
             httpx.AsyncClient(base_url=url, timeout=10) as browser, \
             httpx.AsyncClient(base_url=url, timeout=10) as other:
         csrf = await sign_in(browser, token["sup"])
@@ -90,6 +91,17 @@ async def test_a_session_needs_its_csrf_token_and_signing_out_ends_it_and_its_st
         assert (await browser.post("/logout", data={"csrf_token": csrf[::-1]})).status_code == 403
         assert (await browser.post("/logout", headers={"X-CSRF-Token": "nope"})).status_code == 403
         assert (await browser.get("/api/me")).json()["name"] == "sup"
+        close = f"/api/cases/{case_id}/close"
+        refused = await browser.post(close, json={"reason": "services_completed"})
+        assert refused.status_code == 403 and "X-CSRF-Token" in refused.json()["detail"]
+        assert (await browser.post(close, json={"reason": "services_completed"},
+                                   headers={"X-CSRF-Token": csrf[:-1]})).status_code == 403
+        done = await browser.post(close, json={"reason": "services_completed"}, headers={"X-CSRF-Token": csrf})
+        assert done.status_code == 202, done.text
+        assert (await browser.post(close, json={"reason": "services_completed"},
+                                   headers=bearer(token["sup"]))).status_code == 202  # no session, no token needed
+        [closing, _] = await bus.events("cases.closed", count=2)
+        assert closing["data"]["case_id"] == case_id
 
         mine, theirs = [], []
         streams = [asyncio.create_task(listen(browser, mine)), asyncio.create_task(listen(other, theirs))]
@@ -194,6 +206,8 @@ async def test_the_auditor_reads_the_trail_and_nothing_else(settings, bus: Bus, 
             assert (await api.get(path, headers=auditor)).status_code == 403, path
         for who in ("sup", "spec", "analyst"):
             assert (await api.get("/api/audit", headers=bearer(token[who]))).status_code == 403, who
+        acting = await api.post(f"/api/cases/{case_a}/close", json={"reason": "services_completed"}, headers=auditor)
+        assert acting.status_code == 403
 
         async with httpx.AsyncClient(base_url=url, timeout=10) as browser:
             await sign_in(browser, token["auditor"])
@@ -212,6 +226,10 @@ async def test_the_auditor_reads_the_trail_and_nothing_else(settings, bus: Bus, 
     granted = await audit_events(bus, 1, lambda d: d["action"] == AuditAction.AUDIT_VIEWED
                                  and d["outcome"] == "granted" and d.get("case_id") == case_b)
     assert {(e["data"]["actor"]["id"], e["data"]["actor"]["role"]) for e in granted} == {("auditor", "auditor")}
+    [tried] = await audit_events(bus, 1, lambda d: d["action"] == AuditAction.CASE_CLOSED)
+    assert (tried["data"]["actor"]["id"], tried["data"]["outcome"], tried["data"]["case_id"]) == (
+        "auditor", "refused", case_a)
+    assert not await bus.events("cases.closed", timeout=1)
 
 
 async def test_an_idle_session_expires_and_its_stream_closes(settings, bus: Bus, tokens) -> None:

@@ -50,8 +50,9 @@ def test_production_requires_configured_tokens(tmp_path) -> None:
 def test_development_tokens_are_generated_once_and_private(tmp_path) -> None:
     settings = Settings(status=StatusSettings(dev_dashboard_tokens_path=tmp_path / "tokens.json"))
     first, second = dev_tokens(settings), dev_tokens(settings)
-    assert first == second and set(first["tokens"]) == {"dev-supervisor", "dev-specialist", "dev-analyst",
-                                                        "dev-auditor"}
+    assert first == second
+    assert set(first["tokens"]) == {"dev-supervisor", "dev-specialist", "dev-specialist-2", "dev-analyst",
+                                    "dev-auditor"}
     assert stat.S_IMODE((tmp_path / "tokens.json").stat().st_mode) == 0o600
     tokens = Tokens.from_settings(settings)
     assert tokens.authenticate(first["tokens"]["dev-analyst"]).role == Role.ANALYST

@@ -16,6 +16,8 @@ from shared.contracts.status import Stage
 from .. import alerts, casefile, trail
 from ..access import Principal
 from ..feed import ENDED
+from ..permissions import allowed
+from ..state import CaseView
 from ..views import Views
 from .auth import (
     API,
@@ -64,13 +66,18 @@ async def case(request: Request, principal: Anyone, case_id: str) -> dict[str, A
 
 
 async def readable_case(request: Request, principal: Principal, case_id: str, *, via: str) -> dict[str, Any]:
-    """The case if this reader may see it: 403 outside their scope, 404 only for all-agency readers.
-    The view, or its refusal, is on the audit trail before the answer goes out."""
+    """The case if this reader may see it: 403 outside their scope, 404 only for all-agency readers."""
+    return casefile.document(await readable_view(request, principal, case_id, via=via))
+
+
+async def readable_view(request: Request, principal: Principal, case_id: str, *, via: str) -> CaseView:
+    """The case's view if this reader may see it; the view, or its refusal, is on the audit
+    trail before the answer goes out."""
     wanted = case_id[:128]
     view = await casefile.load(request.app.state.cases, wanted) if principal.sees_cases else None
     opened = view.opened if view is not None else None  # a loaded view is always opened
-    visible = view is not None and opened is not None and principal.may_see(opened.agency_id,
-                                                                             view.referral.specialist_id)
+    visible = view is not None and opened is not None and (
+        principal.may_see(opened.agency_id, view.referral.specialist_id) or bool(allowed(principal, view)))
     casefile.audit(wanted, viewer=principal.name, role=principal.role, via=via, allowed=visible)
     await record(request, principal, AuditAction.CASE_VIEWED if visible else AuditAction.CASE_VIEW_REFUSED,
                  visible, via=via, case_id=wanted)
@@ -78,7 +85,7 @@ async def readable_case(request: Request, principal: Principal, case_id: str, *,
         raise HTTPException(404, "no such case")
     if view is None or not visible:
         raise HTTPException(403, "this case is outside the token's scope")
-    return casefile.document(view)
+    return view
 
 
 @router.get("/aggregates", response_model=Aggregates,

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from shared.audit import AuditTrail
 from shared.kit.ops import ops_routes
 
-from . import api, pages
+from . import actions, api, pages
 from .auth import SessionCookies, SignInLimit
 
 # Everything from this origin only: no CDN, no inline script, nothing framed elsewhere.
@@ -49,6 +49,7 @@ def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any,
     app.state.audit = AuditTrail(service.publisher, source=service.source, clock=service.clock)
     app.state.publisher = service.publisher  # the dashboard's actions publish inbound events
     app.include_router(api.router)
+    app.include_router(actions.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     kit = {route.path: route for route in ops_routes(service)}

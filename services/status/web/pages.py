@@ -13,12 +13,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from shared.contracts.audit import AuditAction
+from shared.contracts.common import UrgentNeed
+from shared.contracts.inbound import ClosureReason, DeclineReason, ReassignmentReason, ReopenReason
 
-from .. import alerts, trail
+from .. import alerts, casefile, trail
 from ..access import Principal
+from ..permissions import allowed
 from ..views import STAGES
 from . import charts
-from .api import read_trail, readable_case
+from .api import read_trail, readable_view
 from .auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -68,6 +71,11 @@ def render_card(card: dict[str, Any]) -> str:
     """A board card's HTML: the page and the live updates share the one template."""
     return str(templates.get_template("_card.html").module.card(card))  # type: ignore[attr-defined]  # a template's macros are attributes jinja2 makes at run time
 
+
+# The choices the case page's forms offer: the contract's enumerations, nothing typed freely.
+VOCABULARY = {"decline": [r.value for r in DeclineReason], "close": [r.value for r in ClosureReason],
+              "reopen": [r.value for r in ReopenReason], "reassign": [r.value for r in ReassignmentReason],
+              "needs": [n.value for n in UrgentNeed]}
 
 STAGE_TITLES = {"referral": "Waiting for a specialist", "engaged": "Engaged", "stabilizing": "Stabilizing",
                 "interview_cleared": "Interview cleared", "closed": "Closed"}
@@ -158,8 +166,10 @@ async def board(request: Request) -> Response:
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 async def case_page(request: Request, case_id: str) -> Response:
     principal = await _signed_in(request)
-    detail = await readable_case(request, principal, case_id, via=PAGE)
-    return _page(request, "case.html", principal, detail=detail, case=detail["case"])
+    view = await readable_view(request, principal, case_id, via=PAGE)
+    detail = casefile.document(view)
+    return _page(request, "case.html", principal, detail=detail, case=detail["case"],
+                 actions=sorted(allowed(principal, view)), vocabulary=VOCABULARY)
 
 
 @router.get("/aggregates", response_class=HTMLResponse)

@@ -63,21 +63,6 @@ function onAlert(a) {
   list.closest(".alerts").classList.remove("empty");
 }
 
-// The session's CSRF token: a state-changing request of this page sends it as X-CSRF-Token.
-function csrfToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.content : "";
-}
-
-// fetch() for the dashboard's own JSON API, with the session's CSRF token.
-function send(url, method, body) {
-  const headers = { "X-CSRF-Token": csrfToken() };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  return fetch(url, { method, headers, credentials: "same-origin",
-                      body: body === undefined ? undefined : JSON.stringify(body) });
-}
-window.casework = { csrfToken, send };
-
 function listen(page) {
   if (!window.EventSource || page === "login" || page === "audit") return;
   const live = document.getElementById("live");
@@ -118,3 +103,108 @@ document.addEventListener("DOMContentLoaded", () => {
   setInterval(tick, 1000);
   listen(document.body.dataset.page);
 });
+
+// -- actions on the case page: JSON to the API, with the session's CSRF token -------------
+
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+async function send(method, url, body) {
+  const headers = { "X-CSRF-Token": csrfToken(), "Accept": "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, { method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  let data = null;
+  try { data = await response.json(); } catch (e) { data = null; }
+  return { ok: response.ok, status: response.status, data };
+}
+
+function milestoneOf(form) {
+  const kind = form.elements.kind.value;
+  const checked = (name) => Boolean(form.elements[name] && form.elements[name].checked);
+  if (kind === "needs_assessed") {
+    return { kind, urgent_needs: Array.from(form.querySelectorAll('input[name="urgent_needs"]:checked')).map((el) => el.value) };
+  }
+  if (kind === "urgent_need_met") return { kind, need: form.elements.need.value };
+  if (kind === "interpreter_arranged") {
+    return { kind, language: form.elements.language.value, mode: form.elements.mode.value, attestations: {
+      no_relationship_to_person: checked("no_relationship_to_person"), no_ties_to_trafficker: checked("no_ties_to_trafficker"),
+      not_victim_advocate: checked("not_victim_advocate"), gender_preference_respected: checked("gender_preference_respected") } };
+  }
+  return { kind };
+}
+
+function bodyOf(form) {
+  if (form.dataset.body === "milestone") return { milestone: milestoneOf(form) };
+  const body = {};
+  Array.from(form.elements).forEach((el) => {
+    if (!el.name || el.type === "submit") return;
+    if (el.value !== "") body[el.name] = el.value;
+  });
+  return body;
+}
+
+function describeError(result) {
+  const detail = result.data && result.data.detail;
+  if (Array.isArray(detail)) return detail.map((d) => d.loc.slice(1).join(".") + ": " + d.msg).join("; ");
+  return detail || ("the server answered " + result.status);
+}
+
+function showMilestoneFields(form) {
+  const kind = form.elements.kind.value;
+  form.querySelectorAll("[class^='when-']").forEach((el) => { el.hidden = !el.classList.contains("when-" + kind); });
+}
+
+function person(list, data) {
+  list.replaceChildren();
+  const add = (term, value) => {
+    if (value === undefined || value === null || value === "" || (Array.isArray(value) && !value.length)) return;
+    const dt = document.createElement("dt"); dt.textContent = term;
+    const dd = document.createElement("dd");
+    dd.textContent = typeof value === "object" ? JSON.stringify(value) : String(value);
+    list.append(dt, dd);
+  };
+  Object.entries(data.person || {}).forEach(([key, value]) => {
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      Object.entries(value).forEach(([k, v]) => add(key.replace(/_/g, " ") + " · " + k.replace(/_/g, " "), v));
+    } else {
+      add(key.replace(/_/g, " "), value);
+    }
+  });
+  list.hidden = false;
+}
+
+function actions() {
+  const section = document.querySelector("section.actions");
+  if (!section) return;
+  const id = section.dataset.caseId;
+  const result = document.getElementById("action-result");
+  const say = (text, bad) => { result.textContent = text; result.classList.toggle("bad", Boolean(bad)); };
+  section.querySelectorAll("form.action").forEach((form) => {
+    if (form.dataset.body === "milestone") {
+      showMilestoneFields(form);
+      form.elements.kind.addEventListener("change", () => showMilestoneFields(form));
+    }
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      const sent = await send("POST", "/api/cases/" + encodeURIComponent(id) + "/" + form.dataset.action, bodyOf(form));
+      button.disabled = false;
+      if (sent.ok) say("Sent (event " + sent.data.event_id + "); the case updates in a moment.");
+      else say("Not sent: " + describeError(sent), true);
+    });
+  });
+  const show = document.getElementById("show-person");
+  if (show) {
+    show.addEventListener("click", async () => {
+      const read = await send("GET", "/api/cases/" + encodeURIComponent(id) + "/person");
+      if (read.ok) { person(document.getElementById("person"), read.data); show.hidden = true; }
+      else say("The identity cannot be shown: " + describeError(read), true);
+    });
+  }
+}
+
+document.addEventListener("DOMContentLoaded", actions);
