@@ -13,7 +13,7 @@ COPY shared ./shared
 COPY services ./services
 COPY casework ./casework
 RUN pip install --no-deps . && useradd --system --home /app casework && \
-    mkdir -p /app/.local/outbox && chown -R casework /app/.local
+    mkdir -p /app/.local/outbox /app/.local/vault-reader && chown -R casework /app/.local
 USER casework
 
 CMD ["casework", "--help"]

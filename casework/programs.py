@@ -57,7 +57,10 @@ def programs(settings: Settings, root: Path) -> list[Program]:
     for name in services(root):
         port = port_of(name, settings)
         argv = (sys.executable, "-m", "faststream", "run", "--factory", f"services.{name}.app:create_app")
-        found.append(Program(name, argv, {"CASEWORK_OPS_PORT": str(port)}, _ready_on(port)))
+        env = {"CASEWORK_OPS_PORT": str(port)}
+        if name == "status":  # the dashboard reads identities from intake's port, wherever it is
+            env["CASEWORK_INTAKE_URL"] = f"http://127.0.0.1:{port_of('intake', settings)}"
+        found.append(Program(name, argv, env, _ready_on(port)))
     return found
 
 

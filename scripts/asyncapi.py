@@ -25,6 +25,7 @@ def services() -> list[str]:
 def generate(service: str, out: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
     env["CASEWORK_DEV_KEYRING_PATH"] = str(Path(tempfile.gettempdir()) / "casework-docs-keyring.json")
+    env["CASEWORK_DEV_VAULT_READER_TOKEN_PATH"] = str(Path(tempfile.gettempdir()) / "casework-docs-vault-reader")
     done = subprocess.run([sys.executable, "-m", "faststream", "docs", "gen", "--factory",
                            f"services.{service}.app:create_app",
                            "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True)

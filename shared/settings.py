@@ -65,6 +65,12 @@ class IntakeSettings(Group):
     pii_keys: str | None = None
     pii_active_key_id: str | None = None
     dev_keyring_path: Path = Path(".local/dev-keyring.json")
+    # The service credential the dashboard presents to read an identity from the vault
+    # (``GET /internal/v1/cases/{case_id}/person`` on the ops port). Every process that calls
+    # the vault reads the same variable, CASEWORK_VAULT_READER_TOKEN; generated once under
+    # .local/ in development, required in production.
+    vault_reader_token: str | None = None
+    dev_vault_reader_token_path: Path = Path(".local/dev-vault-reader-token")
 
 
 class ReferralSettings(Group):
@@ -155,6 +161,8 @@ class StatusSettings(Group):
     # When set (test and benchmark harnesses), the dashboard moves with the ops routes.
     ops_port: int | None = None
     dashboard_url: str = "http://127.0.0.1:8080"
+    # Where the dashboard reads an identity from: intake's ops port (its identity path).
+    intake_url: str = "http://127.0.0.1:8081"
     # Dashboard API tokens: a JSON list of {"sha256", "role", "agencies", "specialist_id"?,
     # "name"} (``casework status token`` makes one). Generated once under .local/ in development.
     dashboard_tokens: str | None = None

@@ -1,5 +1,8 @@
 """The intake service: ``encounters.reported`` (reports, corrections, withdrawals) in,
-``cases.opened`` (opened, corrected, withdrawn) and alerts out.
+``cases.opened`` (opened, corrected, withdrawn) and alerts out; and the identity path, the
+one way a person's identity leaves the vault (``GET /internal/v1/cases/{case_id}/person`` on
+the ops port, over intake's own read model of who holds each case: ``referrals.events`` and
+``cases.opened`` in, every read on ``audit.events``).
 
 Run it with ``faststream run --factory services.intake.app:create_app``.
 """
@@ -15,19 +18,27 @@ from functools import partial
 from aiokafka import ConsumerRecord
 from faststream import FastStream
 from pymongo import IndexModel
+from starlette.applications import Starlette
+from starlette.routing import Route
 
+from shared.audit import AuditTrail
+from shared.contracts.audit import AuditRecorded
 from shared.contracts.common import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, REGION_PATTERN
 from shared.contracts.inbound import EncounterReported, EncounterWithdrawn
 from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn, EncounterUnprocessable
+from shared.contracts.referrals import REFERRAL_EVENTS
+from shared.credentials import Credential, vault_reader_credential
 from shared.crypto import KeyRing
 from shared.errors import describe, kind
 from shared.kit import Clock, Inbound
-from shared.kit.decision import Decide
+from shared.kit.decision import Decide, Pure
+from shared.kit.ops import ops_routes
 from shared.kit.ports import Backend, Publisher
 from shared.kit.service import Service, process_app
+from shared.kit.workflow import Workflow
 from shared.settings import Settings
 
-from . import domain, legacy
+from . import domain, holders, identity, legacy, vault
 from .state import CaseFile
 
 _ID = re.compile(IDENTIFIER_PATTERN)
@@ -42,8 +53,7 @@ class SealingDecision:
     keyring: KeyRing
 
     async def for_batch(self, events: Sequence[Inbound]) -> Decide[CaseFile]:
-        sealed = {e.identity: self.keyring.seal(domain.subject_of(e.data), e.data.encounter_id).to_dict()
-                  for e in events if isinstance(e.data, EncounterReported)}
+        sealed = {e.identity: vault.seal(self.keyring, e.data) for e in events if isinstance(e.data, EncounterReported)}
         return lambda state, event, now: domain.decide(state, event, now, sealed=sealed.get(event.identity))
 
 
@@ -52,9 +62,12 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRin
               publisher: Publisher | None = None) -> Service:
     service = Service("intake", settings, clock=clock, ops_port=ops_port, backend=backend, publisher=publisher,
                       description="Opens one case per reported encounter; keeps the person's "
-                                  "identity only in its encrypted vault.")
+                                  "identity only in its encrypted vault, read only by the specialist "
+                                  "who accepted the case, every read audited.")
+    keyring = keyring or KeyRing.from_settings(settings)
+    credential = Credential(vault_reader_credential(settings))  # production: set, or no start
     cases = service.workflow(
-        "cases", CaseFile, SealingDecision(keyring or KeyRing.from_settings(settings)),
+        "cases", CaseFile, SealingDecision(keyring),
         aggregate_id=lambda e: domain.aggregate_of(e.data),
         indexes=[IndexModel("state.case_id", name=legacy.CASE_ID_INDEX, unique=True)],
     )
@@ -67,7 +80,23 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRin
     service.consume(EncounterReported, EncounterWithdrawn, handler=cases,
                     on_invalid=partial(unprocessable, clock=service.clock))
     service.produces(CaseOpened, CaseCorrected, CaseWithdrawn, EncounterUnprocessable)
+    serve_identities(service, cases, keyring, credential)
     return service
+
+
+def serve_identities(service: Service, cases: Workflow[CaseFile], keyring: KeyRing, credential: Credential) -> None:
+    """Who holds each case (folded from the referral service's word and intake's own openings
+    and withdrawals), and the endpoint that reads an identity for its holder alone."""
+    held = service.workflow(holders.COLLECTION, holders.Holding, Pure(holders.decide),
+                            aggregate_id=lambda e: e.data.case_id)
+    service.consume(*REFERRAL_EVENTS, handler=held)
+    service.consume(CaseOpened, CaseWithdrawn, handler=held,
+                    description="`casework.case.opened.v1`, `casework.case.withdrawn.v1`: which case file a "
+                                "case is, and whether its agency withdrew it (who holds it: referrals.events)")
+    service.produces(AuditRecorded)
+    reads = identity.IdentityReads(credential, held.store, cases.store, keyring,
+                                   AuditTrail(service.publisher, source=service.source, clock=service.clock))
+    service.serve(Starlette(routes=[*ops_routes(service), Route(identity.PATH, reads.answer, methods=["GET"])]))
 
 
 def create_app(settings: Settings | None = None) -> FastStream:

@@ -79,6 +79,7 @@ async def test_vault_holds_the_subject_as_ciphertext_that_opens_with_the_ring(se
     doc = await mongo[settings.database("intake")]["cases"].find_one({"_id": "TX-DPS|ENC-vault"})
     sealed = Sealed.from_dict(doc["state"]["vault"])
     assert sealed.alg == "AES-256-GCM" and events.CANARY_GIVEN not in str(doc)
-    subject = KeyRing.from_settings(settings).open(sealed, "ENC-vault")
+    assert doc["state"]["vault"]["aad"] == "case"  # bound to the key id and the case id
+    subject = KeyRing.from_settings(settings).open(sealed, doc["state"]["case_id"])
     assert subject["person"]["given_name"] == events.CANARY_GIVEN
     assert subject["narrative"] == events.CANARY_NARRATIVE

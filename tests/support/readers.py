@@ -19,7 +19,8 @@ SERVICES = ("intake", "referral", "stabilization", "certification", "notify", "s
 def readers() -> dict[str, tuple[tuple[str, TopicReader], ...]]:
     """Contract topic -> (service, reader) for each service that reads it."""
     spare = Path(tempfile.mkdtemp(prefix="casework-readers-"))
-    settings = Settings(intake=IntakeSettings(dev_keyring_path=spare / "keyring.json"),
+    settings = Settings(intake=IntakeSettings(dev_keyring_path=spare / "keyring.json",
+                                                  dev_vault_reader_token_path=spare / "reader"),
                         notify=NotifySettings(dev_webhook_key_path=spare / "key"),
                         status=StatusSettings(dev_dashboard_tokens_path=spare / "tokens.json"))
     found: dict[str, list[tuple[str, TopicReader]]] = {}

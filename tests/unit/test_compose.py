@@ -11,9 +11,10 @@ from shared.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
 NEEDS = {
-    "intake": {"CASEWORK_PII_KEYS", "CASEWORK_PII_ACTIVE_KEY_ID"},
+    "intake": {"CASEWORK_PII_KEYS", "CASEWORK_PII_ACTIVE_KEY_ID", "CASEWORK_VAULT_READER_TOKEN"},
     "notify": {"CASEWORK_SMTP_HOST", "CASEWORK_SMTP_PORT", "CASEWORK_WEBHOOK_SIGNING_KEY"},
-    "status": {"CASEWORK_DASHBOARD_PORT", "CASEWORK_DASHBOARD_TOKENS"},
+    "status": {"CASEWORK_DASHBOARD_PORT", "CASEWORK_DASHBOARD_TOKENS", "CASEWORK_VAULT_READER_TOKEN",
+               "CASEWORK_INTAKE_URL"},
 }
 
 

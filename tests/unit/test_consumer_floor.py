@@ -57,10 +57,11 @@ async def nothing(events_: list[Inbound]) -> list[Poison]:
 
 def intake_consumer(tmp_path: Any, publisher: RecordingPublisher) -> BatchConsumer:
     """Intake's own subscriber, on the in-memory kit: the real decide, vault and alert."""
-    service = intake.bootstrap(Settings(topic_prefix="u.", intake=IntakeSettings(dev_keyring_path=tmp_path / "k.json")),
+    spare = IntakeSettings(dev_keyring_path=tmp_path / "k.json", dev_vault_reader_token_path=tmp_path / "r")
+    service = intake.bootstrap(Settings(topic_prefix="u.", intake=spare),
                                keyring=KeyRing({"k": os.urandom(32)}, "k"), backend=MemoryBackend(),
                                publisher=publisher)
-    [consume] = service.consumers
+    [consume] = [c for c in service.consumers if c.reader.topic == "encounters.reported"]
     return consume
 
 

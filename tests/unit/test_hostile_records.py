@@ -104,11 +104,12 @@ async def test_a_valid_encounter_with_a_hostile_correlation_id_opens_a_case_ever
     """The case intake opens carries the correlation id on: a header's control characters or
     length once made it an event no service downstream could read (dead-lettered, never assigned)."""
     publisher = RecordingPublisher()
-    service = intake.bootstrap(Settings(topic_prefix="u.", intake=IntakeSettings(dev_keyring_path=tmp_path / "k")),
+    spare = IntakeSettings(dev_keyring_path=tmp_path / "k", dev_vault_reader_token_path=tmp_path / "r")
+    service = intake.bootstrap(Settings(topic_prefix="u.", intake=spare),
                                keyring=KeyRing({"k": os.urandom(32)}, "k"), backend=MemoryBackend(),
                                publisher=publisher)
     event = events.encounter("ENC-corr-3")
-    [consume] = service.consumers
+    [consume] = [c for c in service.consumers if c.reader.topic == "encounters.reported"]
     await consume([ConsumerRecord("encounters.reported", 0, 0, 0, 0, b"ENC-corr-3", json.dumps(event).encode(),
                                   None, 0, 0, [("correlation_id", hostile.encode())])])
     [opened] = publisher.on("cases.opened")

@@ -33,7 +33,7 @@ def test_the_mail_sink_and_every_service_are_started_each_on_its_port() -> None:
                                        "notify", "status"]
     by_name = {p.name: p for p in found}
     assert by_name["referral"].env == {"CASEWORK_OPS_PORT": "18082"}
-    assert by_name["status"].env == {"CASEWORK_OPS_PORT": "18080"}
+    assert by_name["status"].env == {"CASEWORK_OPS_PORT": "18080", "CASEWORK_INTAKE_URL": "http://127.0.0.1:18081"}
     assert by_name["intake"].argv[1:] == ("-m", "faststream", "run", "--factory", "services.intake.app:create_app")
     assert by_name["mailsink"].argv[1:] == ("-m", "services.notify.sink")
 

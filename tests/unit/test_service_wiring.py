@@ -30,7 +30,8 @@ PREFIX = "unit."
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(topic_prefix=PREFIX, intake=IntakeSettings(dev_keyring_path=tmp_path / "keyring.json"))
+    spare = IntakeSettings(dev_keyring_path=tmp_path / "keyring.json", dev_vault_reader_token_path=tmp_path / "reader")
+    return Settings(topic_prefix=PREFIX, intake=spare)
 
 
 @pytest.fixture

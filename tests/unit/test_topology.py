@@ -30,7 +30,8 @@ def process_app(service: str) -> FastStream:
     """The app ``faststream run --factory`` would run, its development secrets kept aside."""
     module = importlib.import_module(f"services.{service}.app")
     spare = Path(tempfile.mkdtemp(prefix="casework-topology-"))
-    return module.create_app(Settings(intake=IntakeSettings(dev_keyring_path=spare / "keyring.json"),
+    return module.create_app(Settings(intake=IntakeSettings(dev_keyring_path=spare / "keyring.json",
+                                                                    dev_vault_reader_token_path=spare / "reader"),
                                       notify=NotifySettings(dev_webhook_key_path=spare / "key"),
                                       status=StatusSettings(dev_dashboard_tokens_path=spare / "tokens.json")))
 
