@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from faststream import FastStream
 
 from shared.contracts.audit import AuditRecorded
@@ -31,6 +32,7 @@ from . import alerts, casefile, domain, sessions, sources, trail
 from .access import Tokens
 from .board import Board
 from .feed import Broadcaster, StatusFeed, close_ended
+from .identity import IdentityReader
 from .sessions import MongoSessionStore
 from .state import CaseView
 from .views import Views
@@ -158,9 +160,12 @@ def serve_dashboard(service: Service, tokens: Tokens) -> Dashboard:
         await close_ended(broadcaster, store)
 
     service.every(status.session_check_seconds, check_sessions)
+    intake = httpx.AsyncClient(timeout=10)
+    service.on_shutdown(intake.aclose)
     service.serve(create_dashboard(service, tokens=tokens, views=views, broadcaster=broadcaster, feed=feed,
                                    cases=service.db[casefile.COLLECTION], alerts=service.db[alerts.COLLECTION],
-                                   sessions=store, trail=service.db[trail.COLLECTION]))
+                                   sessions=store, trail=service.db[trail.COLLECTION],
+                                   identity=IdentityReader.from_settings(service.settings, intake)))
     return Dashboard(board, views, broadcaster, feed, store)
 
 

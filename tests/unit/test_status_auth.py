@@ -21,6 +21,7 @@ from fastapi import Depends
 from services.status.access import Principal, Role, Tokens, new_token
 from services.status.board import Board
 from services.status.feed import Broadcaster
+from services.status.identity import IdentityReader
 from services.status.sessions import Lifetimes, MemorySessionStore
 from services.status.views import Views
 from services.status.web.app import create_dashboard
@@ -65,7 +66,9 @@ class Dashboard:
         self.broadcaster = Broadcaster(views)
         self.app = create_dashboard(service, tokens=self.tokens, views=views, broadcaster=self.broadcaster,
                                     feed=SimpleNamespace(), cases=None, alerts=NoAlerts(), sessions=self.store,
-                                    trail=None)
+                                    trail=None,  # intake is not asked here: a reader that points nowhere
+                                    identity=IdentityReader("http://127.0.0.1:9", "unit-credential",
+                                                            httpx.AsyncClient()))
 
         async def act(principal: Principal = Depends(require_actor)) -> dict[str, str]:  # noqa: B008
             return {"actor": principal.actor_id}

@@ -34,10 +34,11 @@ from shared.kit.outbox import entry
 
 from .. import casefile
 from ..access import Principal
+from ..identity import IdentityUnavailable
 from ..permissions import CaseAction, actor_of, allowed, offered_referral
 from ..state import CaseView
 from . import bodies
-from .auth import require_actor
+from .auth import require_actor, require_principal
 
 PUBLISHES = (ReferralResponded, StabilizationRecorded, CaseClosed, CaseReopened, ReferralReassigned)
 router = APIRouter(prefix="/api/cases/{case_id}", tags=["actions"])
@@ -144,3 +145,21 @@ async def reassign(request: Request, principal: Acting, case_id: str) -> JSONRes
                      lambda view, actor, body: ReferralReassigned(case_id=view.case_id, requested_by=actor,
                                                                   to_specialist_id=body.to_specialist_id,
                                                                   reason=body.reason))
+
+
+@router.get("/person", summary="The person's identity and contact, for the specialist who accepted the open case",
+            responses={200: {"description": "The identity from intake's vault (this read is on audit.events)"},
+                       403: {"description": "Not this token's to read (or there is no such case)"},
+                       503: {"description": "The vault could not answer or record the read: nothing shown"}})
+async def person(request: Request, principal: Annotated[Principal, Depends(require_principal)],
+                 case_id: str) -> JSONResponse:
+    """Intake decides from its own read model of referrals, records the read, then answers; the
+    identity passes through here untouched and is never kept, logged or cached."""
+    try:
+        read = await request.app.state.identity.read(case_id[:128], principal.specialist_id or principal.name,
+                                                     principal.role.value, via=VIA)
+    except IdentityUnavailable as exc:
+        raise HTTPException(503, "the identity cannot be read now; try again") from exc
+    if read is None:
+        raise HTTPException(403, "this token may not read this case's identity")
+    return JSONResponse(read, headers={"Cache-Control": "no-store"})

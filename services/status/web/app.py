@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
@@ -19,6 +20,7 @@ from starlette.routing import Route
 from shared.audit import AuditTrail
 from shared.kit.ops import ops_routes
 
+from ..identity import IdentityReader
 from . import actions, api, pages
 from .auth import SessionCookies, SignInLimit
 
@@ -33,7 +35,7 @@ SECURITY_HEADERS = {
 
 
 def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any, feed: Any, cases: Any,
-                     alerts: Any, sessions: Any, trail: Any) -> FastAPI:
+                     alerts: Any, sessions: Any, trail: Any, identity: IdentityReader | None = None) -> FastAPI:
     settings = service.settings
     app = FastAPI(title="casework status dashboard", version="1.0.0", openapi_url="/api/openapi.json",
                   docs_url=None, redoc_url=None,
@@ -48,6 +50,9 @@ def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any,
     # Every view and action on a case, granted or refused, is recorded on audit.events.
     app.state.audit = AuditTrail(service.publisher, source=service.source, clock=service.clock)
     app.state.publisher = service.publisher  # the dashboard's actions publish inbound events
+    # The identity path: intake's vault decides and audits; built now so that a missing
+    # credential in production stops the dashboard at start, not at the first read.
+    app.state.identity = identity or IdentityReader.from_settings(settings, httpx.AsyncClient(timeout=10))
     app.include_router(api.router)
     app.include_router(actions.router)
     app.include_router(pages.router)
