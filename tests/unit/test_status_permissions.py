@@ -27,7 +27,7 @@ SUP_IN = principal("reyes", Role.SUPERVISOR, ["TX-DPS"], "sup-tx")
 SUP_OUT = principal("park", Role.SUPERVISOR, ["CA-HP"], "sup-ca")
 SUP_ALL = principal("chief", Role.SUPERVISOR, ["*"])
 ANALYST = principal("counts", Role.ANALYST, ["*"])
-AUDITOR = principal("trail", Role.AUDITOR, ["*"]) if hasattr(Role, "AUDITOR") else ANALYST
+AUDITOR = principal("trail", Role.AUDITOR, ["*"])
 
 
 def case(status: ReferralStatus, specialist_id: str | None = "sp-1", *, closed: bool = False,
