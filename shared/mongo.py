@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from pymongo import AsyncMongoClient, InsertOne, monitoring
+from pymongo import AsyncMongoClient, IndexModel, InsertOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.results import BulkWriteResult
 
@@ -96,6 +96,16 @@ async def bulk_write(collection: AsyncCollection[dict[str, Any]], operations: li
         slots = _bulk_slots[loop] = asyncio.Semaphore(BULK_COMMANDS_AT_ONCE)
     async with slots:
         return await collection.bulk_write(operations, ordered=ordered)
+
+
+async def ensure_indexes(collection: AsyncCollection[dict[str, Any]], indexes: Iterable[IndexModel]) -> None:
+    """Create each index, one ``createIndexes`` command per index: idempotent on both servers.
+
+    FerretDB 1.24 panics and drops the connection when one command asks for several indexes
+    of which some already exist (a service's second start), so the batch form is never used.
+    """
+    for index in indexes:
+        await collection.create_indexes([index])
 
 
 def make_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:

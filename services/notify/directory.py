@@ -27,7 +27,7 @@ from shared.contracts.referrals import CaseUnassigned, HolderKept, ReferralAccep
 from shared.contracts.stabilization import PlanEvent
 from shared.kit import Inbound
 from shared.kit.inbound import TopicReader
-from shared.mongo import bulk_write, chunks, find_by_ids
+from shared.mongo import bulk_write, chunks, ensure_indexes, find_by_ids
 from shared.settings import Settings
 from shared.topicread import events_to_end
 
@@ -81,8 +81,8 @@ class DirectoryStore:
         self._facts: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()  # case -> (read at, record)
 
     async def ensure_indexes(self) -> None:
-        await self.contacts.create_indexes([IndexModel([("role", ASCENDING), ("on_duty", ASCENDING)],
-                                                       name="on_duty_by_role")])
+        await ensure_indexes(self.contacts, [IndexModel([("role", ASCENDING), ("on_duty", ASCENDING)],
+                                                        name="on_duty_by_role")])
 
     async def apply_roster(self, events: Sequence[Inbound]) -> list[Any]:
         ops: list[Any] = []

@@ -17,6 +17,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from shared import mongo
 from shared.contracts.audit import AuditRecorded
 from shared.contracts.common import IDENTIFIER_MAX_LENGTH
 from shared.kit import Inbound
@@ -123,4 +124,4 @@ async def find(collection: AsyncCollection[dict[str, Any]], query: TrailQuery) -
 
 
 async def ensure_indexes(collection: AsyncCollection[dict[str, Any]]) -> None:
-    await collection.create_indexes(INDEXES)
+    await mongo.ensure_indexes(collection, INDEXES)

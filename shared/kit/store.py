@@ -26,7 +26,7 @@ from pymongo.errors import BulkWriteError, OperationFailure
 from shared.kit.outcomes import Refused
 from shared.kit.records import Hint, Record, Write
 from shared.kit.timers import MongoTimerIndex
-from shared.mongo import DUPLICATE_KEY, MAX_INSERTS_PER_COMMAND, bulk_write, chunks, find_by_ids
+from shared.mongo import DUPLICATE_KEY, MAX_INSERTS_PER_COMMAND, bulk_write, chunks, ensure_indexes, find_by_ids
 
 Doc = dict[str, Any]
 UNIQUE_CONSTRAINT = "UNIQUE constraint failed"
@@ -58,8 +58,7 @@ class MongoAggregateStore:
         return self._timers
 
     async def ensure_indexes(self) -> None:
-        for index in self.extra_indexes:
-            await self.collection.create_indexes([index])
+        await ensure_indexes(self.collection, self.extra_indexes)
 
     async def load(self, ids: Sequence[str]) -> dict[str, Record]:
         return {i: Record.from_doc(doc) for i, doc in (await find_by_ids(self.collection, ids)).items()}
