@@ -243,3 +243,33 @@ async def test_an_idle_session_expires_and_its_stream_closes(settings, bus: Bus,
         assert heard == ["hello", "ended"]
         assert (await browser.get("/api/me")).status_code == 401
         assert status.dashboard.broadcaster.sessions() == set()
+
+
+async def test_an_expired_session_may_do_nothing_on_any_route(settings, bus: Bus, tokens) -> None:
+    """The action matrix's expired-session column: the holder's session did act while it
+    lasted; once it has idled out, every route answers 401 and publishes nothing."""
+    registry, token = tokens
+    case_id = f"case-x-{uuid.uuid4().hex[:6]}"
+    brief = settings.amended(status={"session_idle_seconds": 2, "session_check_seconds": 0.5})
+    async with dashboard(brief, bus, registry, (case_id,)) as (status, url), \
+            httpx.AsyncClient(base_url=url, timeout=10) as browser:
+        await bus.publish("referrals.events", ev.cloudevent(ev.assigned(case_id, "r-x", "sp-1", at=datetime.now(UTC))))
+        await eventually(lambda: status.dashboard.board.rows[case_id].specialist_id == "sp-1")
+        csrf = await sign_in(browser, token["spec"])
+        accept = f"/api/cases/{case_id}/referral/accept"
+        live = await browser.post(accept, json={}, headers={"X-CSRF-Token": csrf})
+        assert live.status_code == 202, live.text
+        await asyncio.sleep(3)  # idle past its two seconds
+        routes = [("POST", "referral/accept", {}), ("POST", "referral/decline", {"reason": "at_capacity"}),
+                  ("POST", "milestones", {"milestone": {"kind": "rights_explained"}}),
+                  ("POST", "close", {"reason": "services_completed"}), ("POST", "reopen", {"reason": "re_engaged"}),
+                  ("POST", "reassign", {"reason": "workload"}), ("GET", "person", None)]
+        for method, route, body in routes:
+            answer = await browser.request(method, f"/api/cases/{case_id}/{route}", json=body,
+                                           headers={"X-CSRF-Token": csrf})
+            assert answer.status_code == 401, (route, answer.text)
+    published = await bus.events("referrals.responded", where=lambda e: e["data"]["case_id"] == case_id, settle=1.0,
+                                 count=1)
+    assert [e["id"] for e in published] == [live.json()["event_id"]]
+    for topic in ("stabilization.recorded", "cases.closed", "cases.reopened", "referrals.reassigned"):
+        assert await bus.events(topic, settle=0.5, timeout=2) == []

@@ -56,6 +56,8 @@ class System:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.outbox = settings.notify.outbox_dir
         self.services = {name: ServiceProcess(name, settings, self.logs) for name in SERVICES}
+        # The dashboard reads an identity from intake's ops port, wherever the test put it.
+        self.services["status"].extra_env["CASEWORK_INTAKE_URL"] = f"http://127.0.0.1:{self.services['intake'].port}"
         self.sink: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
@@ -67,8 +69,13 @@ class System:
             process.start()
         await asyncio.gather(*(p.ready(timeout=120) for p in self.services.values()))
 
-    def load_roster(self, path: Path, capacity: int = 1000) -> None:
-        path.write_text(yaml.safe_dump(roster(capacity)))
+    @property
+    def dashboard(self) -> str:
+        """The status process's dashboard (it moves with the ops routes under test)."""
+        return f"http://127.0.0.1:{self.services['status'].port}"
+
+    def load_roster(self, path: Path, capacity: int = 1000, people: dict | None = None) -> None:
+        path.write_text(yaml.safe_dump(people or roster(capacity)))
         done = subprocess.run([sys.executable, "-m", "casework", "roster", "load", str(path)], cwd=ROOT,
                               env=os.environ | self.settings.as_environment(), capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -118,13 +125,13 @@ def e2e_settings(tmp: Path) -> Settings:
 
 
 @asynccontextmanager
-async def running(settings: Settings, workdir: Path) -> AsyncIterator[System]:
-    """Every service started with the demo roster loaded; stopped and its topics and databases
-    forgotten afterwards."""
+async def running(settings: Settings, workdir: Path, people: dict | None = None) -> AsyncIterator[System]:
+    """Every service started with a roster loaded (the test roster unless ``people``); stopped
+    and its topics and databases forgotten afterwards."""
     system = System(settings, workdir)
     try:
         await system.start()
-        system.load_roster(workdir / "roster.yaml")
+        system.load_roster(workdir / "roster.yaml", people=people)
         yield system
     finally:
         system.stop()

@@ -159,20 +159,19 @@ function showMilestoneFields(form) {
 
 function person(list, data) {
   list.replaceChildren();
+  const label = (key) => key.replace(/_/g, " ");
   const add = (term, value) => {
     if (value === undefined || value === null || value === "" || (Array.isArray(value) && !value.length)) return;
+    if (typeof value === "object" && !Array.isArray(value)) {
+      Object.entries(value).forEach(([k, v]) => add(term ? term + " · " + label(k) : label(k), v));
+      return;
+    }
     const dt = document.createElement("dt"); dt.textContent = term;
     const dd = document.createElement("dd");
-    dd.textContent = typeof value === "object" ? JSON.stringify(value) : String(value);
+    dd.textContent = Array.isArray(value) ? value.join(", ") : String(value);
     list.append(dt, dd);
   };
-  Object.entries(data.person || {}).forEach(([key, value]) => {
-    if (value && typeof value === "object" && !Array.isArray(value)) {
-      Object.entries(value).forEach(([k, v]) => add(key.replace(/_/g, " ") + " · " + k.replace(/_/g, " "), v));
-    } else {
-      add(key.replace(/_/g, " "), value);
-    }
-  });
+  add("", data.person || {});
   list.hidden = false;
 }
 

@@ -1,0 +1,209 @@
+"""A specialist works a case in the dashboard, in a real browser (Debian's Chromium, headless).
+
+Every service runs as its own process on the real broker and FerretDB. The specialist on
+duty signs in; an agency reports an encounter; the referral arrives on their board live;
+on the case page they accept it, record the needs assessment and the urgent need met, see
+the person's identity (the one audited path that shows it) and close the case. A second
+specialist sees none of it: nothing on their board, 403 on the page and on every route.
+The canary identity is in the holder's page and nowhere else: not on any topic but the
+agency's own report, not in any log, not on the second specialist's pages. Screenshots
+are kept under ``tests/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.async_api import Browser, Page, async_playwright
+
+from services.status.access import Principal, Role, new_token
+from shared.topics import CATALOGUE
+from tests.e2e.test_dashboard_browser import ARTIFACTS, CHROMIUM_ARGS, chromium  # noqa: F401  (a fixture)
+from tests.support import events
+from tests.support.kafka import Bus, eventually
+from tests.support.system import e2e_settings, running
+
+HOLDER, OTHER = "vs-tx-1", "vs-tx-2"
+CREDENTIAL = "cwv_e2e-credential-of-the-dashboard"
+
+
+def people() -> dict[str, Any]:
+    """One specialist on duty in Texas (every referral goes to them), one off duty, a supervisor."""
+    def person(sid: str, role: str, on_duty: bool = True) -> dict[str, Any]:
+        return {"specialist_id": sid, "agency_id": "TX-DPS", "name": f"Test {sid}", "email": f"{sid}@example.org",
+                "languages": ["en", "es"], "regions": ["US-TX"], "role": role, "on_duty": on_duty,
+                "max_active_cases": 10 if role == "victim_specialist" else 0}
+    return {"specialists": [person(HOLDER, "victim_specialist"), person(OTHER, "victim_specialist", on_duty=False),
+                            person("sup-tx", "supervisor")]}
+
+
+def leaks(text: str) -> list[str]:
+    return [c for c in events.CANARIES if c in text]
+
+
+async def sign_in(browser: Browser, base: str, token: str) -> Page:
+    page = await browser.new_page()
+    await page.goto(f"{base}/login")
+    await page.fill("#token", token)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector('[data-column="referral"]')
+    await page.wait_for_selector("#live.on")
+    return page
+
+
+async def record_milestone(page: Page, kind: str, *, check: str | None = None, need: str | None = None) -> None:
+    form = page.locator("#milestone-form")
+    await form.locator("select[name=kind]").select_option(kind)
+    if check:
+        await form.locator(f'input[name="urgent_needs"][value="{check}"]').check()
+    if need:
+        await form.locator("select[name=need]").select_option(need)
+    await form.locator("button[type=submit]").click()
+
+
+async def facts(page: Page, expected: str, absent: str = "\0", timeout: float = 30_000) -> str:
+    """The case page's facts once they say ``expected`` and not ``absent`` (the page reloads
+    as the case changes)."""
+    await page.wait_for_function(
+        "([yes, no]) => { const t = document.querySelector('dl.facts')?.innerText || '';"
+        " return t.includes(yes) && !t.includes(no); }", arg=[expected, absent], timeout=timeout)
+    return await page.inner_text("dl.facts")
+
+
+async def test_a_specialist_accepts_works_sees_the_person_and_closes_and_nobody_else_can(
+        chromium, tmp_path: Path) -> None:  # noqa: F811
+    holder_token, holder = new_token("holder", Role.SPECIALIST, [], HOLDER)
+    other_token, other = new_token("other", Role.SPECIALIST, [], OTHER)
+    principals = json.dumps([p.model_dump(mode="json") for p in (holder, other)])
+    settings = e2e_settings(tmp_path).amended(
+        status={"dashboard_tokens": principals}, intake={"vault_reader_token": CREDENTIAL},
+        referral={"ack_sla_seconds_urgent": 600, "ack_sla_seconds_high": 600, "ack_sla_seconds_normal": 600})
+    ARTIFACTS.mkdir(exist_ok=True)
+    encounter = events.encounter("ENC-WORKED-1", urgent_needs=["medical"])
+    async with running(settings, tmp_path, people()) as system:
+        bus = Bus(settings)
+        await bus.start()
+        base = system.dashboard
+        try:
+            async with async_playwright() as pw:
+                holder_browser = await pw.chromium.launch(executable_path=str(chromium), headless=True,
+                                                          args=CHROMIUM_ARGS)
+                other_browser = await pw.chromium.launch(executable_path=str(chromium), headless=True,
+                                                         args=CHROMIUM_ARGS)
+                try:
+                    case_id, identity, other_html = await work_the_case(
+                        bus, base, encounter, await sign_in(holder_browser, base, holder_token),
+                        await sign_in(other_browser, base, other_token), other_token)
+                finally:
+                    await holder_browser.close()
+                    await other_browser.close()
+            assert events.CANARY_GIVEN in identity and events.CANARY_PHONE in identity
+            assert not leaks(other_html)
+            await after_closing(base, case_id, holder_token, holder)
+            await nothing_leaked(bus, system.log_text(), case_id)
+        finally:
+            await bus.stop()
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+async def work_the_case(bus: Bus, base: str, encounter: dict[str, Any], page: Page, other: Page,
+                        other_token: str) -> tuple[str, str, str]:
+    """The holder's way through the case, the second specialist refused at each step; returns
+    the case id, the identity the holder was shown, and every page the second one saw."""
+    await bus.publish("encounters.reported", encounter)
+    card = page.locator(".board .card", has_text="ENC-WORKED-1")
+    await card.wait_for(timeout=60_000)  # the referral arrives live
+    case_id = str(await card.get_attribute("data-case-id"))
+    await page.screenshot(path=str(ARTIFACTS / "working-board.png"), full_page=True)
+    await card.locator("a.case-link").click()
+    await page.wait_for_selector("#accept-form")
+    assert await page.locator("#show-person").count() == 0  # offered, not accepted: no identity yet
+
+    other_html = await other.content()
+    assert await other.locator(f'[data-case-id="{case_id}"]').count() == 0
+    await refused_everywhere(base, case_id, other, other_token)
+
+    await page.click("#accept-form button[type=submit]")
+    await facts(page, "accepted")
+    await page.wait_for_selector("#milestone-form")
+    await record_milestone(page, "needs_assessed", check="medical")
+    await facts(page, "urgent needs open: medical")
+    await record_milestone(page, "urgent_need_met", need="medical")
+    text = await facts(page, "assessed", absent="urgent needs open")
+    assert "not assessed" not in text
+
+    await refused_everywhere(base, case_id, other, other_token)  # accepted by another: still nothing
+    other_html += await other.content()
+
+    await page.click("#show-person")
+    await page.wait_for_selector("#person:not([hidden]) dd")
+    identity = await page.inner_text("#person")
+    assert "{" not in identity and "person · contact · phone" in identity  # each fact its own line
+    await page.screenshot(path=str(ARTIFACTS / "working-case-identity.png"), full_page=True)
+
+    await page.locator("#close-form select[name=reason]").select_option("services_completed")
+    await page.click("#close-form button[type=submit]")
+    await facts(page, "services completed")
+    assert await page.locator("#show-person").count() == 0 and not leaks(await page.content())
+    await page.screenshot(path=str(ARTIFACTS / "working-case-closed.png"), full_page=True)
+    await other.goto(f"{base}/")
+    await other.wait_for_selector('[data-column="referral"]')
+    assert await other.locator(f'[data-case-id="{case_id}"]').count() == 0
+    other_html += await other.content()
+    return case_id, identity, other_html
+
+
+ROUTES = [("POST", "referral/accept", {}), ("POST", "referral/decline", {"reason": "at_capacity"}),
+          ("POST", "milestones", {"milestone": {"kind": "rights_explained"}}),
+          ("POST", "close", {"reason": "services_completed"}), ("POST", "reopen", {"reason": "re_engaged"}),
+          ("POST", "reassign", {"reason": "workload"}), ("GET", "person", None)]
+
+
+async def refused_everywhere(base: str, case_id: str, other: Page, token: str) -> None:
+    """The second specialist: 403 on the case page in their browser and on every route, with
+    their token and with their browser's session."""
+    page = await other.goto(f"{base}/cases/{case_id}")
+    assert page is not None and page.status == 403
+    assert not leaks(await other.content())
+    await other.goto(f"{base}/")
+    await other.wait_for_selector('[data-column="referral"]')
+    csrf = await other.locator('meta[name="csrf-token"]').get_attribute("content")
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        for method, route, body in ROUTES:
+            answer = await client.request(method, f"/api/cases/{case_id}/{route}", json=body,
+                                          headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 403, (route, answer.text)
+            assert not leaks(answer.text)
+    for method, route, body in ROUTES:
+        answer = await other.request.fetch(f"{base}/api/cases/{case_id}/{route}", method=method,
+                                           data=body, headers={"X-CSRF-Token": csrf or ""})
+        assert answer.status == 403, (route, await answer.text())
+
+
+async def after_closing(base: str, case_id: str, token: str, holder: Principal) -> None:
+    """Once the case is closed its holder no longer reads the identity."""
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        async def refused() -> bool:
+            answer = await client.get(f"/api/cases/{case_id}/person", headers={"Authorization": f"Bearer {token}"})
+            return answer.status_code == 403 and not leaks(answer.text)
+        await eventually(refused, timeout=20)
+    assert holder.specialist_id == HOLDER
+
+
+async def nothing_leaked(bus: Bus, logs: str, case_id: str) -> None:
+    """The identity is on the agency's own report and nowhere else; the trail names the reads."""
+    assert not leaks(logs)
+    for topic in sorted(set(CATALOGUE) - {"encounters.reported"}):
+        for record in await bus.read(topic, until=lambda _: True, settle=1.0, timeout=10):
+            assert not leaks((record.value or b"").decode(errors="replace")), topic
+    trail = [e["data"] for e in await bus.events("audit.events", where=lambda e: e["data"].get("case_id") == case_id)]
+    by = {(r["actor"]["id"], r["action"], r["outcome"]) for r in trail}
+    assert (HOLDER, "identity.read", "granted") in by
+    assert (HOLDER, "identity.refused", "refused") in by  # after closing
+    assert (OTHER, "identity.refused", "refused") in by
+    assert {(HOLDER, a, "granted") for a in ("referral.accepted", "milestone.recorded", "case.closed")} <= by
+    assert (OTHER, "case.view_refused", "refused") in by
