@@ -23,7 +23,7 @@ trap cleanup EXIT
 # tests marked `alone` stop or restart the shared servers, so they run afterwards, by
 # themselves. Exit code 5 (nothing collected) is fine for one of the two runs, not both.
 WORKERS="${CASEWORK_TEST_WORKERS:-2}"
-.venv/bin/python -m pytest -q -p no:cacheprovider -n "$WORKERS" --dist loadfile -m "not alone" "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider -n "$WORKERS" --dist loadfile -m "not alone" --durations=25 "$@"
 parallel=$?
 .venv/bin/python -m pytest -q -p no:cacheprovider -m alone "$@"
 alone=$?
