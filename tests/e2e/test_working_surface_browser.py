@@ -6,7 +6,7 @@ on the case page they accept it, record the needs assessment and the urgent need
 the person's identity (the one audited path that shows it) and close the case. A second
 specialist sees none of it: nothing on their board, 403 on the page and on every route.
 The canary identity is in the holder's page and nowhere else: not on any topic but the
-agency's own report, not in any log, not on the second specialist's pages. Screenshots
+agency's own report, not in any log or mail, not on the second specialist's pages. Screenshots
 are kept under ``tests/artifacts/``.
 """
 
@@ -104,6 +104,8 @@ async def test_a_specialist_accepts_works_sees_the_person_and_closes_and_nobody_
             assert events.CANARY_GIVEN in identity and events.CANARY_PHONE in identity
             assert not leaks(other_html)
             await after_closing(base, case_id, holder_token, holder)
+            mails = "".join(m.as_string() for m in system.mails())
+            assert "Referral assigned" in mails and not leaks(mails)  # the specialist's mail names no one
             await nothing_leaked(bus, system.log_text(), case_id)
         finally:
             await bus.stop()

@@ -303,3 +303,20 @@ def test_an_entry_names_the_configured_token_not_the_principal(dash: Dashboard) 
     assert dash.tokens.signed_in("sup", same_name.entry) is None
     assert dash.tokens.signed_in("spec", dash.principal["sup"].entry) is None
 
+
+
+async def test_a_refused_page_is_a_page_with_the_way_back_and_the_api_stays_json(dash: Dashboard, client) -> None:
+    assert (await sign_in(client, dash.token["auditor"])).status_code == 303
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = await client.get("/cases/case-1", headers=browser)
+    assert page.status_code == 403 and page.headers["content-type"].startswith("text/html")
+    assert "Not yours to see" in page.text and "outside the token&#39;s scope" in page.text
+    assert 'href="/audit"' in page.text and "Sign out" in page.text  # still signed in, the nav kept
+    assert page.headers["cache-control"] == "no-store"
+    script = await client.get("/cases/case-1")
+    assert script.status_code == 403 and script.json() == {"detail": "this case is outside the token's scope"}
+    api = await client.get("/api/cases/case-1", headers=browser)
+    assert api.status_code == 403 and api.headers["content-type"] == "application/json"
+    async with dash.client() as stranger:
+        anonymous = await stranger.get("/cases/case-1", headers=browser)
+        assert anonymous.status_code == 303 and anonymous.headers["location"] == "/login"

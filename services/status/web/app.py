@@ -14,6 +14,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -56,6 +57,7 @@ def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any,
     app.include_router(api.router)
     app.include_router(actions.router)
     app.include_router(pages.router)
+    app.add_exception_handler(StarletteHTTPException, pages.page_error)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     kit = {route.path: route for route in ops_routes(service)}
     app.router.routes.append(kit["/healthz"])

@@ -9,8 +9,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.contracts.audit import AuditAction
 from shared.contracts.common import UrgentNeed
@@ -82,10 +84,29 @@ STAGE_TITLES = {"referral": "Waiting for a specialist", "engaged": "Engaged", "s
 
 
 def _page(request: Request, name: str, principal: Principal | None, status_code: int = 200,
-          **context: Any) -> HTMLResponse:
+          headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, {"me": principal, "stage_titles": STAGE_TITLES,
                                                       "csrf": csrf_token(request), **context},
-                                      status_code=status_code)
+                                      status_code=status_code, headers=headers)
+
+
+ERROR_TITLES = {400: "This request cannot be read", 403: "Not yours to see", 404: "No such page",
+                429: "Too many attempts"}
+
+
+async def page_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """A page's refusal as a page a person can read (with the way back); the JSON API, the
+    event stream and redirects answer as FastAPI does."""
+    html = "text/html" in request.headers.get("accept", "")
+    if not html or exc.status_code not in ERROR_TITLES or request.url.path.startswith(("/api/", "/static/")):
+        return await http_exception_handler(request, exc)
+    try:
+        found = await credentials(request)
+    except Exception:  # the sessions store down: the refusal is shown all the same
+        found = None
+    return _page(request, "error.html", found.principal if found else None, status_code=exc.status_code,
+                 title=ERROR_TITLES[exc.status_code], detail=str(exc.detail),
+                 headers=exc.headers)
 
 
 async def _signed_in(request: Request) -> Principal:
