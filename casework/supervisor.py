@@ -80,16 +80,19 @@ class Supervisor:
             late = ", ".join(n for n, e in self.settled.items() if not e.is_set())
             raise NotReady(f"not ready after {timeout:.0f}s: {late} (see {self._shown(self.logs)}/)") from None
 
-    async def load_roster(self) -> None:
-        roster = ROOT / "examples" / "roster.yaml"
-        if not roster.exists():
-            return
-        done = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "casework", "roster", "load", str(roster), cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        _, err = await done.communicate()
-        console.print("[green]✓[/] demo roster loaded from examples/roster.yaml" if done.returncode == 0
-                      else f"[red]roster load failed:[/] {err.decode(errors='replace').strip()[-500:]}")
+    async def load_demo_data(self) -> None:
+        """The demo roster and provider directory, from ``examples/``."""
+        for group, name, what in (("roster", "roster.yaml", "roster"), ("providers", "providers.yaml",
+                                                                        "provider directory")):
+            path = ROOT / "examples" / name
+            if not path.exists():
+                continue
+            done = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "casework", group, "load", str(path), cwd=ROOT,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            _, err = await done.communicate()
+            console.print(f"[green]✓[/] demo {what} loaded from examples/{name}" if done.returncode == 0
+                          else f"[red]{group} load failed:[/] {err.decode(errors='replace').strip()[-500:]}")
 
     def banner(self) -> None:
         lines = banner_lines(self.settings, self.policy, mongo=self.infra.mongo, logs=self._shown(self.logs),
@@ -211,7 +214,7 @@ async def start(supervisor: Supervisor) -> None:
     await supervisor.infra_up()
     supervisor.start_all()
     await supervisor.wait_ready()
-    await supervisor.load_roster()
+    await supervisor.load_demo_data()
     supervisor.banner()
 
 

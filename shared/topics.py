@@ -38,6 +38,7 @@ class TopicSpec:
 _TOPICS = (
     TopicSpec("encounters.reported", inbound=True),
     TopicSpec("roster.specialists", partitions=1, compacted=True, inbound=True),
+    TopicSpec("providers.registered", partitions=1, compacted=True, inbound=True),
     TopicSpec("referrals.responded", inbound=True),
     TopicSpec("stabilization.recorded", inbound=True),
     TopicSpec("interviews.requested", inbound=True),

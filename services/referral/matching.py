@@ -13,14 +13,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fractions import Fraction
 
+from shared.languages import primary_language
 from shared.regions import covers
 
 NEVER = datetime.min.replace(tzinfo=UTC)
-
-
-def primary_language(tag: str) -> str:
-    """``es-MX`` and ``ES`` both speak ``es``: BCP 47 tags match on their primary subtag."""
-    return tag.split("-", 1)[0].lower()
 
 
 @dataclass(frozen=True)

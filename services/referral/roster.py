@@ -1,9 +1,9 @@
 """The roster as the referral service keeps it: one document per specialist, from the topic.
 
 ``roster.specialists`` is compacted and keyed by specialist id: the last registration
-wins and a null value (tombstone) removes the specialist. Each document remembers the
-offset it came from (one key stays on one partition), so a replay or a late duplicate
-never overwrites something newer. At every start the whole topic is read again
+wins and a null value (tombstone) removes the specialist; ``shared.registry`` records each,
+guarded by its offset, so a replay or a late duplicate never overwrites something newer. At
+every start the whole topic is read again
 (:meth:`RosterStore.read_topic`), so the roster is rebuilt from the topic whatever the
 database holds. Only what matching needs
 is kept: no names, e-mail addresses or phone numbers (P3).
@@ -16,16 +16,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from shared import logging as caselog
+from shared import registry
 from shared.contracts.inbound import SpecialistRole
 from shared.kit import Clock, Inbound
 from shared.kit.inbound import TopicReader
+from shared.languages import primary_language
 from shared.settings import Settings
 from shared.topicread import events_to_end
 
-from .matching import Roster, Specialist, Supervisor, primary_language
+from .matching import Roster, Specialist, Supervisor
 
 log = caselog.get_logger("casework.referral.roster")
 KEPT = ("agency_id", "languages", "regions", "role", "on_duty", "max_active_cases")
@@ -55,28 +56,11 @@ class RosterStore:
 
     async def apply(self, events: Iterable[Inbound]) -> list[str]:
         """Record registrations and removals; return the ids of the specialists touched."""
-        latest: dict[str, Inbound] = {}
-        for event in events:  # in offset order: keep the last per specialist
-            latest[event.key or event.subject or ""] = event
-        touched = []
         self._changes += 1
-        for specialist_id, event in latest.items():
-            if specialist_id and await self._record(specialist_id, event):
-                touched.append(specialist_id)
+        touched = await registry.apply(self.collection, events, KEPT)
         self._changes += 1
         self._cached = None  # the next batch reads the change (a departure above all)
         return touched
-
-    async def _record(self, specialist_id: str, event: Inbound) -> bool:
-        entry: dict[str, Any] = {"offset": event.offset, "removed": event.data is None}
-        if event.data is not None:
-            entry |= event.data.model_dump(mode="json", include=set(KEPT))
-        try:
-            result = await self.collection.update_one(
-                {"_id": specialist_id, "offset": {"$lt": event.offset}}, {"$set": entry}, upsert=True)
-        except DuplicateKeyError:
-            return False  # something newer is already recorded
-        return bool(result.matched_count or result.upserted_id is not None)
 
     async def snapshot(self, loads: Mapping[str, tuple[int, Any]], held: Mapping[str, str]) -> Roster:
         """The victim specialists now on the roster, with their current loads and holds; the supervisors."""

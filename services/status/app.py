@@ -19,6 +19,7 @@ import httpx
 from faststream import FastStream
 
 from shared.contracts.audit import AuditRecorded
+from shared.contracts.inbound import ProviderRegistered
 from shared.contracts.intake import EncounterUnprocessable
 from shared.contracts.status import CaseStatus
 from shared.kit import Clock, Inbound
@@ -28,7 +29,7 @@ from shared.kit.service import Service, process_app
 from shared.kit.workflow import Change, Workflow
 from shared.settings import Settings
 
-from . import alerts, casefile, domain, sessions, sources, trail
+from . import alerts, casefile, domain, providers, sessions, sources, trail
 from .access import Tokens
 from .board import Board
 from .feed import Broadcaster, StatusFeed, close_ended
@@ -57,7 +58,20 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, tokens: Tokens 
     dashboard = serve_dashboard(service, tokens or Tokens.from_settings(settings))
     watch_alerts(service, dashboard.broadcaster)
     keep_trail(service)
+    keep_directory(service)
     return Status(service, dashboard)
+
+
+def keep_directory(service: Service) -> None:
+    """``providers.registered`` into the ``providers`` collection, for the services picker."""
+    collection = service.db[providers.COLLECTION]
+
+    async def keep(events: list[Inbound]) -> list[Poison]:
+        return await providers.keep(collection, events)
+
+    service.consume(ProviderRegistered, handler=keep, tombstones=True,
+                    description="`casework.provider.registered.v1`: the provider directory the dashboard's "
+                                "services picker reads (a null value removes)")
 
 
 def keep_trail(service: Service) -> None:
@@ -165,6 +179,7 @@ def serve_dashboard(service: Service, tokens: Tokens) -> Dashboard:
     service.serve(create_dashboard(service, tokens=tokens, views=views, broadcaster=broadcaster, feed=feed,
                                    cases=service.db[casefile.COLLECTION], alerts=service.db[alerts.COLLECTION],
                                    sessions=store, trail=service.db[trail.COLLECTION],
+                                   providers=service.db[providers.COLLECTION],
                                    identity=IdentityReader.from_settings(service.settings, intake)))
     return Dashboard(board, views, broadcaster, feed, store)
 

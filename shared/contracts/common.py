@@ -34,7 +34,8 @@ Phone = Annotated[str, StringConstraints(min_length=3, max_length=40, pattern=r"
 Url = Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$")]
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 # BCP 47 language tag (the common subset: language, script, region, variants).
-LanguageTag = Annotated[str, StringConstraints(max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")]
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
+LanguageTag = Annotated[str, StringConstraints(max_length=35, pattern=LANGUAGE_PATTERN)]
 Timestamp = AwareDatetime
 
 

@@ -140,6 +140,42 @@ class SpecialistRegistered(Payload):
         return self.specialist_id
 
 
+class ProviderKind(StrEnum):
+    """What a support-service provider offers (an urgent need's kinds and more)."""
+
+    SHELTER = "shelter"
+    MEDICAL = "medical"
+    LEGAL = "legal"
+    FOOD = "food"
+    CLOTHING = "clothing"
+    CHILDCARE = "childcare"
+    SAFETY = "safety"
+    MENTAL_HEALTH = "mental_health"
+    INTERPRETATION = "interpretation"
+    OTHER = "other"
+
+
+class ProviderRegistered(Payload):
+    """A support-service provider in the directory (compacted by provider id; a null value
+    removes it). A shelter's entry names the organisation, never where the shelter is."""
+
+    TYPE = "casework.provider.registered.v1"
+    TOPIC = "providers.registered"
+
+    provider_id: Identifier
+    name: Name
+    kinds: list[ProviderKind] = Field(min_length=1, max_length=len(ProviderKind))
+    regions: list[RegionPattern] = Field(min_length=1, max_length=100)
+    languages: list[LanguageTag] = Field(default_factory=list, max_length=20)
+    email: Email
+    webhook_url: Url | None = None
+    accepting: bool = True
+
+    @property
+    def subject(self) -> str:
+        return self.provider_id
+
+
 class ReferralResponseKind(StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"
@@ -381,6 +417,7 @@ INBOUND: tuple[type[Payload], ...] = (
     CaseReopened,
     ReferralReassigned,
     SpecialistRegistered,
+    ProviderRegistered,
     ReferralResponded,
     StabilizationRecorded,
     InterviewRequested,

@@ -60,8 +60,11 @@ CASE_LIFE_TYPES: dict[str, str] = {
     "cases.reopened": "casework.case.reopened.v1",
     "referrals.reassigned": "casework.referral.reassigned.v1",
 }
-TOPICS: tuple[str, ...] = (*INBOUND_TYPES, *CASE_LIFE_TYPES, *INTERNAL_TYPES)
-assert set(INBOUND_TYPES) | set(CASE_LIFE_TYPES) == INBOUND_TOPICS
+# The provider directory: hostile records only here (its valid effects: the directory tests).
+DIRECTORY_TYPES: dict[str, str] = {"providers.registered": "casework.provider.registered.v1"}
+HOSTILE_ONLY: dict[str, str] = CASE_LIFE_TYPES | DIRECTORY_TYPES
+TOPICS: tuple[str, ...] = (*INBOUND_TYPES, *HOSTILE_ONLY, *INTERNAL_TYPES)
+assert set(INBOUND_TYPES) | set(HOSTILE_ONLY) == INBOUND_TOPICS
 
 BIDI = ("\u202e", "\u202d", "\u2066", "\u2069", "\u200f", "\u061c")
 ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
@@ -282,6 +285,12 @@ class Fuzz:
             return self.encounter()
         if topic == "roster.specialists":
             return self.specialist()
+        if topic in DIRECTORY_TYPES:
+            provider_id = f"fz-pr-{self._id()}"
+            data = {"provider_id": provider_id, "name": f"Provider {provider_id}", "kinds": ["shelter"],
+                    "regions": ["US-TX"], "languages": ["en"], "email": f"{provider_id}@providers.example.org"}
+            return events.cloudevent(DIRECTORY_TYPES[topic], data, subject=provider_id, event_id=self._id(),
+                                     source="casework/providers") | {"time": AT}
         if topic in CASE_LIFE_TYPES:
             actor = {"id": "vs-any-1", "role": "victim_specialist"}
             data = {"cases.closed": {"closed_by": actor, "reason": "services_completed"},
@@ -335,9 +344,9 @@ def _non_utf8(f: Fuzz, topic: str) -> tuple[bytes | None, str, str]:
 
 
 def _tombstone(f: Fuzz, topic: str) -> tuple[bytes | None, str, str]:
-    # on the compacted roster a tombstone with a key is valid (it unregisters); Fuzz.hostile may give
-    # it one, so only topics without tombstones get this mutation's "dlq"
-    if topic == "roster.specialists":
+    # on a compacted registration topic a tombstone with a key is valid (it unregisters); Fuzz.hostile
+    # may give it one, so only topics without tombstones get this mutation's "dlq"
+    if CATALOGUE[topic].compacted:
         return _not_json(f, topic)
     return None, "dlq", "tombstone"
 
@@ -441,15 +450,15 @@ def _duplicate_keys(f: Fuzz, topic: str) -> tuple[bytes | None, str, str]:
 def _wrong_type_attribute(f: Fuzz, topic: str) -> tuple[bytes | None, str, str]:
     """A valid CloudEvent of a type this topic does not carry."""
     e = f.template(topic)
-    others = [t for t in (*INBOUND_TYPES.values(), *CASE_LIFE_TYPES.values(),
+    others = [t for t in (*INBOUND_TYPES.values(), *HOSTILE_ONLY.values(),
                           *(t for ts in INTERNAL_TYPES.values() for t in ts))
               if t not in INTERNAL_TYPES.get(topic, ()) and t not in (INBOUND_TYPES.get(topic),
-                                                                       CASE_LIFE_TYPES.get(topic))]
+                                                                       HOSTILE_ONLY.get(topic))]
     foreign = f.rng.random() < 0.3
     e["type"] = f.rng.choice(["com.example.other.v1", "casework", "CASEWORK.ENCOUNTER.REPORTED.V1",
                               f"casework.{SEEDED}"]) if foreign else f.rng.choice(others)
     e["data"] = {"note": SEEDED} if f.rng.random() < 0.5 else e["data"]
-    internal = topic not in INBOUND_TYPES and topic not in CASE_LIFE_TYPES
+    internal = topic not in INBOUND_TYPES and topic not in HOSTILE_ONLY
     expect = "skip" if internal and e["type"].startswith("casework.") and _well_formed(e) else "dlq"
     return _dumps(e), expect, "wrong-ce-type"
 

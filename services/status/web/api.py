@@ -11,9 +11,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse
 
 from shared.contracts.audit import AuditAction
+from shared.contracts.common import LANGUAGE_PATTERN, REGION_PATTERN
+from shared.contracts.inbound import ProviderKind
 from shared.contracts.status import Stage
 
-from .. import alerts, casefile, trail
+from .. import alerts, casefile, providers, trail
 from ..access import Principal
 from ..feed import ENDED
 from ..permissions import allowed
@@ -23,18 +25,20 @@ from .auth import (
     API,
     authenticated,
     record,
+    require_actor,
     require_aggregate_reader,
     require_case_reader,
     require_principal,
     session_of,
 )
-from .schemas import Aggregates, AuditPage, BoardView, CaseDetail, CaseList, Me
+from .schemas import Aggregates, AuditPage, BoardView, CaseDetail, CaseList, Me, ProviderList
 
 router = APIRouter(prefix="/api")
 Reader = Annotated[Principal, Depends(require_case_reader)]
 Counter = Annotated[Principal, Depends(require_aggregate_reader)]
 Anyone = Annotated[Principal, Depends(require_principal)]
 Signed = Annotated[Principal, Depends(authenticated)]  # an auditor too
+Actor = Annotated[Principal, Depends(require_actor)]
 
 
 def views(request: Request) -> Views:
@@ -51,6 +55,18 @@ async def board(request: Request, principal: Reader,
                 per_stage: Annotated[int, Query(ge=1, le=200)] = 25) -> dict[str, Any]:
     view = views(request).board_view(principal, per_stage)
     return view | {"alerts": await alerts.recent(request.app.state.alerts, principal)}
+
+
+@router.get("/providers", response_model=ProviderList,
+            summary="The support-service providers a specialist may pick, by kind, region and language")
+async def provider_directory(request: Request, principal: Actor, kind: ProviderKind | None = None,
+                             region: Annotated[str | None, Query(pattern=REGION_PATTERN)] = None,
+                             language: Annotated[str | None, Query(max_length=35, pattern=LANGUAGE_PATTERN)] = None,
+                             ) -> dict[str, Any]:
+    if not principal.sees_cases:
+        raise HTTPException(403, "the provider directory is for specialists and supervisors")
+    query = providers.ProviderQuery(kind=kind, region=region, language=language)
+    return {"items": await providers.find(request.app.state.providers, query)}
 
 
 @router.get("/cases", response_model=CaseList, summary="One stage's cases, a page at a time")

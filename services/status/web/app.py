@@ -36,7 +36,8 @@ SECURITY_HEADERS = {
 
 
 def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any, feed: Any, cases: Any,
-                     alerts: Any, sessions: Any, trail: Any, identity: IdentityReader | None = None) -> FastAPI:
+                     alerts: Any, sessions: Any, trail: Any, identity: IdentityReader | None = None,
+                     providers: Any = None) -> FastAPI:
     settings = service.settings
     app = FastAPI(title="casework status dashboard", version="1.0.0", openapi_url="/api/openapi.json",
                   docs_url=None, redoc_url=None,
@@ -46,6 +47,7 @@ def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any,
                               "the session's `X-CSRF-Token` header).")
     app.state.tokens, app.state.views, app.state.broadcaster = tokens, views, broadcaster
     app.state.cases, app.state.alerts, app.state.trail = cases, alerts, trail
+    app.state.providers = providers
     app.state.sessions, app.state.clock = sessions, service.clock
     app.state.sign_in_limit = SignInLimit(settings.status.sign_in_failures_per_minute)
     # Every view and action on a case, granted or refused, is recorded on audit.events.

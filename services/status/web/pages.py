@@ -94,9 +94,10 @@ ERROR_TITLES = {400: "This request cannot be read", 403: "Not yours to see", 404
                 429: "Too many attempts"}
 
 
-async def page_error(request: Request, exc: StarletteHTTPException) -> Response:
+async def page_error(request: Request, exc: Exception) -> Response:
     """A page's refusal as a page a person can read (with the way back); the JSON API, the
     event stream and redirects answer as FastAPI does."""
+    assert isinstance(exc, StarletteHTTPException)  # registered for these only
     html = "text/html" in request.headers.get("accept", "")
     if not html or exc.status_code not in ERROR_TITLES or request.url.path.startswith(("/api/", "/static/")):
         return await http_exception_handler(request, exc)
@@ -106,7 +107,7 @@ async def page_error(request: Request, exc: StarletteHTTPException) -> Response:
         found = None
     return _page(request, "error.html", found.principal if found else None, status_code=exc.status_code,
                  title=ERROR_TITLES[exc.status_code], detail=str(exc.detail),
-                 headers=exc.headers)
+                 headers=dict(exc.headers) if exc.headers else None)
 
 
 async def _signed_in(request: Request) -> Principal:

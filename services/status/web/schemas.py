@@ -117,6 +117,19 @@ class Aggregates(BaseModel):
     urgent_needs_open: dict[str, int]
 
 
+class Provider(BaseModel):
+    provider_id: str
+    name: str
+    kinds: list[str]
+    regions: list[str]
+    languages: list[str]
+    accepting: bool
+
+
+class ProviderList(BaseModel):
+    items: list[Provider]
+
+
 class Me(BaseModel):
     name: str
     role: str
