@@ -89,6 +89,8 @@ class ReferralSettings(Group):
     # alone (its assignment may be on its way to being written).
     reconcile_seconds: float = Field(default=300.0, gt=0)
     reconcile_grace_seconds: float = Field(default=300.0, ge=0)
+    # A support-service provider answers a request within this long, or the specialist is told.
+    service_ack_sla_seconds: int = Field(default=4 * 3600, gt=0)
 
     def ack_sla_seconds(self, priority: Priority) -> int:
         return {

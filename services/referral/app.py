@@ -17,21 +17,28 @@ from shared.cloudevents import derived_id
 from shared.contracts.inbound import (
     CaseClosed,
     CaseReopened,
+    ProviderRegistered,
     ReferralReassigned,
     ReferralResponded,
+    ServiceRequested,
+    ServiceResponded,
     SpecialistRegistered,
 )
 from shared.contracts.intake import CaseOpened, CaseWithdrawn
 from shared.contracts.referrals import REFERRAL_EVENTS
+from shared.contracts.support import SERVICE_EVENTS
 from shared.kit import Clock, Inbound
 from shared.kit.outcomes import Poison
+from shared.kit.ports import AggregateStore
 from shared.kit.service import Service, process_app
 from shared.settings import Settings
 
 from .capacity import Capacity
 from .ledger import CapacityLedger, Reconciler
+from .requests import PROVIDERS, ProviderDirectory, RequestContext
 from .roster import RosterStore
 from .state import RETRY, CaseReferral, Policy, SpecialistDeparted
+from .support import CaseServices
 
 UNASSIGNED = {"state.status": "unassigned"}
 DEPARTED = "casework.referral.specialist_departed"  # internal: one per (roster record, case touched)
@@ -74,6 +81,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
     service.consume(CaseReopened, handler=referrals)
     service.consume(ReferralReassigned, handler=referrals)
     service.produces(*REFERRAL_EVENTS)
+    request_services(service, store)
 
     async def rebuild_roster() -> None:  # a restart rebuilds the roster from the topic
         # Departures are not handed out here (nothing is published before the broker starts):
@@ -92,6 +100,19 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
 
     service.every(settings.referral.reconcile_seconds, reconcile_capacity)
     return service
+
+
+def request_services(service: Service, referrals: AggregateStore) -> None:
+    """Support services: the provider directory, and each case's requests to providers
+    (``services.requested``, ``services.responded`` in; ``services.events`` out)."""
+    directory = ProviderDirectory(service.db[PROVIDERS])
+    service.consume(ProviderRegistered, handler=directory.keep, tombstones=True,
+                    description="`casework.provider.registered.v1`: the provider directory (a null value removes)")
+    within = timedelta(seconds=service.settings.referral.service_ack_sla_seconds)
+    requests = service.workflow("service_requests", CaseServices, RequestContext(referrals, directory, within))
+    service.consume(ServiceRequested, handler=requests)
+    service.consume(ServiceResponded, handler=requests)
+    service.produces(*SERVICE_EVENTS)
 
 
 async def departures(events: list[Inbound], ledger: CapacityLedger) -> list[Inbound]:

@@ -410,12 +410,65 @@ class ReferralReassigned(Payload):
     reason: ReassignmentReason
 
 
+class ConsentScope(StrEnum):
+    """What a consent lets a recipient see (P2): the identity, the contact, the case's status."""
+
+    IDENTITY = "identity"
+    CONTACT = "contact"
+    CASE_STATUS = "case_status"
+
+
+class ServiceRequested(Payload):
+    """A specialist asks a provider to serve the person. Never conditioned on consent (P2):
+    ``share`` only says what the specialist would like disclosed, where a consent covers it."""
+
+    TYPE = "casework.service.requested.v1"
+    TOPIC = "services.requested"
+
+    case_id: Identifier
+    service_request_id: Identifier
+    provider_id: Identifier
+    need: ProviderKind
+    requested_by: Actor
+    share: list[ConsentScope] = Field(default_factory=list, max_length=len(ConsentScope))
+
+
+class ServiceResponse(StrEnum):
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    COMPLETED = "completed"
+
+
+class ServiceDeclineReason(StrEnum):
+    """Why a provider declines (an enumeration: no free text about a person gets in)."""
+
+    NO_CAPACITY = "no_capacity"
+    NOT_ELIGIBLE = "not_eligible"
+    LANGUAGE = "language"
+    OUT_OF_AREA = "out_of_area"
+    UNREACHABLE = "unreachable"
+    OTHER = "other"
+
+
+class ServiceResponded(Payload):
+    TYPE = "casework.service.responded.v1"
+    TOPIC = "services.responded"
+
+    case_id: Identifier
+    service_request_id: Identifier
+    provider_id: Identifier
+    response: ServiceResponse
+    reason: ServiceDeclineReason | None = None
+
+
 INBOUND: tuple[type[Payload], ...] = (
     EncounterReported,
     EncounterWithdrawn,
     CaseClosed,
     CaseReopened,
     ReferralReassigned,
+    ServiceRequested,
+    ServiceResponded,
     SpecialistRegistered,
     ProviderRegistered,
     ReferralResponded,

@@ -60,9 +60,12 @@ CASE_LIFE_TYPES: dict[str, str] = {
     "cases.reopened": "casework.case.reopened.v1",
     "referrals.reassigned": "casework.referral.reassigned.v1",
 }
-# The provider directory: hostile records only here (its valid effects: the directory tests).
+# The provider directory and service requests: hostile records only here (their valid effects:
+# the support-services tests).
 DIRECTORY_TYPES: dict[str, str] = {"providers.registered": "casework.provider.registered.v1"}
-HOSTILE_ONLY: dict[str, str] = CASE_LIFE_TYPES | DIRECTORY_TYPES
+SERVICE_TYPES: dict[str, str] = {"services.requested": "casework.service.requested.v1",
+                                 "services.responded": "casework.service.responded.v1"}
+HOSTILE_ONLY: dict[str, str] = CASE_LIFE_TYPES | DIRECTORY_TYPES | SERVICE_TYPES
 TOPICS: tuple[str, ...] = (*INBOUND_TYPES, *HOSTILE_ONLY, *INTERNAL_TYPES)
 assert set(INBOUND_TYPES) | set(HOSTILE_ONLY) == INBOUND_TOPICS
 
@@ -291,6 +294,12 @@ class Fuzz:
                     "regions": ["US-TX"], "languages": ["en"], "email": f"{provider_id}@providers.example.org"}
             return events.cloudevent(DIRECTORY_TYPES[topic], data, subject=provider_id, event_id=self._id(),
                                      source="casework/providers") | {"time": AT}
+        if topic in SERVICE_TYPES:
+            data = {"case_id": case_id, "service_request_id": f"sr-{self._id()}", "provider_id": "pr-fz"}
+            data |= ({"need": "shelter", "requested_by": {"id": "vs-any-1", "role": "victim_specialist"},
+                      "share": ["identity"]} if topic == "services.requested" else {"response": "accepted"})
+            return events.cloudevent(SERVICE_TYPES[topic], data, subject=case_id, event_id=self._id(),
+                                     source="app/fuzz") | {"time": AT}
         if topic in CASE_LIFE_TYPES:
             actor = {"id": "vs-any-1", "role": "victim_specialist"}
             data = {"cases.closed": {"closed_by": actor, "reason": "services_completed"},

@@ -54,6 +54,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "CASEWORK_UNASSIGNED_REALERT_SECONDS": ("referral.unassigned_realert_seconds",),
     "CASEWORK_RECONCILE_SECONDS": ("referral.reconcile_seconds",),
     "CASEWORK_RECONCILE_GRACE_SECONDS": ("referral.reconcile_grace_seconds",),
+    "CASEWORK_SERVICE_ACK_SLA_SECONDS": ("referral.service_ack_sla_seconds",),
     "CASEWORK_MIN_STABILIZATION_HOURS": ("stabilization.min_stabilization_hours",),
     "CASEWORK_CP_DURATION_DAYS": ("certification.cp_duration_days",),
     "CASEWORK_CP_RENEWAL_LEAD_DAYS": ("certification.cp_renewal_lead_days",),
