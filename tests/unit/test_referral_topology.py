@@ -1,6 +1,7 @@
-"""Referral is unconditional (rule 1, D2): it reads exactly its nine topics — never a consent
-(P2: a service request never depends on one) — and publishes only referral and service events. (What every service must do, and what no unconditional service may
-read or import, is checked for all of them in ``test_topology``.)"""
+"""Referral is unconditional (rule 1, D2): it reads exactly its nine topics — never a
+consent (P2: a service request never depends on one) — and publishes only referral and
+service events. (What every service must do, and what no unconditional service may read or
+import, is checked for all of them in ``test_topology``.)"""
 
 from __future__ import annotations
 
