@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.contracts.certifications import CertificationExpiring, CertificationFacts
-from shared.contracts.inbound import ClosureReason
+from shared.contracts.inbound import ClosureReason, ProviderKind
 from shared.contracts.intake import CaseCorrected, CaseOpened, Screening
 from shared.contracts.referrals import (
     CaseClosureApplied,
@@ -47,9 +47,12 @@ from shared.contracts.status import (
     Reassignment,
     ReferralStatus,
     ReferralView,
+    ServiceStatus,
+    ServiceView,
     StabilizationView,
     Stage,
 )
+from shared.contracts.support import ServiceEvent
 from shared.kit import Inbound
 
 from . import sources, timeline
@@ -63,7 +66,7 @@ def bears_on_snapshot(data: Any) -> bool:
     """Events that may change the snapshot; the others only add a timeline line."""
     if isinstance(data, CertificationFacts):
         return not isinstance(data, CertificationExpiring) and sources.is_continued_presence(data)
-    return isinstance(data, (CaseOpened, CaseCorrected, PlanEvent, *REFERRAL_BEARING))
+    return isinstance(data, (CaseOpened, CaseCorrected, PlanEvent, *REFERRAL_BEARING, *sources.SERVICE_STATUS))
 
 
 def fold(view: CaseView, event: Inbound, now: datetime) -> CaseView:
@@ -78,6 +81,8 @@ def fold(view: CaseView, event: Inbound, now: datetime) -> CaseView:
         update["plan"] = sources.plan(view.plan, data)
     elif isinstance(data, CertificationFacts) and sources.is_continued_presence(data):
         update["continued_presence"] = sources.continued_presence(view.continued_presence, data)
+    elif isinstance(data, ServiceEvent) and type(data) in sources.SERVICE_STATUS:
+        update["services"] = sources.service(view.services, data, timeline.occurred(event, now))
     elif isinstance(data, REFERRAL_BEARING):
         update["referral"] = sources.referral(view.referral, data)
         update["life"] = sources.life(view.life, data, view.referral)
@@ -174,4 +179,7 @@ def snapshot(view: CaseView) -> CaseStatus:
         reopen_count=life.reopen_count,
         reassignments=[Reassignment.model_validate(m.model_dump(), strict=False) for m in life.reassignments],
         revision=facts.revision if isinstance(facts, Correction) else opened.revision,
+        services=[ServiceView(service_request_id=line.service_request_id, need=ProviderKind(line.need),
+                              status=ServiceStatus(line.status))
+                  for line in sorted(view.services.values(), key=lambda s: (s.requested_at, s.service_request_id))],
     )

@@ -26,6 +26,7 @@ class CaseAction(StrEnum):
     REOPEN = "reopen"
     REASSIGN = "reassign"
     READ_IDENTITY = "read_identity"
+    REQUEST_SERVICE = "request_service"
 
 
 def actor_of(principal: Principal) -> Actor | None:
@@ -82,7 +83,8 @@ def allowed(principal: Principal, view: CaseView) -> frozenset[CaseAction]:
     if offered_referral(view, mine):
         actions |= {CaseAction.ACCEPT, CaseAction.DECLINE}
     if holder:
-        actions |= {CaseAction.RECORD_MILESTONE, CaseAction.READ_IDENTITY, CaseAction.CLOSE, CaseAction.REASSIGN}
+        actions |= {CaseAction.RECORD_MILESTONE, CaseAction.READ_IDENTITY, CaseAction.CLOSE, CaseAction.REASSIGN,
+                    CaseAction.REQUEST_SERVICE}
     if supervisor:
         actions |= {CaseAction.CLOSE, CaseAction.REASSIGN}
     return frozenset(actions)

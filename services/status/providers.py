@@ -65,3 +65,11 @@ async def keep(collection: AsyncCollection[dict[str, Any]], events: list[Inbound
 async def find(collection: AsyncCollection[dict[str, Any]], query: ProviderQuery) -> list[dict[str, Any]]:
     """The directory is small (an area's providers): read whole, filtered here."""
     return matching(await collection.find({"removed": False}).to_list(None), query)
+
+
+async def names(collection: AsyncCollection[dict[str, Any]] | None, ids: Iterable[str]) -> dict[str, str]:
+    """Each known provider's name (a removed one keeps its last name: the request still names it)."""
+    wanted = sorted(set(ids))
+    if collection is None or not wanted:
+        return {}
+    return {str(d["_id"]): str(d.get("name", d["_id"])) async for d in collection.find({"_id": {"$in": wanted}})}

@@ -35,16 +35,31 @@ from shared.contracts.referrals import (
     ReleaseReason,
 )
 from shared.contracts.stabilization import STABILIZATION_EVENTS, PlanEvent
-from shared.contracts.status import ReferralStatus
+from shared.contracts.status import ReferralStatus, ServiceStatus
+from shared.contracts.support import (
+    SERVICE_EVENTS,
+    ServiceAccepted,
+    ServiceCompleted,
+    ServiceDeclined,
+    ServiceEvent,
+    ServiceRequestSent,
+    ServiceUnanswered,
+)
 
-from .state import ContinuedPresence, Correction, Life, Move, Opened, Plan, Referral
+from .state import ContinuedPresence, Correction, Life, Move, Opened, Plan, Referral, Service
 
 MOVES_KEPT = 50  # a case is moved a handful of times; the newest kept
 
 # What the service reads, one topic per entry (intake.events carries no case: see app).
 INPUTS: tuple[tuple[type[Payload], ...], ...] = (
     (CaseOpened, CaseCorrected, CaseWithdrawn), REFERRAL_EVENTS, STABILIZATION_EVENTS, CERTIFICATION_EVENTS,
-    NOTIFICATION_EVENTS)
+    NOTIFICATION_EVENTS, SERVICE_EVENTS)
+# What each service event makes of its request (a refusal changes none: a timeline line only).
+SERVICE_STATUS: dict[type[ServiceEvent], ServiceStatus] = {
+    ServiceRequestSent: ServiceStatus.REQUESTED, ServiceAccepted: ServiceStatus.ACCEPTED,
+    ServiceDeclined: ServiceStatus.DECLINED, ServiceCompleted: ServiceStatus.COMPLETED,
+    ServiceUnanswered: ServiceStatus.UNANSWERED}
+ENDED_SERVICES = frozenset({ServiceStatus.DECLINED, ServiceStatus.COMPLETED})
 
 
 def kept(event: Any) -> bool:
@@ -188,3 +203,22 @@ def continued_presence(current: ContinuedPresence, event: Any) -> ContinuedPrese
         return current
     return ContinuedPresence(certification_id=event.certification_id, status=str(event.status),
                              valid_until=event.valid_until)
+
+
+def service(services: dict[str, Service], event: ServiceEvent, at: Any) -> dict[str, Service]:
+    """A request's line after one of its events. Within the topic a case's events keep their
+    order; an ended request (declined, completed) is not reopened by a late "unanswered"."""
+    status = SERVICE_STATUS[type(event)]
+    known = services.get(event.service_request_id)
+    if known is not None and ServiceStatus(known.status) in ENDED_SERVICES and status == ServiceStatus.UNANSWERED:
+        return services
+    line = known or Service(service_request_id=event.service_request_id, need=event.need.value,
+                            provider_id=event.provider_id, status=status.value, requested_at=at, updated_at=at)
+    update: dict[str, Any] = {"status": status.value, "updated_at": at}
+    if isinstance(event, ServiceRequestSent):
+        update |= {"requested_at": event.requested_at, "respond_by": event.respond_by}
+    if isinstance(event, ServiceDeclined):
+        update |= {"reason": event.reason.value if event.reason else None, "next_provider_id": event.next_provider_id}
+    if isinstance(event, ServiceUnanswered):
+        update["next_provider_id"] = event.next_provider_id
+    return {**services, event.service_request_id: line.model_copy(update=update)}

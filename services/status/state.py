@@ -115,6 +115,21 @@ class ContinuedPresence(BaseModel):
     valid_until: datetime | None = None
 
 
+class Service(BaseModel):
+    """One support-service request as the case page shows it (the provider: the accepting
+    specialist only; ``cases.status`` never names it)."""
+
+    service_request_id: str
+    need: str
+    provider_id: str
+    status: str  # ServiceStatus
+    requested_at: datetime
+    updated_at: datetime
+    respond_by: datetime | None = None
+    reason: str | None = None  # why declined
+    next_provider_id: str | None = None  # who to ask next, after a decline or no answer
+
+
 class Moment(BaseModel):
     """One line of the case's timeline: ids, codes and times, never free text from a person."""
 
@@ -134,6 +149,7 @@ class CaseView(BaseModel):
     correction: Correction | None = None
     life: Life = Field(default_factory=Life)
     continued_presence: ContinuedPresence = Field(default_factory=ContinuedPresence)
+    services: dict[str, Service] = Field(default_factory=dict)  # by service request id
     version: int = 0  # snapshot-bearing events folded so far (see domain.fold)
     updated_at: datetime | None = None
     timeline: list[Moment] = Field(default_factory=list)

@@ -41,9 +41,24 @@ from shared.contracts.stabilization import (
     InterviewDeferred,
     StabilizationProgressed,
 )
+from shared.contracts.support import (
+    ServiceAccepted,
+    ServiceCompleted,
+    ServiceDeclined,
+    ServiceRequestRefused,
+    ServiceRequestSent,
+    ServiceResponseRefused,
+    ServiceUnanswered,
+)
 from shared.kit import Inbound
 
 from .state import TIMELINE_LIMIT, Moment
+
+
+def _need(need: Any) -> str:
+    """A service's need in words; the provider is never named on the timeline (a shelter's
+    identity may put a person in danger; the case page shows it to the accepting specialist)."""
+    return str(need).replace("_", " ")
 
 
 def _hm(moment: datetime) -> str:
@@ -133,6 +148,18 @@ _WORDING: dict[type, Callable[[Any], str]] = {
     CertificationExpired: lambda e: f"Continued Presence {e.certification_id} expired",
     CertificationUpdateRejected: lambda e: (f"Continued Presence {e.certification_id}: update to "
                                             f"{e.attempted} not applied ({e.reason})"),
+    ServiceRequestSent: lambda e: (f"Service request {e.service_request_id} ({_need(e.need)}) sent to the provider; "
+                                   f"answer due {_hm(e.respond_by)}"),
+    ServiceRequestRefused: lambda e: (f"Service request {e.service_request_id} ({_need(e.need)}) not sent: "
+                                      f"{str(e.refusal).replace('_', ' ')}"),
+    ServiceAccepted: lambda e: f"Service request {e.service_request_id} ({_need(e.need)}) accepted by the provider",
+    ServiceDeclined: lambda e: (f"Service request {e.service_request_id} ({_need(e.need)}) declined by the provider"
+                                + (f" ({str(e.reason).replace('_', ' ')})" if e.reason else "")),
+    ServiceCompleted: lambda e: f"Service request {e.service_request_id} ({_need(e.need)}) completed",
+    ServiceUnanswered: lambda e: (f"Service request {e.service_request_id} ({_need(e.need)}) not answered by "
+                                  f"{_hm(e.respond_by)}: the specialist is told"),
+    ServiceResponseRefused: lambda e: (f"A provider's answer to service request {e.service_request_id} was not "
+                                       f"applied: {str(e.refusal).replace('_', ' ')}"),
     NotificationSent: _reached,
     NotificationFailed: _not_reached,
 }

@@ -23,6 +23,7 @@ class AuditAction(StrEnum):
     CASE_CLOSED = "case.closed"
     CASE_REOPENED = "case.reopened"
     REFERRAL_REASSIGNED = "referral.reassigned"
+    SERVICE_REQUESTED = "service.requested"
     SIGNED_IN = "session.signed_in"
     SIGN_IN_FAILED = "session.sign_in_failed"
     SIGNED_OUT = "session.signed_out"

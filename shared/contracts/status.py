@@ -11,7 +11,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from shared.contracts.common import Contract, Identifier, LanguageTag, Payload, Priority, Region, Timestamp
-from shared.contracts.inbound import ActorRole, ClosureReason, ReassignmentReason
+from shared.contracts.inbound import ActorRole, ClosureReason, ProviderKind, ReassignmentReason
 from shared.contracts.intake import Screening
 
 
@@ -21,6 +21,14 @@ class Stage(StrEnum):
     STABILIZING = "stabilizing"
     INTERVIEW_CLEARED = "interview_cleared"
     CLOSED = "closed"
+
+
+class ServiceStatus(StrEnum):
+    REQUESTED = "requested"  # sent to the provider, no answer yet
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    COMPLETED = "completed"
+    UNANSWERED = "unanswered"  # the provider let its deadline pass (it may still answer)
 
 
 class InterpreterStatus(StrEnum):
@@ -95,6 +103,16 @@ class ContinuedPresenceView(Contract):
     valid_until: Timestamp | None = None
 
 
+class ServiceView(Contract):
+    """One support-service request: its need and where it stands. Never the provider: a
+    shelter's identity may put a person in danger (the accepting specialist sees it on the
+    case page)."""
+
+    service_request_id: Identifier
+    need: ProviderKind
+    status: ServiceStatus
+
+
 class CaseStatus(Payload):
     TYPE = "casework.case.status.v1"
     TOPIC = "cases.status"
@@ -120,3 +138,4 @@ class CaseStatus(Payload):
     reopen_count: int = Field(default=0, ge=0)
     reassignments: list[Reassignment] = Field(default_factory=list)
     revision: int = Field(default=0, ge=0)
+    services: list[ServiceView] = Field(default_factory=list)

@@ -41,6 +41,13 @@ def people() -> dict[str, Any]:
                             person("sup-tx", "supervisor")]}
 
 
+PROVIDERS = {"providers": [
+    {"provider_id": "pr-tx-shelter", "name": "Harbor House", "kinds": ["shelter", "food"], "regions": ["US-TX"],
+     "languages": ["en", "es"], "email": "intake@harbor-house.example.org"},
+    {"provider_id": "pr-tx-shelter-full", "name": "Full House", "kinds": ["shelter"], "regions": ["US-TX"],
+     "languages": ["en"], "email": "intake@full-house.example.org", "accepting": False}]}
+
+
 def leaks(text: str) -> list[str]:
     return [c for c in events.CANARIES if c in text]
 
@@ -85,6 +92,7 @@ async def test_a_specialist_accepts_works_sees_the_person_and_closes_and_nobody_
     ARTIFACTS.mkdir(exist_ok=True)
     encounter = events.encounter("ENC-WORKED-1", urgent_needs=["medical"])
     async with running(settings, tmp_path, people()) as system:
+        system.load_registrations("providers", tmp_path / "providers.yaml", PROVIDERS)
         bus = Bus(settings)
         await bus.start()
         base = system.dashboard
@@ -138,6 +146,21 @@ async def work_the_case(bus: Bus, base: str, encounter: dict[str, Any], page: Pa
     text = await facts(page, "assessed", absent="urgent needs open")
     assert "not assessed" not in text
 
+    # A shelter from the directory (picked by need and region), the identity shared where consented.
+    form = page.locator("#service-form")
+    await form.locator("select[name=need]").select_option("shelter")
+    await page.wait_for_function("() => document.querySelector('#service-form select[name=provider_id]').value"
+                                 " === 'pr-tx-shelter'")
+    await form.locator('input[name="share"][value="identity"]').check()
+    await form.locator("button[type=submit]").click()
+    row = page.locator("table.service-lines tr.service-requested", has_text="Harbor House")
+    await row.wait_for(timeout=30_000)
+    await page.screenshot(path=str(ARTIFACTS / "working-case-service.png"), full_page=True)
+    statuses = await bus.events("cases.status", where=lambda e: e["subject"] == case_id and e["data"]["services"])
+    status = statuses[-1]
+    assert [s["need"] for s in status["data"]["services"]] == ["shelter"]
+    assert "pr-tx-shelter" not in json.dumps(status)  # the shelter is never named on the status stream
+
     await refused_everywhere(base, case_id, other, other_token)  # accepted by another: still nothing
     other_html += await other.content()
 
@@ -162,7 +185,8 @@ async def work_the_case(bus: Bus, base: str, encounter: dict[str, Any], page: Pa
 ROUTES = [("POST", "referral/accept", {}), ("POST", "referral/decline", {"reason": "at_capacity"}),
           ("POST", "milestones", {"milestone": {"kind": "rights_explained"}}),
           ("POST", "close", {"reason": "services_completed"}), ("POST", "reopen", {"reason": "re_engaged"}),
-          ("POST", "reassign", {"reason": "workload"}), ("GET", "person", None)]
+          ("POST", "reassign", {"reason": "workload"}), ("GET", "person", None),
+                  ("POST", "services", {"provider_id": "pr-tx-safe-harbor", "need": "shelter"})]
 
 
 async def refused_everywhere(base: str, case_id: str, other: Page, token: str) -> None:

@@ -41,6 +41,8 @@ ROUTES = [
     ("close", HELD, {"reason": "services_completed"}, "cases.closed", {"holder", "supervisor_in_scope"}),
     ("reopen", DONE, {"reason": "re_engaged"}, "cases.reopened", {"holder", "supervisor_in_scope"}),
     ("reassign", HELD, {"reason": "workload"}, "referrals.reassigned", {"holder", "supervisor_in_scope"}),
+    ("services", HELD, {"provider_id": "pr-tx-safe-harbor", "need": "shelter", "share": ["identity"]},
+     "services.requested", {"holder"}),
 ]
 
 
@@ -143,6 +145,10 @@ BAD_BODIES = [
     ("milestones", {"milestone": {"kind": "sang_a_song"}}, ["body", "milestone"]),
     ("milestones", {"milestone": "needs_assessed"}, ["body", "milestone"]),
     ("referral/accept", {"specialist_id": "sp-9"}, ["body", "specialist_id"]),
+    ("services", {"provider_id": "pr-1", "need": "spaceship"}, ["body", "need"]),
+    ("services", {"provider_id": CANARY, "need": "shelter"}, ["body", "provider_id"]),
+    ("services", {"provider_id": "pr-1", "need": "shelter", "share": ["everything"]}, ["body", "share", 0]),
+    ("services", {"provider_id": "pr-1", "need": "shelter", "note": CANARY}, ["body", "note"]),
 ]
 
 
@@ -157,7 +163,8 @@ async def test_bad_bodies_answer_422_naming_the_field_and_publish_nothing(settin
         not_json = await client.post(f"/api/cases/{HELD}/close", content=b"{not json",
                                      headers=bearer(tokens["holder"]) | {"content-type": "application/json"})
         assert not_json.status_code == 422 and not_json.json()["detail"][0]["type"] == "json_invalid"
-        for topic in ("cases.closed", "referrals.reassigned", "stabilization.recorded", "referrals.responded"):
+        for topic in ("cases.closed", "referrals.reassigned", "stabilization.recorded", "referrals.responded",
+                      "services.requested"):
             assert await bus.events(topic, where=lambda e: e["source"] == "casework/dashboard", timeout=1.0) == []
         audit = await bus.events("audit.events", count=len(BAD_BODIES) + 1)
         assert {e["data"]["outcome"] for e in audit} == {"invalid"}

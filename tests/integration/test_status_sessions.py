@@ -263,7 +263,8 @@ async def test_an_expired_session_may_do_nothing_on_any_route(settings, bus: Bus
         routes = [("POST", "referral/accept", {}), ("POST", "referral/decline", {"reason": "at_capacity"}),
                   ("POST", "milestones", {"milestone": {"kind": "rights_explained"}}),
                   ("POST", "close", {"reason": "services_completed"}), ("POST", "reopen", {"reason": "re_engaged"}),
-                  ("POST", "reassign", {"reason": "workload"}), ("GET", "person", None)]
+                  ("POST", "reassign", {"reason": "workload"}), ("GET", "person", None),
+                  ("POST", "services", {"provider_id": "pr-tx-safe-harbor", "need": "shelter"})]
         for method, route, body in routes:
             answer = await browser.request(method, f"/api/cases/{case_id}/{route}", json=body,
                                            headers={"X-CSRF-Token": csrf})
@@ -271,5 +272,6 @@ async def test_an_expired_session_may_do_nothing_on_any_route(settings, bus: Bus
     published = await bus.events("referrals.responded", where=lambda e: e["data"]["case_id"] == case_id, settle=1.0,
                                  count=1)
     assert [e["id"] for e in published] == [live.json()["event_id"]]
-    for topic in ("stabilization.recorded", "cases.closed", "cases.reopened", "referrals.reassigned"):
+    for topic in ("stabilization.recorded", "cases.closed", "cases.reopened", "referrals.reassigned",
+                  "services.requested"):
         assert await bus.events(topic, settle=0.5, timeout=2) == []

@@ -75,8 +75,12 @@ class System:
         return f"http://127.0.0.1:{self.services['status'].port}"
 
     def load_roster(self, path: Path, capacity: int = 1000, people: dict | None = None) -> None:
-        path.write_text(yaml.safe_dump(people or roster(capacity)))
-        done = subprocess.run([sys.executable, "-m", "casework", "roster", "load", str(path)], cwd=ROOT,
+        self.load_registrations("roster", path, people or roster(capacity))
+
+    def load_registrations(self, group: str, path: Path, entries: dict) -> None:
+        """``casework roster load`` or ``casework providers load`` of these entries."""
+        path.write_text(yaml.safe_dump(entries))
+        done = subprocess.run([sys.executable, "-m", "casework", group, "load", str(path)], cwd=ROOT,
                               env=os.environ | self.settings.as_environment(), capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
 

@@ -28,6 +28,7 @@ from shared.contracts.inbound import (
     ReferralReassigned,
     ReferralResponded,
     ReferralResponseKind,
+    ServiceRequested,
     StabilizationRecorded,
 )
 from shared.kit.outbox import entry
@@ -40,7 +41,7 @@ from ..state import CaseView
 from . import bodies
 from .auth import require_actor, require_principal
 
-PUBLISHES = (ReferralResponded, StabilizationRecorded, CaseClosed, CaseReopened, ReferralReassigned)
+PUBLISHES = (ReferralResponded, StabilizationRecorded, CaseClosed, CaseReopened, ReferralReassigned, ServiceRequested)
 router = APIRouter(prefix="/api/cases/{case_id}", tags=["actions"])
 Acting = Annotated[Principal, Depends(require_actor)]
 SOURCE = "casework/dashboard"
@@ -145,6 +146,18 @@ async def reassign(request: Request, principal: Acting, case_id: str) -> JSONRes
                      lambda view, actor, body: ReferralReassigned(case_id=view.case_id, requested_by=actor,
                                                                   to_specialist_id=body.to_specialist_id,
                                                                   reason=body.reason))
+
+
+@router.post("/services", status_code=202, responses=ACCEPTED, openapi_extra=bodies.schema_of(bodies.RequestService),
+             summary="Ask a provider from the directory for a support service (services.requested): the "
+                     "specialist who accepted the case; never conditioned on consent")
+async def request_service(request: Request, principal: Acting, case_id: str) -> JSONResponse:
+    def make(view: CaseView, actor: Actor, body: Any) -> Payload:
+        return ServiceRequested(case_id=view.case_id, service_request_id=f"sr-{uuid.uuid4()}",
+                                provider_id=body.provider_id, need=body.need, requested_by=actor,
+                                share=list(body.share))
+    return await act(request, principal, case_id, CaseAction.REQUEST_SERVICE, AuditAction.SERVICE_REQUESTED,
+                     bodies.RequestService, make)
 
 
 @router.get("/person", summary="The person's identity and contact, for the specialist who accepted the open case",

@@ -10,10 +10,18 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts.common import Identifier
-from shared.contracts.inbound import ClosureReason, DeclineReason, Milestone, ReassignmentReason, ReopenReason
+from shared.contracts.inbound import (
+    ClosureReason,
+    ConsentScope,
+    DeclineReason,
+    Milestone,
+    ProviderKind,
+    ReassignmentReason,
+    ReopenReason,
+)
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -45,6 +53,12 @@ class Reopen(Body):
 class Reassign(Body):
     to_specialist_id: Identifier | None = None
     reason: ReassignmentReason
+
+
+class RequestService(Body):
+    provider_id: Identifier
+    need: ProviderKind
+    share: list[ConsentScope] = Field(default_factory=list, max_length=len(ConsentScope))
 
 
 def schema_of(model: type[Body]) -> dict[str, Any]:

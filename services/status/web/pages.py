@@ -16,11 +16,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.contracts.audit import AuditAction
 from shared.contracts.common import UrgentNeed
-from shared.contracts.inbound import ClosureReason, DeclineReason, ReassignmentReason, ReopenReason
+from shared.contracts.inbound import (
+    ClosureReason,
+    ConsentScope,
+    DeclineReason,
+    ProviderKind,
+    ReassignmentReason,
+    ReopenReason,
+)
 
-from .. import alerts, casefile, trail
+from .. import alerts, casefile, providers, trail
 from ..access import Principal
-from ..permissions import allowed
+from ..permissions import CaseAction, allowed
+from ..state import CaseView
 from ..views import STAGES
 from . import charts
 from .api import read_trail, readable_view
@@ -77,7 +85,8 @@ def render_card(card: dict[str, Any]) -> str:
 # The choices the case page's forms offer: the contract's enumerations, nothing typed freely.
 VOCABULARY = {"decline": [r.value for r in DeclineReason], "close": [r.value for r in ClosureReason],
               "reopen": [r.value for r in ReopenReason], "reassign": [r.value for r in ReassignmentReason],
-              "needs": [n.value for n in UrgentNeed]}
+              "needs": [n.value for n in UrgentNeed], "kinds": [k.value for k in ProviderKind],
+              "scopes": [c.value for c in ConsentScope]}
 
 STAGE_TITLES = {"referral": "Waiting for a specialist", "engaged": "Engaged", "stabilizing": "Stabilizing",
                 "interview_cleared": "Interview cleared", "closed": "Closed"}
@@ -191,7 +200,23 @@ async def case_page(request: Request, case_id: str) -> Response:
     view = await readable_view(request, principal, case_id, via=PAGE)
     detail = casefile.document(view)
     return _page(request, "case.html", principal, detail=detail, case=detail["case"],
-                 actions=sorted(allowed(principal, view)), vocabulary=VOCABULARY)
+                 actions=sorted(allowed(principal, view)), vocabulary=VOCABULARY,
+                 services=await service_lines(request, view, principal))
+
+
+async def service_lines(request: Request, view: CaseView, principal: Principal) -> list[dict[str, Any]] | None:
+    """The case's service requests with their providers, for the specialist who accepted the
+    case only (a shelter's identity may put a person in danger); None for anyone else, who
+    sees the needs and statuses of the snapshot."""
+    if CaseAction.REQUEST_SERVICE not in allowed(principal, view):
+        return None
+    lines = sorted(view.services.values(), key=lambda s: (s.requested_at, s.service_request_id))
+    wanted = {line.provider_id for line in lines} | {line.next_provider_id for line in lines if line.next_provider_id}
+    names = await providers.names(request.app.state.providers, wanted)
+    return [line.model_dump(mode="json") | {"provider": names.get(line.provider_id, line.provider_id),
+                                            "next_provider": names.get(line.next_provider_id or "",
+                                                                       line.next_provider_id)}
+            for line in lines]
 
 
 @router.get("/aggregates", response_class=HTMLResponse)

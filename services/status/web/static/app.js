@@ -136,8 +136,39 @@ function milestoneOf(form) {
   return { kind };
 }
 
+function serviceOf(form) {
+  const share = Array.from(form.querySelectorAll('input[name="share"]:checked')).map((el) => el.value);
+  return { need: form.elements.need.value, provider_id: form.elements.provider_id.value, share };
+}
+
+async function pickProviders(form) {
+  const select = form.elements.provider_id;
+  const spoken = (form.dataset.languages || "").split(" ").filter(Boolean).map((t) => t.split("-")[0].toLowerCase());
+  const query = new URLSearchParams({ kind: form.elements.need.value });
+  if (form.dataset.region) query.set("region", form.dataset.region);
+  const found = await send("GET", "/api/providers?" + query.toString());
+  select.replaceChildren();
+  const items = found.ok ? found.data.items : [];
+  items.forEach((p) => {
+    const option = document.createElement("option");
+    option.value = p.provider_id;
+    const speaks = p.languages.some((t) => spoken.includes(t.split("-")[0].toLowerCase()));
+    option.textContent = p.name + (speaks ? " · speaks the person's language" : "") + (p.accepting ? "" : " · not accepting");
+    option.disabled = !p.accepting;
+    select.append(option);
+  });
+  const first = items.find((p) => p.accepting);
+  if (first) select.value = first.provider_id;
+  if (!items.length) {
+    const none = document.createElement("option");
+    none.value = ""; none.textContent = found.ok ? "no provider for this need here" : "the directory cannot be read";
+    select.append(none);
+  }
+}
+
 function bodyOf(form) {
   if (form.dataset.body === "milestone") return { milestone: milestoneOf(form) };
+  if (form.dataset.body === "service") return serviceOf(form);
   const body = {};
   Array.from(form.elements).forEach((el) => {
     if (!el.name || el.type === "submit") return;
@@ -185,6 +216,10 @@ function actions() {
     if (form.dataset.body === "milestone") {
       showMilestoneFields(form);
       form.elements.kind.addEventListener("change", () => showMilestoneFields(form));
+    }
+    if (form.dataset.body === "service") {
+      pickProviders(form);
+      form.elements.need.addEventListener("change", () => pickProviders(form));
     }
     form.addEventListener("submit", async (event) => {
       event.preventDefault();

@@ -1,0 +1,81 @@
+"""Support services on the status read model (pure): each request's line on the case view and
+its need and status on ``cases.status`` — never the provider (a shelter's identity may put a
+person in danger); the timeline names the need, not the provider."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from services.status import domain
+from services.status.state import CaseView
+from shared.contracts.inbound import Actor, ActorRole, ProviderKind, ServiceDeclineReason
+from shared.contracts.support import (
+    RequestRefusal,
+    ServiceAccepted,
+    ServiceCompleted,
+    ServiceDeclined,
+    ServiceRequestRefused,
+    ServiceRequestSent,
+    ServiceUnanswered,
+)
+from tests.support import status as ev
+from tests.support.status import T0
+
+M = timedelta(minutes=1)
+HOLDER = Actor(id="sp-1", role=ActorRole.VICTIM_SPECIALIST)
+COMMON = dict(case_id="case-1", agency_id="TX-DPS", region="US-TX", specialist_id="sp-1")
+
+
+def sent(request_id: str, provider_id: str, need: ProviderKind, minutes: int) -> ServiceRequestSent:
+    return ServiceRequestSent(**COMMON, service_request_id=request_id, provider_id=provider_id, need=need,
+                              requested_by=HOLDER, requested_at=T0 + minutes * M,
+                              respond_by=T0 + minutes * M + timedelta(hours=4), languages=["es"], share=[])
+
+
+def fold(*payloads) -> tuple[CaseView, list]:
+    view, published = None, []
+    for index, payload in enumerate(payloads):
+        view, out = domain.decide(view, ev.inbound(payload, at=T0 + index * M, event_id=f"e-{index}"), T0)
+        published += out
+    assert view is not None
+    return view, published
+
+
+def request(request_id: str, provider_id: str, need: ProviderKind) -> dict:
+    return dict(**COMMON, service_request_id=request_id, provider_id=provider_id, need=need)
+
+
+def test_each_request_is_on_the_snapshot_by_need_and_status_and_never_by_provider() -> None:
+    shelter, legal = request("sr-1", "pr-safe-harbor", ProviderKind.SHELTER), request("sr-2", "pr-legal",
+                                                                                    ProviderKind.LEGAL)
+    view, published = fold(
+        ev.case_opened("case-1"), sent("sr-1", "pr-safe-harbor", ProviderKind.SHELTER, 1),
+        sent("sr-2", "pr-legal", ProviderKind.LEGAL, 2), ServiceAccepted(**shelter, accepted_at=T0 + 5 * M),
+        ServiceDeclined(**legal, declined_at=T0 + 6 * M, reason=ServiceDeclineReason.NO_CAPACITY,
+                        next_provider_id="pr-legal-2"),
+        ServiceCompleted(**shelter, completed_at=T0 + 9 * M),
+        ServiceRequestRefused(case_id="case-1", service_request_id="sr-3", provider_id="pr-x",
+                              need=ProviderKind.MEDICAL, requested_by=HOLDER, refusal=RequestRefusal.NOT_HOLDER,
+                              request_event_id="x", refused_at=T0 + 10 * M))
+    last = published[-1]
+    assert [s.model_dump(mode="json") for s in last.services] == [
+        {"service_request_id": "sr-1", "need": "shelter", "status": "completed"},
+        {"service_request_id": "sr-2", "need": "legal", "status": "declined"}]
+    assert len(published) == 6 and last.version == 6  # the refusal: a timeline line, no new snapshot
+    assert "pr-safe-harbor" not in last.model_dump_json() and "pr-legal" not in last.model_dump_json()
+    assert (view.services["sr-2"].reason, view.services["sr-2"].next_provider_id) == ("no_capacity", "pr-legal-2")
+    assert view.services["sr-1"].provider_id == "pr-safe-harbor"  # the case page's, for the accepting specialist
+    texts = " | ".join(m.text for m in view.timeline)
+    assert "shelter" in texts and "not sent: not holder" in texts and "pr-safe-harbor" not in texts
+
+
+def test_a_late_unanswered_does_not_reopen_an_answered_request() -> None:
+    shelter = request("sr-1", "pr-1", ProviderKind.SHELTER)
+    view, _ = fold(ev.case_opened("case-1"), sent("sr-1", "pr-1", ProviderKind.SHELTER, 1),
+                   ServiceCompleted(**shelter, completed_at=T0 + 3 * M),
+                   ServiceUnanswered(**shelter, respond_by=T0 + 2 * M, escalated_at=T0 + 4 * M))
+    assert view.services["sr-1"].status == "completed"
+    view, _ = fold(ev.case_opened("case-1"), sent("sr-1", "pr-1", ProviderKind.SHELTER, 1),
+                   ServiceUnanswered(**shelter, respond_by=T0 + 2 * M, escalated_at=T0 + 4 * M,
+                                     next_provider_id="pr-2"))
+    assert (view.services["sr-1"].status, view.services["sr-1"].next_provider_id) == ("unanswered", "pr-2")
