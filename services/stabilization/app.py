@@ -1,5 +1,6 @@
 """The stabilization service: a plan per case from ``cases.opened``, ``referrals.events``,
-``stabilization.recorded`` and ``interviews.requested``; events on ``stabilization.events``.
+``stabilization.recorded``, ``interviews.requested`` and ``services.events`` (a completed
+support service meets an urgent need); events on ``stabilization.events``.
 
 It never subscribes to certification or prosecution topics: help is not conditioned on
 cooperation (rule 1, M2). Run it with
@@ -22,6 +23,7 @@ from shared.contracts.referrals import (
     ReferralAssigned,
 )
 from shared.contracts.stabilization import STABILIZATION_EVENTS, HhsNotificationOverdue
+from shared.contracts.support import SERVICE_EVENTS
 from shared.kit import Clock
 from shared.kit.decision import Pure
 from shared.kit.metrics import METRICS
@@ -55,6 +57,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
                     handler=plans)
     service.consume(StabilizationRecorded, handler=plans)
     service.consume(InterviewRequested, handler=plans)
+    service.consume(*SERVICE_EVENTS, handler=plans)
     service.produces(*STABILIZATION_EVENTS)
     return service
 

@@ -8,7 +8,7 @@ more specific event says so, a ``StabilizationProgressed`` does.
 
 The plan (the aggregate) and its ``Policy`` are in :mod:`.state`; the interview gates, this
 service's named rules, in :mod:`.gates`; the reactions to each kind of event in :mod:`.hhs`,
-:mod:`.milestones` and :mod:`.referral`.
+:mod:`.milestones`, :mod:`.referral` and :mod:`.support`.
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ from shared.contracts.stabilization import (
     StabilizationProgressed,
 )
 from shared.contracts.status import InterviewStatus
+from shared.contracts.support import ServiceEvent, ServiceRequestRefused, ServiceResponseRefused
 from shared.kit import Inbound, TimerFired
 
-from . import hhs, milestones, referral
+from . import hhs, milestones, referral, support
 from .gates import interview_gates
 from .interpreters import language_failures
 from .reaction import Note, Reaction
@@ -66,6 +67,8 @@ def react(plan: Plan, data: Any, now: datetime, policy: Policy) -> Reaction:
             return milestones.when_milestone_recorded(plan, data)
         case InterviewRequested():
             return when_interview_requested(plan, data, now, policy)
+        case ServiceEvent() | ServiceRequestRefused() | ServiceResponseRefused():
+            return support.when_service_event(plan, data)
         case TimerFired():
             return when_timer(plan, data, now)
     raise TypeError(f"no stabilization rule for {type(data).__name__}")

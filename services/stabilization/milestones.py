@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.contracts.common import UrgentNeed
 from shared.contracts.inbound import (
     HhsNotified,
     InterpreterArranged,
@@ -50,8 +51,12 @@ def needs_assessed(plan: Plan, milestone: NeedsAssessed) -> Outcome:
 
 
 def urgent_need_met(plan: Plan, milestone: UrgentNeedMet) -> Outcome:
-    met = sorted(set(plan.met) | {milestone.need})
-    return plan.model_copy(update={"met": met}), [], PlanChange.URGENT_NEED_MET
+    return meet(plan, milestone.need), [], PlanChange.URGENT_NEED_MET
+
+
+def meet(plan: Plan, need: UrgentNeed) -> Plan:
+    """The need is met (recorded by the specialist, or a completed support service: :mod:`.support`)."""
+    return plan.model_copy(update={"met": sorted(set(plan.met) | {need})})
 
 
 def interpreter_arranged(plan: Plan, milestone: InterpreterArranged, recorded_by: RecordedBy) -> Outcome:

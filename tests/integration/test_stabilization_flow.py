@@ -19,7 +19,7 @@ from tests.support.events import cloudevent
 from tests.support.kafka import Bus
 
 OPENED = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-CONSUMED = ("cases.opened", "referrals.events", "stabilization.recorded", "interviews.requested")
+CONSUMED = ("cases.opened", "referrals.events", "stabilization.recorded", "interviews.requested", "services.events")
 EVENTS = "stabilization.events"
 DEFERRED, CLEARED = "casework.interview.deferred.v1", "casework.interview.cleared.v1"
 PROGRESSED = "casework.stabilization.progressed.v1"

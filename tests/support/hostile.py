@@ -41,10 +41,10 @@ INTERNAL_TYPES: dict[str, tuple[str, ...]] = {
     "intake.events": (EncounterUnprocessable.TYPE,),
     "referrals.events": tuple(p.TYPE for p in REFERRAL_EVENTS),
     "stabilization.events": tuple(p.TYPE for p in STABILIZATION_EVENTS),
+    "services.events": tuple(p.TYPE for p in SERVICE_EVENTS),
     "certifications.events": tuple(p.TYPE for p in CERTIFICATION_EVENTS),
     "notifications.events": tuple(p.TYPE for p in NOTIFICATION_EVENTS),
     "audit.events": (AuditRecorded.TYPE,),
-    "services.events": tuple(p.TYPE for p in SERVICE_EVENTS),
 }
 INBOUND_TYPES: dict[str, str] = {
     "encounters.reported": "casework.encounter.reported.v1",

@@ -1,5 +1,5 @@
 """Services are not conditioned on cooperation (rule 1, M2): the stabilization service reads
-exactly its four topics and publishes only stabilization events. (What every service must
+exactly its five topics and publishes only stabilization events. (What every service must
 do, and what no unconditional service may read or import, is checked for all of them in
 ``test_topology``.)"""
 
@@ -9,10 +9,10 @@ from services.stabilization.app import bootstrap
 from shared.settings import Settings
 
 PREFIX = "topo."
-CONSUMED = {"cases.opened", "referrals.events", "stabilization.recorded", "interviews.requested"}
+CONSUMED = {"cases.opened", "referrals.events", "stabilization.recorded", "interviews.requested", "services.events"}
 
 
-def test_it_consumes_exactly_its_four_topics() -> None:
+def test_it_consumes_exactly_its_five_topics() -> None:
     service = bootstrap(Settings(topic_prefix=PREFIX))
     assert {t.name.removeprefix(PREFIX) for sub in service.broker.subscribers for t in sub.topics} == CONSUMED
 
