@@ -50,17 +50,19 @@ def check(raw: bytes) -> tuple[str, str, bytes]:
     return payload.TOPIC, event.data.subject, raw
 
 
-def fill(text: str, case_id: str | None, referral_id: str | None, encounter_id: str | None = None) -> bytes:
+def fill(text: str, case_id: str | None, referral_id: str | None, encounter_id: str | None = None,
+         service_request_id: str | None = None) -> bytes:
     """Fill the example files' placeholders: a fresh id per publish, and the case's ids."""
     short = uuid.uuid4().hex[:8]
     values = {"${UUID}": str(uuid.uuid4()), "${SHORT}": short,
               "${CASE_ID}": case_id or os.environ.get("CASE_ID") or None,
               "${REFERRAL_ID}": referral_id or os.environ.get("REFERRAL_ID") or None,
-              "${ENCOUNTER_ID}": encounter_id or os.environ.get("ENCOUNTER_ID") or None}
+              "${ENCOUNTER_ID}": encounter_id or os.environ.get("ENCOUNTER_ID") or None,
+              "${SERVICE_REQUEST_ID}": service_request_id or os.environ.get("SERVICE_REQUEST_ID") or None}
     for placeholder, value in values.items():
         if placeholder in text:
             if value is None:
-                name = placeholder.strip("${}").lower().replace("_id", "")
+                name = placeholder.strip("${}").lower().removesuffix("_id").replace("_", "-")
                 console.print(f"[red]this file needs[/] --{name} (it contains {placeholder})")
                 raise typer.Exit(2)
             text = text.replace(placeholder, value)
@@ -88,13 +90,16 @@ def register(app: typer.Typer) -> None:
                 case: str | None = typer.Option(None, "--case", help="fills ${CASE_ID} (also $CASE_ID)"),
                 referral: str | None = typer.Option(None, "--referral", help="fills ${REFERRAL_ID}"),
                 encounter: str | None = typer.Option(None, "--encounter", help="fills ${ENCOUNTER_ID}"),
+                service_request: str | None = typer.Option(None, "--service-request",
+                                                           help="fills ${SERVICE_REQUEST_ID}"),
                 dry_run: bool = typer.Option(False, "--dry-run", help="validate only")) -> None:
         """Validate events against the v1 contract and publish them to their topics.
 
         Placeholders in the files are filled: ${UUID} (a fresh event id), ${SHORT},
-        ${CASE_ID} (--case), ${REFERRAL_ID} (--referral) and ${ENCOUNTER_ID} (--encounter).
+        ${CASE_ID} (--case), ${REFERRAL_ID} (--referral), ${ENCOUNTER_ID} (--encounter) and
+        ${SERVICE_REQUEST_ID} (--service-request).
         """
-        items = [check(fill(path.read_text(), case, referral, encounter)) for path in files]
+        items = [check(fill(path.read_text(), case, referral, encounter, service_request)) for path in files]
         if dry_run:
             console.print(f"[green]valid[/]: {len(items)} event(s)")
             return
