@@ -3,7 +3,9 @@
 The simulation plays every outside party on the real topics: agencies publish encounters
 at a steady rate; specialists accept, decline or ignore their referrals by configurable
 shares; accepted cases get their stabilization milestones, interview requests and
-certification requests; certifying officials record signatures and grants. It watches
+certification requests; specialists ask providers from the directory for a service for
+some urgent needs, and the providers accept and complete, decline (the next one named is
+asked) or ignore them; certifying officials record signatures and grants. It watches
 the services' own events to react and to count. Everything it makes up is synthetic, and
 its people have made-up names (the intake vault keeps them; nothing else should).
 """
@@ -37,7 +39,7 @@ AGENCIES = [("TX-DPS", "state", "US-TX"), ("HPD", "local", "US-TX"), ("LAPD", "l
 NEEDS = ["medical", "shelter", "safety", "food", "clothing", "legal", "childcare"]
 GIVEN = ["Ana", "Li", "Minh", "Fatima", "Rosa", "Jean", "Maria", "Wei", "Amal", "Lucia"]
 FAMILY = ["Garcia", "Nguyen", "Chen", "Haddad", "Pierre", "Lopez", "Tran", "Ramirez"]
-WATCHED = ("cases.opened", "referrals.events", "stabilization.events", "certifications.events")
+WATCHED = ("cases.opened", "referrals.events", "stabilization.events", "certifications.events", "services.events")
 # Every topic a service consumes has a dead-letter topic (the status streams have no reader here).
 DLQ_TOPICS = sorted(dlq(t) for t in CATALOGUE if t not in ("cases.status", "certifications.status"))
 
@@ -52,6 +54,8 @@ class Shares:
     interviews: float = 0.6  # of accepted cases, an interview is requested
     certifications: float = 0.35  # of accepted cases, a certification is requested
     malformed: float = 0.0  # of encounters, sent broken (the DLQ and an alert)
+    services: float = 0.5  # of an accepted case's urgent needs, met through a provider from the directory
+    provider_declines: float = 0.2  # of service requests, declined by the provider (the rest: completed)
 
 
 @dataclass
@@ -65,6 +69,7 @@ class Summary:
     unassigned_events: int = 0
     interviews: dict[str, str] = field(default_factory=dict)  # interview id -> cleared/deferred
     certifications: dict[str, str] = field(default_factory=dict)  # certification id -> status
+    services: dict[str, str] = field(default_factory=dict)  # service request id -> what became of it
     dead_letters: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
 
@@ -80,6 +85,8 @@ class Summary:
             ("unassigned alerts", str(self.unassigned_events)),
             ("interviews cleared / deferred", f"{interviews['cleared']} / {interviews['deferred']}"),
             ("certifications by status", ", ".join(f"{k} {v}" for k, v in sorted(certs.items())) or "none"),
+            ("service requests by outcome", ", ".join(f"{k} {v}" for k, v in
+                                                      sorted(Counter(self.services.values()).items())) or "none"),
             ("dead letters (new)", ", ".join(f"{k} {v}" for k, v in self.dead_letters.items() if v) or "none"),
             ("elapsed", f"{self.elapsed:.1f} s"),
         ]
@@ -104,6 +111,7 @@ class Simulation:
         self.case_of: dict[str, str] = {}  # case id -> encounter id
         self.answered: set[str] = set()  # referral ids already answered
         self.followed: set[str] = set()  # cases whose follow-up was published
+        self.providers: dict[str, dict[str, Any]] = {}  # the directory, read at the start
         self.producer: AIOKafkaProducer | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
 
@@ -197,6 +205,8 @@ class Simulation:
             s.interviews.setdefault(data["interview_id"], "deferred")
         elif topic == "certifications.events" and "status" in data and data.get("certification_id"):
             s.certifications[data["certification_id"]] = data["status"]
+        elif topic == "services.events":
+            self.on_service(kind.removeprefix("casework.service.").removesuffix(".v1"), data)
 
     def answer(self, assigned: dict[str, Any]) -> None:
         referral = assigned["referral_id"]
@@ -225,7 +235,13 @@ class Simulation:
         steps.append({"kind": "rights_explained"})
         if encounter["person"]["age_estimate"] < 18 and self.rng.random() < 0.9:
             steps.insert(0, {"kind": "hhs_notified"})
+        through_providers = [need for need in encounter["urgent_needs"] if self.rng.random() < self.shares.services
+                             and self.provider_for(need, encounter)]
+        steps = [m for m in steps if not (m["kind"] == "urgent_need_met" and m["need"] in through_providers)]
         delay = 0.0
+        for need in through_providers:
+            provider_id = self.provider_for(need, encounter)
+            self.later(0.3, partial(self.request_service, case_id, by, need, provider_id))
         for milestone in steps:
             delay += self.rng.uniform(0.05, 0.4)
             record = {"case_id": case_id, "recorded_by": by, "milestone": milestone}
@@ -235,6 +251,67 @@ class Simulation:
             self.later(delay + 0.3, lambda: self.request_interview(case_id, encounter))
         if self.rng.random() < self.shares.certifications:
             self.later(delay + 0.5, lambda: self.request_certification(case_id, encounter))
+
+    def provider_for(self, need: str, encounter: dict[str, Any], asked: frozenset[str] = frozenset()) -> str | None:
+        """A provider from the directory serving the need where the person is, accepting, not asked yet."""
+        region = encounter["region"]
+        for provider_id, p in sorted(self.providers.items()):
+            covers = any(r in ("*", region) or region.startswith(f"{r}-") for r in p.get("regions", ()))
+            if need in p.get("kinds", ()) and covers and p.get("accepting", True) and provider_id not in asked:
+                return provider_id
+        return None
+
+    async def request_service(self, case_id: str, by: dict[str, str], need: str, provider_id: str | None) -> None:
+        if provider_id is None:
+            return
+        await self.publish("services.requested", "casework.service.requested.v1", case_id, {
+            "case_id": case_id, "service_request_id": f"sr-{uuid.uuid4().hex[:12]}", "provider_id": provider_id,
+            "need": need, "requested_by": by, "share": self.rng.choice([[], ["case_status"], ["identity", "contact"]])})
+
+    def on_service(self, kind: str, data: dict[str, Any]) -> None:
+        """A provider answers what it was sent; a specialist asks the next provider named after a decline."""
+        request_id, case_id = data.get("service_request_id", ""), data["case_id"]
+        self.summary.services[request_id] = kind.removeprefix("request_")
+        if kind == "request_sent":
+            respond = "declined" if self.rng.random() < self.shares.provider_declines else "accepted"
+            answer = {"case_id": case_id, "service_request_id": request_id, "provider_id": data["provider_id"]}
+
+            async def answered() -> None:
+                await self.publish("services.responded", "casework.service.responded.v1", case_id, answer | (
+                    {"response": "declined", "reason": "no_capacity"} if respond == "declined"
+                    else {"response": "accepted"}))
+                if respond == "accepted":
+                    await asyncio.sleep(self.rng.uniform(0.1, self.respond_within))
+                    await self.publish("services.responded", "casework.service.responded.v1", case_id,
+                                       answer | {"response": "completed"})
+            self.later(self.rng.uniform(0.05, self.respond_within), answered)
+        elif kind == "declined" and data.get("next_provider_id"):
+            by = {"id": data["specialist_id"], "role": "victim_specialist"}
+            self.later(0.1, partial(self.request_service, case_id, by, data["need"], data["next_provider_id"]))
+
+    async def read_directory(self) -> None:
+        """The provider directory as it stands (``providers.registered``, compacted: the last word wins)."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
+                                    enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partition = TopicPartition(self.settings.topic("providers.registered"), 0)
+            consumer.assign([partition])
+            await consumer.seek_to_beginning(partition)
+            end = (await consumer.end_offsets([partition]))[partition]
+            while await consumer.position(partition) < end:
+                for records in (await consumer.getmany(partition, timeout_ms=500)).values():
+                    for record in records:
+                        key = record.key.decode() if record.key else ""
+                        if record.value is None:
+                            self.providers.pop(key, None)
+                            continue
+                        try:
+                            self.providers[key] = json.loads(record.value)["data"]
+                        except (ValueError, KeyError, TypeError):
+                            continue
+        finally:
+            await consumer.stop()
 
     async def request_interview(self, case_id: str, encounter: dict[str, Any]) -> None:
         location = self.rng.choices(["neutral", "shelter", "police_station"], weights=[0.6, 0.25, 0.15])[0]
@@ -282,6 +359,7 @@ class Simulation:
                                     group_id=f"{self.settings.topic_prefix}casework.simulate.{self.run}",
                                     auto_offset_reset="latest", enable_auto_commit=False)
         await self.producer.start()
+        await self.read_directory()
         await consumer.start()
         try:
             before = await self.dlq_offsets(consumer)

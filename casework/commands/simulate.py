@@ -26,13 +26,15 @@ def register(app: typer.Typer) -> None:
         interviews: float = typer.Option(0.6, min=0, max=1, help="share of accepted cases with an interview"),
         certifications: float = typer.Option(0.35, min=0, max=1, help="share with a certification request"),
         malformed: float = typer.Option(0.02, min=0, max=1, help="share of broken encounters"),
+        services: float = typer.Option(0.5, min=0, max=1, help="share of urgent needs met through a provider"),
+        provider_declines: float = typer.Option(0.2, min=0, max=1, help="share of service requests declined"),
         seed: int | None = typer.Option(None, help="for a repeatable run"),
         settle: float = typer.Option(10.0, help="seconds to keep watching after the last reaction"),
     ) -> None:
         """Agencies report, specialists accept/decline/ignore, milestones, interviews, certifications."""
         if accept + decline > 1:
             raise typer.BadParameter("--accept plus --decline must be at most 1")
-        shares = Shares(accept, decline, minors, interviews, certifications, malformed)
+        shares = Shares(accept, decline, minors, interviews, certifications, malformed, services, provider_declines)
         simulation = Simulation(Settings(), encounters, rate, shares=shares, seed=seed)
         with Progress(TextColumn("[bold]reporting encounters"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as bar:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import yaml
 from pymongo import AsyncMongoClient
 
 from casework.simulation import Shares, Simulation
@@ -28,6 +29,7 @@ from tests.support.kafka import Bus
 from tests.support.system import SERVICES, System, e2e_settings, running
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -158,9 +160,32 @@ async def test_a_minors_hhs_notice_is_due_reminded_and_done(system, bus) -> None
         await system.restart("stabilization", kill=False, CASEWORK_CLOCK_OFFSET_SECONDS="0")
 
 
+async def test_simulated_specialists_meet_urgent_needs_through_providers_from_the_directory(
+        system, bus, tmp_path: Path) -> None:
+    system.load_registrations("providers", tmp_path / "providers.yaml", yaml.safe_load(
+        (ROOT / "examples" / "providers.yaml").read_text()))
+    simulation = Simulation(system.settings, 30, rate=10, seed=11, respond_within=0.5,
+                            shares=Shares(accept=1.0, decline=0.0, certifications=0.0, interviews=0.0, services=1.0,
+                                          provider_declines=0.3))
+    summary = await simulation.execute(settle=3.0)
+    outcomes = Counter(summary.services.values())
+    assert outcomes["completed"] > 0 and outcomes["declined"] > 0, outcomes
+    assert "refused" not in outcomes and "response_refused" not in outcomes, outcomes
+    texas = [c for c in summary.accepted if simulation.encounters[simulation.case_of[c]]["region"] == "US-TX"
+             and simulation.encounters[simulation.case_of[c]]["urgent_needs"]]
+    snapshots = {e["subject"]: e["data"] for e in await bus.events("cases.status", where=lambda e: e["subject"] in
+                                                                   summary.accepted)}
+    providers = {p["provider_id"] for p in yaml.safe_load((ROOT / "examples" / "providers.yaml").read_text())[
+        "providers"]}
+    assert not [p for p in providers if p in json.dumps(snapshots)]  # no provider named on the status stream
+    served = [c for c in texas if any(s["status"] == "completed" for s in snapshots[c]["services"])]
+    assert served, texas
+
+
 async def test_each_service_killed_once_during_500_encounters_loses_and_duplicates_nothing(system, bus) -> None:
     simulation = Simulation(system.settings, 500, rate=25, seed=7, respond_within=1.0,
-                            shares=Shares(accept=0.8, decline=0.1, certifications=0.3, interviews=0.5))
+                            shares=Shares(accept=0.8, decline=0.1, certifications=0.3, interviews=0.5,
+                                          services=0.5))
 
     async def kill_each_once() -> None:
         for name in SERVICES:
