@@ -47,6 +47,8 @@ _TOPICS = (
     TopicSpec("referrals.reassigned", inbound=True),
     TopicSpec("services.requested", inbound=True),
     TopicSpec("services.responded", inbound=True),
+    TopicSpec("consents.recorded", inbound=True),
+    TopicSpec("consents.revoked", inbound=True),
     # Restricted though inbound: a T or U request or record reveals that such a case exists.
     TopicSpec("certifications.requested", inbound=True, restricted=True),
     TopicSpec("certifications.recorded", inbound=True, restricted=True),

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from shared.audit import AuditTrail
 from shared.contracts.audit import AuditRecorded
 from shared.contracts.common import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, REGION_PATTERN
-from shared.contracts.inbound import EncounterReported, EncounterWithdrawn
+from shared.contracts.inbound import ConsentRecorded, ConsentRevoked, EncounterReported, EncounterWithdrawn
 from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn, EncounterUnprocessable
 from shared.contracts.referrals import REFERRAL_EVENTS
 from shared.credentials import Credential, vault_reader_credential
@@ -38,7 +38,7 @@ from shared.kit.service import Service, process_app
 from shared.kit.workflow import Workflow
 from shared.settings import Settings
 
-from . import domain, holders, identity, legacy, vault
+from . import consents, domain, holders, identity, legacy, vault
 from .state import CaseFile
 
 _ID = re.compile(IDENTIFIER_PATTERN)
@@ -81,7 +81,17 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRin
                     on_invalid=partial(unprocessable, clock=service.clock))
     service.produces(CaseOpened, CaseCorrected, CaseWithdrawn, EncounterUnprocessable)
     serve_identities(service, cases, keyring, credential)
+    keep_consents(service)
     return service
+
+
+def keep_consents(service: Service) -> None:
+    """The person's consents to disclose (``consents.recorded``, ``consents.revoked``): the
+    vault's owner is the one to ask whether a recipient may see a scope (P2)."""
+    kept = service.workflow(consents.COLLECTION, consents.CaseConsents, Pure(consents.decide),
+                            aggregate_id=lambda e: e.data.case_id)
+    service.consume(ConsentRecorded, handler=kept)
+    service.consume(ConsentRevoked, handler=kept)
 
 
 def serve_identities(service: Service, cases: Workflow[CaseFile], keyring: KeyRing, credential: Credential) -> None:

@@ -7,7 +7,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shared.contracts.common import (
     REGION_OR_ANY_PATTERN,
@@ -461,6 +461,59 @@ class ServiceResponded(Payload):
     reason: ServiceDeclineReason | None = None
 
 
+class ConsentForm(StrEnum):
+    """How the person gave consent. Only ``written`` and ``electronic`` let anything be
+    disclosed (P2: informed, written consent); ``verbal`` is recorded, and discloses nothing."""
+
+    WRITTEN = "written"
+    ELECTRONIC = "electronic"
+    VERBAL = "verbal"
+
+
+class RecipientKind(StrEnum):
+    SERVICE_PROVIDER = "service_provider"
+    TASK_FORCE = "task_force"
+    AGENCY = "agency"
+
+
+class ConsentRecipient(Contract):
+    kind: RecipientKind
+    id: Identifier
+
+
+class ConsentRecorded(Payload):
+    """The person consented to let one recipient see some of what the vault holds, until
+    ``expires_at`` (reasonably time-limited) or a revocation, whichever comes first."""
+
+    TYPE = "casework.consent.recorded.v1"
+    TOPIC = "consents.recorded"
+
+    case_id: Identifier
+    consent_id: Identifier
+    recorded_by: Actor
+    scope: list[ConsentScope] = Field(min_length=1, max_length=len(ConsentScope))
+    recipient: ConsentRecipient
+    form: ConsentForm
+    given_at: Timestamp
+    expires_at: Timestamp
+
+    @model_validator(mode="after")
+    def _time_limited(self) -> ConsentRecorded:
+        if self.expires_at <= self.given_at:
+            raise ValueError("expires_at must be after given_at")
+        return self
+
+
+class ConsentRevoked(Payload):
+    TYPE = "casework.consent.revoked.v1"
+    TOPIC = "consents.revoked"
+
+    case_id: Identifier
+    consent_id: Identifier
+    revoked_by: Actor
+    at: Timestamp
+
+
 INBOUND: tuple[type[Payload], ...] = (
     EncounterReported,
     EncounterWithdrawn,
@@ -469,6 +522,8 @@ INBOUND: tuple[type[Payload], ...] = (
     ReferralReassigned,
     ServiceRequested,
     ServiceResponded,
+    ConsentRecorded,
+    ConsentRevoked,
     SpecialistRegistered,
     ProviderRegistered,
     ReferralResponded,

@@ -67,7 +67,9 @@ CASE_LIFE_TYPES: dict[str, str] = {
 DIRECTORY_TYPES: dict[str, str] = {"providers.registered": "casework.provider.registered.v1"}
 SERVICE_TYPES: dict[str, str] = {"services.requested": "casework.service.requested.v1",
                                  "services.responded": "casework.service.responded.v1"}
-HOSTILE_ONLY: dict[str, str] = CASE_LIFE_TYPES | DIRECTORY_TYPES | SERVICE_TYPES
+CONSENT_TYPES: dict[str, str] = {"consents.recorded": "casework.consent.recorded.v1",
+                                 "consents.revoked": "casework.consent.revoked.v1"}
+HOSTILE_ONLY: dict[str, str] = CASE_LIFE_TYPES | DIRECTORY_TYPES | SERVICE_TYPES | CONSENT_TYPES
 TOPICS: tuple[str, ...] = (*INBOUND_TYPES, *HOSTILE_ONLY, *INTERNAL_TYPES)
 assert set(INBOUND_TYPES) | set(HOSTILE_ONLY) == INBOUND_TOPICS
 
@@ -301,6 +303,15 @@ class Fuzz:
             data |= ({"need": "shelter", "requested_by": {"id": "vs-any-1", "role": "victim_specialist"},
                       "share": ["identity"]} if topic == "services.requested" else {"response": "accepted"})
             return events.cloudevent(SERVICE_TYPES[topic], data, subject=case_id, event_id=self._id(),
+                                     source="app/fuzz") | {"time": AT}
+        if topic in CONSENT_TYPES:
+            actor = {"id": "vs-any-1", "role": "victim_specialist"}
+            data = {"case_id": case_id, "consent_id": f"cs-{self._id()}"}
+            data |= ({"recorded_by": actor, "scope": ["identity"], "form": "written",
+                      "recipient": {"kind": "service_provider", "id": "pr-fz"},
+                      "given_at": AT, "expires_at": "2027-05-30T08:15:00+00:00"}
+                     if topic == "consents.recorded" else {"revoked_by": actor, "at": AT})
+            return events.cloudevent(CONSENT_TYPES[topic], data, subject=case_id, event_id=self._id(),
                                      source="app/fuzz") | {"time": AT}
         if topic in CASE_LIFE_TYPES:
             actor = {"id": "vs-any-1", "role": "victim_specialist"}

@@ -45,7 +45,7 @@ class Intake:
 
 def case_file(intake: Intake) -> dict:
     """The stored case file's state, to alter in place (the in-memory store's own document)."""
-    cases, _ = intake.service.workflows
+    cases, *_ = intake.service.workflows
     state: dict = cases.store.docs["TX-DPS|ENC-path"]["state"]
     return state
 
@@ -56,7 +56,7 @@ def holder_headers(actor: str = "sp-1", role: str = "specialist") -> dict[str, s
 
 async def seed(service: Service) -> None:
     """A case opened from a canary report, accepted by sp-1."""
-    cases, held = service.workflows
+    cases, held, _ = service.workflows
     parsed = reader(EncounterReported).validate_json(events.encode(events.encounter("ENC-path")))
     await cases.handle([Inbound(id=parsed.id, type=parsed.type, data=parsed.data, subject=parsed.subject,
                                 source=parsed.source)])

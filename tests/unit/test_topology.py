@@ -70,6 +70,18 @@ def test_assistance_never_reads_certification_or_prosecution(service: str) -> No
 
 
 @pytest.mark.parametrize("service", sorted(UNCONDITIONAL & set(SERVICES)))
+def test_no_decision_to_assist_reads_a_consent(service: str) -> None:
+    """P2: consent is never a condition of service; it gates only what a recipient may see."""
+    assert {"consents.recorded", "consents.revoked"} <= set(CATALOGUE)
+    assert not [t for t in subscribed_topics(service) if t.startswith("consents.")]
+    for path in sorted((ROOT / "services" / service).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert not [a.name for a in node.names if a.name.startswith("Consent") and a.name != "ConsentScope"], \
+                    path.name
+
+
+@pytest.mark.parametrize("service", sorted(UNCONDITIONAL & set(SERVICES)))
 def test_assistance_imports_no_certification_contract(service: str) -> None:
     modules = sorted((ROOT / "services" / service).glob("*.py"))
     assert modules
