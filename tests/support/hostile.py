@@ -26,6 +26,7 @@ from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn, En
 from shared.contracts.notifications import NOTIFICATION_EVENTS
 from shared.contracts.referrals import REFERRAL_EVENTS
 from shared.contracts.stabilization import STABILIZATION_EVENTS
+from shared.contracts.support import SERVICE_EVENTS
 from shared.topics import CATALOGUE, INBOUND_TOPICS
 from tests.support import events
 
@@ -40,6 +41,7 @@ INTERNAL_TYPES: dict[str, tuple[str, ...]] = {
     "intake.events": (EncounterUnprocessable.TYPE,),
     "referrals.events": tuple(p.TYPE for p in REFERRAL_EVENTS),
     "stabilization.events": tuple(p.TYPE for p in STABILIZATION_EVENTS),
+    "services.events": tuple(p.TYPE for p in SERVICE_EVENTS),
     "certifications.events": tuple(p.TYPE for p in CERTIFICATION_EVENTS),
     "notifications.events": tuple(p.TYPE for p in NOTIFICATION_EVENTS),
     "audit.events": (AuditRecorded.TYPE,),
