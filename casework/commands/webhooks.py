@@ -15,7 +15,8 @@ def register(app: typer.Typer) -> None:
     webhook = typer.Typer(help="Signed notification webhooks (X-Casework-Signature).", no_args_is_help=True)
 
     @webhook.command("secret")
-    def secret(recipient_id: Annotated[str, typer.Argument(help="The roster specialist_id of the receiver")]) -> None:
+    def secret(recipient_id: Annotated[str, typer.Argument(
+            help="The receiver's roster specialist_id, or a provider's provider_id")]) -> None:
         """Print the secret a receiver verifies its webhooks with (derived from the signing key)."""
         typer.echo(recipient_secret(signing_key(Settings()), recipient_id))
 

@@ -1,5 +1,5 @@
-"""The notify service: the ``*.events`` topics in; e-mail, signed webhooks and
-``notifications.events`` out.
+"""The notify service: the ``*.events`` topics, the roster and the provider directory in;
+e-mail, signed webhooks and ``notifications.events`` out.
 
 Run it with ``faststream run --factory services.notify.app:create_app``.
 """
@@ -16,11 +16,12 @@ from faststream import FastStream
 from pymongo import IndexModel
 
 from shared.contracts.certifications import CERTIFICATION_EVENTS
-from shared.contracts.inbound import SpecialistRegistered
+from shared.contracts.inbound import ProviderRegistered, SpecialistRegistered
 from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn, EncounterUnprocessable
 from shared.contracts.notifications import NotificationFailed, NotificationSent
 from shared.contracts.referrals import REFERRAL_EVENTS
 from shared.contracts.stabilization import STABILIZATION_EVENTS
+from shared.contracts.support import SERVICE_EVENTS
 from shared.kit import Clock, Inbound
 from shared.kit.decision import Decide
 from shared.kit.service import Service, process_app
@@ -65,8 +66,8 @@ class Notify:
 def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int | None = None,
               wall_clock: Callable[[], float] = time.time) -> Service:
     service = Service("notify", settings, clock=clock, ops_port=ops_port,
-                      description="Tells specialists, supervisors and officers what needs them, by "
-                                  "e-mail and signed webhooks: case ids only, never the person.")
+                      description="Tells specialists, supervisors, officers and support-service providers "
+                                  "what needs them, by e-mail and signed webhooks: case ids only, never the person.")
     store = DirectoryStore(service.db)
     delivery = settings.notify.delivery
     policy = state.Policy.from_settings(settings.notify)
@@ -107,10 +108,14 @@ class RoutingDecision:
 def _subscribe(service: Service, notify: Notify) -> None:
     service.consume(SpecialistRegistered, handler=notify.store.apply_roster, tombstones=True,
                     description="The roster: who to reach, and how")
+    service.consume(ProviderRegistered, handler=notify.store.apply_providers, tombstones=True,
+                    description="The provider directory: how to reach each support-service provider "
+                                "(a null value removes)")
     service.consume(CaseOpened, CaseCorrected, CaseWithdrawn, handler=notify.on_cases,
                     description="Each case's region and agency (a withdrawal is told from the referral "
                                 "service's closure)")
-    for payloads in ((EncounterUnprocessable,), REFERRAL_EVENTS, STABILIZATION_EVENTS, CERTIFICATION_EVENTS):
+    for payloads in ((EncounterUnprocessable,), REFERRAL_EVENTS, STABILIZATION_EVENTS, CERTIFICATION_EVENTS,
+                     SERVICE_EVENTS):
         service.consume(*payloads, handler=notify.on_events)
     service.produces(NotificationSent, NotificationFailed)
     service.on_startup(notify.store.ensure_indexes)
@@ -118,7 +123,11 @@ def _subscribe(service: Service, notify: Notify) -> None:
     async def load_roster() -> None:
         await notify.store.load_roster(service.settings)
 
+    async def load_providers() -> None:
+        await notify.store.load_providers(service.settings)
+
     service.on_startup(load_roster)
+    service.on_startup(load_providers)
     service.on_shutdown(notify.stop_sending)
 
 

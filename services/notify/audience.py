@@ -1,7 +1,8 @@
-"""Who a notification goes to: roster contacts and the rules that pick them (pure).
+"""Who a notification goes to: roster and provider contacts and the rules that pick them (pure).
 
-Contacts come from ``roster.specialists``; the requesting officer's address comes with the
-interview events. Only what delivery needs is kept: no names (P3, collect the minimum).
+Contacts come from ``roster.specialists`` and, for support-service providers, from
+``providers.registered``; the requesting officer's address comes with the interview events.
+Only what delivery needs is kept: no people's names (P3, collect the minimum).
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ class Contact(BaseModel):
     def officer(cls, officer_id: str, email: str | None) -> Contact:
         return cls(id=f"officer:{officer_id}", role=RecipientRole.OFFICER, email=email)
 
+    @classmethod
+    def provider(cls, provider_id: str, email: str | None = None, webhook_url: str | None = None) -> Contact:
+        """A support-service provider (an organisation, never a person), by its directory id."""
+        return cls(id=provider_id, role=RecipientRole.SERVICE_PROVIDER, email=email, webhook_url=webhook_url)
+
     @property
     def channels(self) -> list[Channel]:
         return [Channel.EMAIL, Channel.WEBHOOK] if self.webhook_url else [Channel.EMAIL]
@@ -61,11 +67,16 @@ class Directory:
     rostered: tuple[Contact, ...] = ()  # every supervisor on the roster, on duty or not
     case_specialists: dict[str, str] = field(default_factory=dict)  # case id -> specialist
     case_regions: dict[str, str] = field(default_factory=dict)  # case id -> region
+    providers: dict[str, Contact] = field(default_factory=dict)  # named providers by id
 
     def contact(self, specialist_id: str) -> Contact:
         """A named specialist; one not on file yet is kept, to be looked up when sending."""
         return self.contacts.get(specialist_id) or Contact(id=specialist_id,
                                                            role=RecipientRole.VICTIM_SPECIALIST)
+
+    def provider(self, provider_id: str) -> Contact:
+        """A named provider; one not in the directory here yet is kept, to be looked up when sending."""
+        return self.providers.get(provider_id) or Contact.provider(provider_id)
 
     def case_specialist(self, case_id: str) -> list[Contact]:
         holder = self.case_specialists.get(case_id)

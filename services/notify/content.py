@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared.contracts.inbound import ServiceDeclineReason, ServiceResponded
+from shared.contracts.notifications import RecipientRole
+
 from .kinds import Kind
 from .state import Delivery, Notification
 
@@ -34,6 +37,9 @@ TITLES = {
     Kind.CASE_REOPENED: "Case reopened",
     Kind.CASE_WITHDRAWN: "Case withdrawn",
     Kind.CASE_NEEDS_HOLDER: "Case needs a new specialist",
+    Kind.SERVICE_REQUESTED: "Service requested",
+    Kind.SERVICE_DECLINED: "Service request declined",
+    Kind.SERVICE_UNANSWERED: "Service request unanswered",
 }
 REASONS = {"handover": "a handover", "conflict_of_interest": "a conflict of interest", "workload": "workload",
            "language": "language", "other": "another reason"}
@@ -48,6 +54,15 @@ GATES = {
     "specialist_not_engaged": "The victim specialist must accept the referral first.",
     "stabilization_period": "Give the person time to stabilize (rule D6), until {stabilization_ends_at}.",
 }
+SERVICE_DECLINES = {"no_capacity": "no capacity", "not_eligible": "not eligible", "language": "language",
+                    "out_of_area": "out of its area", "unreachable": "could not reach the person",
+                    "other": "another reason"}
+# The footnote under every message: to the team working the case, or to a provider outside it.
+TEAM_NOTE = ("casework notifications. This message names the case, never the person: look people up only in "
+             "the case system, and do not forward it outside the team working the case.")
+PROVIDER_NOTE = ("casework notifications. This message names the case, never the person: the victim "
+                 "specialist shares more only where the person consents to it. Do not forward it beyond "
+                 "the staff who will provide the service.")
 
 
 @dataclass(frozen=True)
@@ -57,8 +72,12 @@ class Message:
     summary: str
     actions: list[str]
     deadline: str | None
-    link: str | None
+    link: str | None  # the case in the dashboard: only for the team working the case
     facts: list[tuple[str, str]] = field(default_factory=list)
+    note: str = TEAM_NOTE
+    # Where, under a recorded consent, a provider will read what the person agreed to share
+    # (identity, contact): not built yet, so always None; the templates show it when set.
+    disclosure_link: str | None = None
 
 
 def when(value: Any) -> str:
@@ -211,6 +230,42 @@ def _unprocessable(f: Facts, n: Notification) -> tuple[str, list[str]]:
              "is connected to a victim specialist now (rule D2)."])
 
 
+def _need(f: Facts) -> str:
+    return f["need"].replace("_", " ")
+
+
+def _service_requested(f: Facts, n: Notification) -> tuple[str, list[str]]:
+    languages = f"The person's languages: {f['languages']}." if f["languages"] not in ("none", "unknown") \
+        else "No language of the person is on record yet."
+    reasons = ", ".join(r.value for r in ServiceDeclineReason)
+    return (f"A victim specialist asks you to provide {_need(f)} for case {n.reference} (service request "
+            f"{f['service_request_id']}). {languages}",
+            [f"Answer before the deadline with a {ServiceResponded.TYPE} event on {ServiceResponded.TOPIC} "
+             f"naming case {n.reference}, service request {f['service_request_id']} and your provider id "
+             f"{f['provider_id']}: response accepted, or declined with a reason ({reasons}).",
+             "Once the service has been provided, answer again with response completed.",
+             "Unanswered by the deadline, the request goes back to the specialist, who may ask another provider."])
+
+
+def _next_provider(f: Facts) -> str:
+    if "next_provider_id" in f:
+        return (f"The next matching provider not yet asked is {f['next_provider_id']}: request the service "
+                "from them if it still fits.")
+    return "No other matching provider is left to ask: find another way to meet the need, or ask a supervisor."
+
+
+def _service_declined(f: Facts, n: Notification) -> tuple[str, list[str]]:
+    reason = SERVICE_DECLINES.get(f["reason"], "no reason given")
+    return (f"Provider {f['provider_id']} declined service request {f['service_request_id']} ({_need(f)}) "
+            f"on case {n.reference}: {reason}.", [_next_provider(f)])
+
+
+def _service_unanswered(f: Facts, n: Notification) -> tuple[str, list[str]]:
+    return (f"Provider {f['provider_id']} did not answer service request {f['service_request_id']} "
+            f"({_need(f)}) on case {n.reference} by {f['respond_by']}.",
+            [_next_provider(f), f"Provider {f['provider_id']} may still answer; the request stays open until then."])
+
+
 WORDING: dict[Kind, Wording] = {
     Kind.REFERRAL_ASSIGNED: _assigned, Kind.REFERRAL_ESCALATED: _escalated,
     Kind.CASE_UNASSIGNED: _unassigned, Kind.INTERVIEW_DEFERRED: _deferred,
@@ -220,6 +275,8 @@ WORDING: dict[Kind, Wording] = {
     Kind.ENCOUNTER_UNPROCESSABLE: _unprocessable,
     Kind.REFERRAL_REASSIGNED: _reassigned, Kind.HANDED_OVER: _handed_over, Kind.CASE_CLOSED: _closed,
     Kind.CASE_WITHDRAWN: _withdrawn, Kind.CASE_REOPENED: _reopened, Kind.CASE_NEEDS_HOLDER: _needs_holder,
+    Kind.SERVICE_REQUESTED: _service_requested, Kind.SERVICE_DECLINED: _service_declined,
+    Kind.SERVICE_UNANSWERED: _service_unanswered,
 }
 
 
@@ -227,18 +284,22 @@ def _failed(n: Notification, failed: Delivery) -> tuple[str, list[str]]:
     return (f"The {TITLES[n.kind].lower()} notification for {n.reference} could not be delivered to "
             f"{failed.recipient_id} by {failed.channel.value} after {failed.attempts} attempt(s): "
             f"{failed.last_error or 'unknown error'}.",
-            [f"Reach {failed.recipient_id} another way, and check their contact details in the roster."])
+            [f"Reach {failed.recipient_id} another way, and check their contact details in the "
+             f"{'provider directory' if failed.role == RecipientRole.SERVICE_PROVIDER else 'roster'}."])
 
 
 def compose(n: Notification, d: Delivery, link_base: str) -> Message:
+    """A provider is outside the team working the case: no link into the case system for it."""
     facts = Facts({k: shown(v) for k, v in n.facts.items() if v is not None})
     if d.about is not None:
         summary, actions = _failed(n, n.deliveries[d.about])
     else:
         summary, actions = WORDING[n.kind](facts, n)
     title = TITLES[d.kind]
+    outside = d.role == RecipientRole.SERVICE_PROVIDER
     return Message(
         subject=f"{title}: {n.reference}", title=title, summary=summary, actions=actions,
         deadline=when(n.deadline) if n.deadline else None,
-        link=f"{link_base}{n.case_id}" if n.case_id else None,
-        facts=[(k.replace("_", " ").capitalize(), v) for k, v in facts.items()])
+        link=f"{link_base}{n.case_id}" if n.case_id and not outside else None,
+        facts=[(k.replace("_", " ").capitalize(), v) for k, v in facts.items()],
+        note=PROVIDER_NOTE if outside else TEAM_NOTE)

@@ -4,11 +4,15 @@
   much as delivery needs: role, regions, agency, duty, e-mail and webhook.
 * ``cases``: per case, what routing needs and the events may not repeat: region, agency,
   and which specialist holds the case now (from the referral and plan events).
+* ``providers``: the support-service providers' contacts (``providers.registered``,
+  compacted; a tombstone removes), kept by ``shared.registry`` (offset-guarded: a replay
+  never overwrites something newer): e-mail, webhook and name, nothing else.
 
-Both are plain idempotent upserts applied in topic order: a redelivered batch writes the
-same values again. Both are also kept in memory, for what every batch needs: the roster read
-again at most every ``FRESH_SECONDS`` (another instance may be the one consuming the roster
-topic), a case's record written only when it changes and trusted for ``FRESH_SECONDS``.
+These are idempotent writes applied in topic order: a redelivered batch writes the same
+values again. All are also kept in memory, for what every batch needs: the roster and the
+providers read again at most every ``FRESH_SECONDS`` (another instance may be the one
+consuming their topics), a case's record written only when it changes and trusted for
+``FRESH_SECONDS``.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from typing import Any
 from pymongo import ASCENDING, DeleteOne, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.contracts.inbound import SpecialistRegistered
+from shared import registry
+from shared.contracts.inbound import ProviderRegistered, SpecialistRegistered
 from shared.contracts.intake import CaseCorrected, CaseOpened
+from shared.contracts.notifications import RecipientRole
 from shared.contracts.referrals import CaseUnassigned, HolderKept, ReferralAccepted, ReferralAssigned
 from shared.contracts.stabilization import PlanEvent
 from shared.kit import Inbound
@@ -34,6 +40,8 @@ from shared.topicread import events_to_end
 from .audience import Contact, Directory
 
 ROSTER = TopicReader(SpecialistRegistered.TOPIC, (SpecialistRegistered,), strict_types=True, tombstones=True)
+PROVIDERS = TopicReader(ProviderRegistered.TOPIC, (ProviderRegistered,), strict_types=True, tombstones=True)
+PROVIDER_KEPT = ("name", "email", "webhook_url")  # how to reach a provider; not what it offers or where
 
 
 def case_facts(payload: Any) -> dict[str, Any] | None:
@@ -75,9 +83,12 @@ class DirectoryStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], clock: Callable[[], float] = time.monotonic) -> None:
         self.contacts = db["contacts"]
         self.cases = db["cases"]
+        self.providers = db["providers"]
         self.clock = clock
         self._roster: dict[str, Contact] = {}
         self._roster_read_at = -FRESH_SECONDS
+        self._providers: dict[str, Contact] = {}
+        self._providers_read_at = -FRESH_SECONDS
         self._facts: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()  # case -> (read at, record)
 
     async def ensure_indexes(self) -> None:
@@ -96,6 +107,11 @@ class DirectoryStore:
         for chunk in chunks(ops):  # in topic order: the last word wins
             await bulk_write(self.contacts, chunk, ordered=True)
         self._roster_read_at = -FRESH_SECONDS  # read again, with this change, when next needed
+        return []
+
+    async def apply_providers(self, events: Sequence[Inbound]) -> list[Any]:
+        await registry.apply(self.providers, events, PROVIDER_KEPT)
+        self._providers_read_at = -FRESH_SECONDS
         return []
 
     async def note_cases(self, events: Iterable[Inbound]) -> None:
@@ -124,12 +140,18 @@ class DirectoryStore:
         named = {s for p in payloads for field in NAMED if (s := getattr(p, field, None)) is not None}
         named |= set(holders.values())
         rostered = [c for _, c in sorted(roster.items()) if c.role == "supervisor"]
+        wanted = {i for p in payloads if (i := getattr(p, "provider_id", None)) is not None}
+        providers = await self._provider_contacts() if wanted else {}
         return Directory(contacts={i: roster[i] for i in named if i in roster},
                          supervisors=tuple(c for c in rostered if c.on_duty), rostered=tuple(rostered),
                          case_specialists=holders,
-                         case_regions={c: d["region"] for c, d in cases.items() if d.get("region")})
+                         case_regions={c: d["region"] for c, d in cases.items() if d.get("region")},
+                         providers={i: providers[i] for i in wanted if i in providers})
 
-    async def contact(self, recipient_id: str) -> Contact | None:
+    async def contact(self, recipient_id: str, role: str | None = None) -> Contact | None:
+        """How to reach a recipient now: a provider from the directory, anyone else from the roster."""
+        if role == RecipientRole.SERVICE_PROVIDER:
+            return (await self._provider_contacts()).get(recipient_id)
         return (await self._contacts()).get(recipient_id)
 
     async def _contacts(self) -> dict[str, Contact]:
@@ -137,6 +159,14 @@ class DirectoryStore:
             self._roster = {d["_id"]: Contact(id=d.pop("_id"), **d) async for d in self.contacts.find({})}
             self._roster_read_at = self.clock()
         return self._roster
+
+    async def _provider_contacts(self) -> dict[str, Contact]:
+        """The directory is small (an area's providers): read whole, at most every ``FRESH_SECONDS``."""
+        if self.clock() - self._providers_read_at >= FRESH_SECONDS:
+            self._providers = {str(d["_id"]): Contact.provider(str(d["_id"]), d.get("email"), d.get("webhook_url"))
+                               async for d in self.providers.find({"removed": False})}
+            self._providers_read_at = self.clock()
+        return self._providers
 
     async def _case_records(self, case_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         now = self.clock()
@@ -162,4 +192,10 @@ class DirectoryStore:
         notifications after a start find their recipients."""
         events = await events_to_end(settings, ROSTER, client_id="casework-notify-roster")
         await self.apply_roster(events)
+        return len(events)
+
+    async def load_providers(self, settings: Settings) -> int:
+        """The same for the provider directory, so a request sent just after a start finds its provider."""
+        events = await events_to_end(settings, PROVIDERS, client_id="casework-notify-providers")
+        await self.apply_providers(events)
         return len(events)

@@ -40,6 +40,7 @@ from shared.contracts.stabilization import (
     InterviewCleared,
     InterviewDeferred,
 )
+from shared.contracts.support import ServiceDeclined, ServiceRequestSent, ServiceUnanswered
 
 from .audience import Contact, Directory, unique
 
@@ -63,6 +64,9 @@ class Kind(StrEnum):
     CASE_REOPENED = "case_reopened"
     CASE_WITHDRAWN = "case_withdrawn"
     CASE_NEEDS_HOLDER = "case_needs_holder"
+    SERVICE_REQUESTED = "service_requested"
+    SERVICE_DECLINED = "service_declined"
+    SERVICE_UNANSWERED = "service_unanswered"
 
 
 # Certification notifications travel by mail and webhook only (P1, 8 U.S.C. 1367).
@@ -254,6 +258,34 @@ def encounter_unprocessable(e: EncounterUnprocessable, d: Directory) -> Plan:
                        "received_at": text(e.received_at)})
 
 
+def service_requested(e: ServiceRequestSent, d: Directory) -> Plan:
+    """The provider, at once, to answer by ``respond_by``. What it learns: the case and request
+    ids, the need and the person's languages (to plan), never who the person is. If it cannot be
+    reached, the specialist who asked is alerted (and hears again when ``respond_by`` passes)."""
+    return Plan(Kind.SERVICE_REQUESTED, e.case_id, e.case_id, [d.provider(e.provider_id)],
+                [d.contact(e.specialist_id)], deadline=e.respond_by, region=e.region, agency_id=e.agency_id,
+                facts={"service_request_id": e.service_request_id, "provider_id": e.provider_id,
+                       "need": e.need.value, "languages": list(e.languages)})
+
+
+def service_declined(e: ServiceDeclined, d: Directory) -> Plan:
+    """The specialist who asked, with the provider's reason and the next matching provider."""
+    return Plan(Kind.SERVICE_DECLINED, e.case_id, e.case_id, [d.contact(e.specialist_id)],
+                d.region_or_everyone(e.region, e.agency_id), region=e.region, agency_id=e.agency_id,
+                facts={"service_request_id": e.service_request_id, "provider_id": e.provider_id,
+                       "need": e.need.value, "reason": e.reason.value if e.reason else None,
+                       "declined_at": text(e.declined_at), "next_provider_id": e.next_provider_id})
+
+
+def service_unanswered(e: ServiceUnanswered, d: Directory) -> Plan:
+    """The specialist who asked: the provider let ``respond_by`` pass; the next matching provider."""
+    return Plan(Kind.SERVICE_UNANSWERED, e.case_id, e.case_id, [d.contact(e.specialist_id)],
+                d.region_or_everyone(e.region, e.agency_id), region=e.region, agency_id=e.agency_id,
+                facts={"service_request_id": e.service_request_id, "provider_id": e.provider_id,
+                       "need": e.need.value, "respond_by": text(e.respond_by),
+                       "escalated_at": text(e.escalated_at), "next_provider_id": e.next_provider_id})
+
+
 PLANS: dict[type[Any], Callable[[Any, Directory], Plan]] = {
     ReferralAssigned: referral_assigned,
     ReferralEscalated: referral_escalated,
@@ -271,6 +303,9 @@ PLANS: dict[type[Any], Callable[[Any, Directory], Plan]] = {
     CaseClosureApplied: case_closed,
     CaseReopeningApplied: case_reopened,
     CaseNeedsHolder: case_needs_holder,
+    ServiceRequestSent: service_requested,
+    ServiceDeclined: service_declined,
+    ServiceUnanswered: service_unanswered,
 }
 
 

@@ -20,8 +20,8 @@ NO_ADDRESS = Outcome(False, "no address on file for the recipient yet")
 
 
 class Sender:
-    def __init__(self, mailer: Mailer, poster: WebhookPoster, lookup: Callable[[str], Awaitable[Contact | None]],
-                 *, sender: str, link_base: str) -> None:
+    def __init__(self, mailer: Mailer, poster: WebhookPoster,
+                 lookup: Callable[[str, str], Awaitable[Contact | None]], *, sender: str, link_base: str) -> None:
         self.mailer = mailer
         self.poster = poster
         self.lookup = lookup
@@ -31,8 +31,8 @@ class Sender:
     async def __call__(self, n: Notification, index: int) -> Outcome:
         delivery = n.deliveries[index]
         address = delivery.address
-        if address is None:  # named before the roster said how to reach them
-            contact = await self.lookup(delivery.recipient_id)
+        if address is None:  # named before the roster (or the provider directory) said how to reach them
+            contact = await self.lookup(delivery.recipient_id, delivery.role)
             address = contact.address(delivery.channel) if contact else None
         if address is None:
             return NO_ADDRESS

@@ -41,6 +41,10 @@ class NotificationKind(StrEnum):
     CASE_REOPENED = "case_reopened"
     CASE_WITHDRAWN = "case_withdrawn"
     CASE_NEEDS_HOLDER = "case_needs_holder"
+    # Support services (docs/design.md, Notifications): the provider asked, the specialist told.
+    SERVICE_REQUESTED = "service_requested"
+    SERVICE_DECLINED = "service_declined"
+    SERVICE_UNANSWERED = "service_unanswered"
 
 
 class Channel(StrEnum):
@@ -52,6 +56,7 @@ class RecipientRole(StrEnum):
     VICTIM_SPECIALIST = "victim_specialist"
     SUPERVISOR = "supervisor"
     OFFICER = "officer"
+    SERVICE_PROVIDER = "service_provider"  # a provider in the directory (``providers.registered``)
 
 
 class NotificationEvent(Payload):
@@ -63,7 +68,7 @@ class NotificationEvent(Payload):
     kind: NotificationKind
     case_id: Identifier | None = None  # None for an encounter that could not be read
     reference: Identifier  # the case id, else the encounter id or the alert id
-    recipient_id: Identifier | None = None  # roster specialist id, or ``officer:<officer_id>``
+    recipient_id: Identifier | None = None  # roster specialist id, ``officer:<officer_id>``, or a provider id
     recipient_role: RecipientRole | None = None
     channel: Channel | None = None
     attempts: int = Field(ge=0)

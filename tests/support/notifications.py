@@ -39,6 +39,7 @@ from shared.contracts.stabilization import (
     InterviewSummary,
     PlanSummary,
 )
+from shared.contracts.support import ServiceDeclined, ServiceRequestSent, ServiceUnanswered
 from shared.settings import Settings
 from tests.support import events
 from tests.support.receivers import HttpReceiver, MailSink
@@ -200,6 +201,37 @@ def unprocessable(alert: str, region: str | None = "US-TX") -> EncounterUnproces
                                   source="encounters.reported/0/7", error_type="ValidationError",
                                   error="1 validation error(s): person.languages: Field required",
                                   received_at=T0)
+
+
+_SERVICE = {"agency_id": "TX-DPS", "region": "US-TX", "need": "shelter"}
+
+
+def service_sent(case_id: str, provider_id: str, specialist_id: str = "spec-a", *,
+                 request_id: str | None = None, **kw: Any) -> ServiceRequestSent:
+    """The referral service sent a specialist's request on to a provider (``services.events``)."""
+    return ServiceRequestSent.model_validate(_SERVICE | {
+        "case_id": case_id, "service_request_id": request_id or f"sr-{case_id}", "provider_id": provider_id,
+        "specialist_id": specialist_id, "requested_by": {"id": specialist_id, "role": "victim_specialist"},
+        "requested_at": T0, "respond_by": T0 + timedelta(hours=4), "languages": ["es", "en"],
+        "share": ["identity"]} | kw, strict=False)
+
+
+def service_declined(case_id: str, provider_id: str, specialist_id: str = "spec-a", *,
+                     reason: str | None = "no_capacity", next_provider_id: str | None = None,
+                     **kw: Any) -> ServiceDeclined:
+    return ServiceDeclined.model_validate(_SERVICE | {
+        "case_id": case_id, "service_request_id": f"sr-{case_id}", "provider_id": provider_id,
+        "specialist_id": specialist_id, "declined_at": T0 + timedelta(hours=1), "reason": reason,
+        "next_provider_id": next_provider_id} | kw, strict=False)
+
+
+def service_unanswered(case_id: str, provider_id: str, specialist_id: str = "spec-a", *,
+                       next_provider_id: str | None = None, **kw: Any) -> ServiceUnanswered:
+    return ServiceUnanswered.model_validate(_SERVICE | {
+        "case_id": case_id, "service_request_id": f"sr-{case_id}", "provider_id": provider_id,
+        "specialist_id": specialist_id, "respond_by": T0 + timedelta(hours=4),
+        "escalated_at": T0 + timedelta(hours=4, seconds=5), "next_provider_id": next_provider_id} | kw,
+        strict=False)
 
 
 def notify_settings(settings: Settings, sink: MailSink, *, delivery: dict[str, Any] | None = None,

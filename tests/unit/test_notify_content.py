@@ -22,14 +22,19 @@ from tests.support import notifications as n
 LINK = "https://casework.example.org/cases/"
 SPEC = Contact(id="spec-a", role=RecipientRole.VICTIM_SPECIALIST, email="a@x.org", webhook_url="https://h/a")
 SUP = Contact(id="sup-tx", role=RecipientRole.SUPERVISOR, email="s@x.org", regions=["*"], agency_id="TX-DPS")
-DIRECTORY = Directory(contacts={SPEC.id: SPEC}, supervisors=(SUP,), case_specialists={"case-1": SPEC.id})
+PROVIDER = Contact.provider("pr-shelter", "intake@shelter.example.org", "https://h/pr")
+DIRECTORY = Directory(contacts={SPEC.id: SPEC}, supervisors=(SUP,), case_specialists={"case-1": SPEC.id},
+                      providers={PROVIDER.id: PROVIDER})
 EVERY_KIND = [n.assigned("case-1", SPEC.id), n.escalated("case-1"), n.unassigned("case-1"), n.deferred("case-1"),
               n.cleared("case-1"), n.hhs_due("case-1", SPEC.id), n.hhs_due("case-1", SPEC.id, overdue=True),
               n.expiring("case-1"), n.expired("case-1"), n.routed_to_hsi("case-1"), n.unprocessable("a-1"),
               n.reassigned("case-1", SPEC.id, handover_from="spec-z"), n.handed_over("case-1", SPEC.id),
               n.released("case-1", SPEC.id, reason="reassigned"),
               n.holder_kept("case-1", SPEC.id), n.closed("case-1", SPEC.id), n.reopened("case-1", SPEC.id),
-              n.closed("case-1", SPEC.id, by=None, reason="withdrawn"), n.needs_holder("case-1", "spec-z")]
+              n.closed("case-1", SPEC.id, by=None, reason="withdrawn"), n.needs_holder("case-1", "spec-z"),
+              n.service_sent("case-1", PROVIDER.id, SPEC.id),
+              n.service_declined("case-1", PROVIDER.id, SPEC.id, next_provider_id="pr-next"),
+              n.service_unanswered("case-1", PROVIDER.id, SPEC.id)]
 
 
 def notification(payload) -> Notification:
@@ -59,8 +64,8 @@ def test_every_kind_renders_case_action_deadline_and_link(payload) -> None:
     assert "unknown" not in message.summary  # every fact the wording names is there
     for part in (text, html):
         assert state.reference in part and message.actions[0][:30] in part.replace("&#39;", "'")
-        if state.case_id:
-            assert f"{LINK}{state.case_id}" in part
+        if state.case_id and state.deliveries[0].role != RecipientRole.SERVICE_PROVIDER:
+            assert f"{LINK}{state.case_id}" in part  # a provider, outside the team, gets no link
         if state.deadline:
             assert message.deadline in part
 
