@@ -98,13 +98,25 @@ def _unassigned(e: CaseUnassigned) -> str:
     return f"No specialist available: case unassigned, supervisors alerted ({e.scope})"
 
 
+PROVIDER = "service_provider"
+
+
+def _who(e: NotificationSent | NotificationFailed, nobody: str) -> str:
+    """Who a notice went to; a provider is never named (a shelter's identity may put a person
+    in danger: the accepting specialist sees it on the case page)."""
+    if e.recipient_role == PROVIDER:
+        return "the provider"
+    if e.recipient_id:
+        return f"{e.recipient_role or 'recipient'} {e.recipient_id}"
+    return e.recipient_role or nobody
+
+
 def _reached(e: NotificationSent) -> str:
-    who = f"{e.recipient_role or 'recipient'} {e.recipient_id}" if e.recipient_id else (e.recipient_role or "recipient")
-    return f"Notification {e.kind} sent to {who} by {e.channel or 'no channel'}"
+    return f"Notification {e.kind} sent to {_who(e, 'recipient')} by {e.channel or 'no channel'}"
 
 
 def _not_reached(e: NotificationFailed) -> str:
-    who = f"{e.recipient_role} {e.recipient_id}" if e.recipient_id and e.recipient_role else "nobody"
+    who = _who(e, "nobody") if e.recipient_role and (e.recipient_id or e.recipient_role == PROVIDER) else "nobody"
     return f"Notification {e.kind} to {who} failed after {e.attempts} attempt(s): supervisors alerted"
 
 

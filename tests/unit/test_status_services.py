@@ -79,3 +79,16 @@ def test_a_late_unanswered_does_not_reopen_an_answered_request() -> None:
                    ServiceUnanswered(**shelter, respond_by=T0 + 2 * M, escalated_at=T0 + 4 * M,
                                      next_provider_id="pr-2"))
     assert (view.services["sr-1"].status, view.services["sr-1"].next_provider_id) == ("unanswered", "pr-2")
+
+
+def test_a_notice_to_a_provider_never_names_it_on_the_timeline() -> None:
+    from shared.contracts.notifications import NotificationFailed, NotificationSent
+
+    common = dict(notification_id="n-1", kind="service_requested", case_id="case-1", reference="case-1",
+                  recipient_id="pr-safe-harbor", recipient_role="service_provider", channel="email", attempts=1)
+    view, _ = fold(ev.case_opened("case-1"),
+                   NotificationSent.model_validate(common | {"sent_at": T0}, strict=False),
+                   NotificationFailed.model_validate(common | {"failed_at": T0, "error": "refused"}, strict=False))
+    texts = [m.text for m in view.timeline]
+    assert "Notification service_requested sent to the provider by email" in texts
+    assert not [t for t in texts if "pr-safe-harbor" in t]
