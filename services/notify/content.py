@@ -230,8 +230,13 @@ def _unprocessable(f: Facts, n: Notification) -> tuple[str, list[str]]:
              "is connected to a victim specialist now (rule D2)."])
 
 
+# What a provider is asked for, in words ("provide legal help", "provide shelter").
+NEED_WORDS = {"legal": "legal help", "medical": "medical care", "safety": "safety planning",
+              "mental_health": "mental health care", "interpretation": "interpretation", "other": "a service"}
+
+
 def _need(f: Facts) -> str:
-    return f["need"].replace("_", " ")
+    return NEED_WORDS.get(f["need"], f["need"].replace("_", " "))
 
 
 def _service_requested(f: Facts, n: Notification) -> tuple[str, list[str]]:
