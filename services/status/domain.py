@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.contracts.certifications import CertificationExpiring, CertificationFacts
-from shared.contracts.inbound import ClosureReason, ProviderKind
+from shared.contracts.inbound import ClosureReason, ConsentRecorded, ConsentRevoked, ProviderKind
 from shared.contracts.intake import CaseCorrected, CaseOpened, Screening
 from shared.contracts.referrals import (
     CaseClosureApplied,
@@ -66,7 +66,10 @@ def bears_on_snapshot(data: Any) -> bool:
     """Events that may change the snapshot; the others only add a timeline line."""
     if isinstance(data, CertificationFacts):
         return not isinstance(data, CertificationExpiring) and sources.is_continued_presence(data)
-    return isinstance(data, (CaseOpened, CaseCorrected, PlanEvent, *REFERRAL_BEARING, *sources.SERVICE_STATUS))
+    # A consent shows nowhere on the snapshot; it bears on it so that the case page, which
+    # follows the snapshots, shows it at once (a new version of the same content is harmless).
+    return isinstance(data, (CaseOpened, CaseCorrected, PlanEvent, *REFERRAL_BEARING, *sources.SERVICE_STATUS,
+                             ConsentRecorded, ConsentRevoked))
 
 
 def fold(view: CaseView, event: Inbound, now: datetime) -> CaseView:
@@ -81,6 +84,8 @@ def fold(view: CaseView, event: Inbound, now: datetime) -> CaseView:
         update["plan"] = sources.plan(view.plan, data)
     elif isinstance(data, CertificationFacts) and sources.is_continued_presence(data):
         update["continued_presence"] = sources.continued_presence(view.continued_presence, data)
+    elif isinstance(data, ConsentRecorded | ConsentRevoked):
+        update["consents"], update["revoked_consents"] = sources.consent(view.consents, view.revoked_consents, data)
     elif isinstance(data, ServiceEvent) and type(data) in sources.SERVICE_STATUS:
         update["services"] = sources.service(view.services, data, timeline.occurred(event, now))
     elif isinstance(data, REFERRAL_BEARING):

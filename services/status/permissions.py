@@ -27,6 +27,7 @@ class CaseAction(StrEnum):
     REASSIGN = "reassign"
     READ_IDENTITY = "read_identity"
     REQUEST_SERVICE = "request_service"
+    RECORD_CONSENT = "record_consent"  # and revoke one
 
 
 def actor_of(principal: Principal) -> Actor | None:
@@ -84,7 +85,7 @@ def allowed(principal: Principal, view: CaseView) -> frozenset[CaseAction]:
         actions |= {CaseAction.ACCEPT, CaseAction.DECLINE}
     if holder:
         actions |= {CaseAction.RECORD_MILESTONE, CaseAction.READ_IDENTITY, CaseAction.CLOSE, CaseAction.REASSIGN,
-                    CaseAction.REQUEST_SERVICE}
+                    CaseAction.REQUEST_SERVICE, CaseAction.RECORD_CONSENT}
     if supervisor:
         actions |= {CaseAction.CLOSE, CaseAction.REASSIGN}
     return frozenset(actions)

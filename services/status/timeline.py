@@ -17,6 +17,7 @@ from shared.contracts.certifications import (
     CertificationUpdateRejected,
     ContinuedPresenceRoutedToHsi,
 )
+from shared.contracts.inbound import ConsentRecorded, ConsentRevoked
 from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn
 from shared.contracts.notifications import NotificationFailed, NotificationSent
 from shared.contracts.referrals import (
@@ -172,6 +173,10 @@ _WORDING: dict[type, Callable[[Any], str]] = {
                                   f"{_hm(e.respond_by)}: the specialist is told"),
     ServiceResponseRefused: lambda e: (f"A provider's answer to service request {e.service_request_id} was not "
                                        f"applied: {str(e.refusal).replace('_', ' ')}"),
+    ConsentRecorded: lambda e: (f"Consent {e.consent_id} recorded ({e.form}): "
+                                + ", ".join(sorted(str(x).replace("_", " ") for x in set(e.scope)))
+                                + f" for a {str(e.recipient.kind).replace('_', ' ')}, until {_hm(e.expires_at)}"),
+    ConsentRevoked: lambda e: f"Consent {e.consent_id} revoked by {e.revoked_by.role} {e.revoked_by.id}",
     NotificationSent: _reached,
     NotificationFailed: _not_reached,
 }

@@ -24,6 +24,8 @@ class AuditAction(StrEnum):
     CASE_REOPENED = "case.reopened"
     REFERRAL_REASSIGNED = "referral.reassigned"
     SERVICE_REQUESTED = "service.requested"
+    CONSENT_RECORDED = "consent.recorded"
+    CONSENT_REVOKED = "consent.revoked"
     SIGNED_IN = "session.signed_in"
     SIGN_IN_FAILED = "session.sign_in_failed"
     SIGNED_OUT = "session.signed_out"

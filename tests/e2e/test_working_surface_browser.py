@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,17 @@ async def work_the_case(bus: Bus, base: str, encounter: dict[str, Any], page: Pa
     status = statuses[-1]
     assert [s["need"] for s in status["data"]["services"]] == ["shelter"]
     assert "pr-tx-shelter" not in json.dumps(status)  # the shelter is never named on the status stream
+
+    # The person's written consent to let the shelter see who they are; then revoked.
+    consent = page.locator("#consent-form")
+    await consent.locator("input[name=recipient_id]").fill("pr-tx-shelter")
+    await consent.locator('input[name="scope"][value="identity"]').check()
+    await consent.locator("input[name=expires_on]").fill((datetime.now(UTC) + timedelta(days=60)).date().isoformat())
+    await consent.locator("button[type=submit]").click()
+    line = page.locator("table.consent-lines tr", has_text="in force")
+    await line.wait_for(timeout=30_000)
+    await line.locator("button[type=submit]").click()
+    await page.locator("table.consent-lines tr", has_text="revoked").wait_for(timeout=30_000)
 
     await refused_everywhere(base, case_id, other, other_token)  # accepted by another: still nothing
     other_html += await other.content()

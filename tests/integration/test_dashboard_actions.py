@@ -43,6 +43,10 @@ ROUTES = [
     ("reassign", HELD, {"reason": "workload"}, "referrals.reassigned", {"holder", "supervisor_in_scope"}),
     ("services", HELD, {"provider_id": "pr-tx-safe-harbor", "need": "shelter", "share": ["identity"]},
      "services.requested", {"holder"}),
+    ("consents", HELD, {"scope": ["identity"], "recipient": {"kind": "service_provider", "id": "pr-tx-safe-harbor"},
+                        "form": "written", "expires_at": (datetime.now(UTC) + timedelta(days=90)).isoformat()},
+     "consents.recorded", {"holder"}),
+    ("consents/cs-1/revoke", HELD, {}, "consents.revoked", {"holder"}),
 ]
 
 
@@ -114,7 +118,7 @@ async def test_exactly_the_allowed_cells_publish_with_the_actor_from_the_token(s
         for event_id, (route, caller, _) in granted.items():
             data = published[event_id]["data"]
             actor = (data.get("closed_by") or data.get("reopened_by") or data.get("requested_by")
-                     or data.get("recorded_by") or {"id": data.get("specialist_id")})
+                     or data.get("recorded_by") or data.get("revoked_by") or {"id": data.get("specialist_id")})
             assert actor["id"] == roster_ids[caller], (route, caller, data)
             if route.startswith("referral/"):
                 assert data["referral_id"] == "r-w"
@@ -149,6 +153,16 @@ BAD_BODIES = [
     ("services", {"provider_id": CANARY, "need": "shelter"}, ["body", "provider_id"]),
     ("services", {"provider_id": "pr-1", "need": "shelter", "share": ["everything"]}, ["body", "share", 0]),
     ("services", {"provider_id": "pr-1", "need": "shelter", "note": CANARY}, ["body", "note"]),
+    ("consents", {"scope": ["identity"], "recipient": {"kind": "service_provider", "id": "pr-1"}, "form": "verbally",
+                  "expires_at": "2027-01-01T00:00:00Z"}, ["body", "form"]),
+    ("consents", {"scope": [], "recipient": {"kind": "service_provider", "id": "pr-1"}, "form": "written",
+                  "expires_at": "2027-01-01T00:00:00Z"}, ["body", "scope"]),
+    ("consents", {"scope": ["identity"], "recipient": {"kind": "service_provider", "id": "pr-1"}, "form": "written",
+                  "expires_at": "2020-01-01T00:00:00Z"}, ["body", "expires_at"]),
+    ("consents", {"scope": ["identity"], "recipient": {"kind": "service_provider", "id": "pr-1"}, "form": "written",
+                  "expires_at": "2099-01-01T00:00:00Z"}, ["body", "expires_at"]),
+    ("consents", {"scope": ["identity"], "recipient": {"kind": "service_provider", "id": "pr-1"}, "form": "written",
+                  "expires_at": "tomorrow"}, ["body", "expires_at"]),
 ]
 
 
@@ -164,7 +178,7 @@ async def test_bad_bodies_answer_422_naming_the_field_and_publish_nothing(settin
                                      headers=bearer(tokens["holder"]) | {"content-type": "application/json"})
         assert not_json.status_code == 422 and not_json.json()["detail"][0]["type"] == "json_invalid"
         for topic in ("cases.closed", "referrals.reassigned", "stabilization.recorded", "referrals.responded",
-                      "services.requested"):
+                      "services.requested", "consents.recorded"):
             assert await bus.events(topic, where=lambda e: e["source"] == "casework/dashboard", timeout=1.0) == []
         audit = await bus.events("audit.events", count=len(BAD_BODIES) + 1)
         assert {e["data"]["outcome"] for e in audit} == {"invalid"}

@@ -92,3 +92,27 @@ def test_a_notice_to_a_provider_never_names_it_on_the_timeline() -> None:
     texts = [m.text for m in view.timeline]
     assert "Notification service_requested sent to the provider by email" in texts
     assert not [t for t in texts if "pr-safe-harbor" in t]
+
+
+def test_consents_are_on_the_view_never_on_the_snapshot_and_the_timeline_names_no_recipient() -> None:
+    from shared.contracts.inbound import ConsentRecorded, ConsentRevoked
+
+    def recorded(consent_id: str) -> ConsentRecorded:
+        return ConsentRecorded.model_validate(dict(
+            case_id="case-1", consent_id=consent_id, recorded_by=HOLDER, scope=["identity", "contact"],
+            recipient={"kind": "service_provider", "id": "pr-safe-harbor"}, form="written", given_at=T0,
+            expires_at=T0 + timedelta(days=30)), strict=False)
+
+    def revoked(consent_id: str) -> ConsentRevoked:
+        return ConsentRevoked(case_id="case-1", consent_id=consent_id, revoked_by=HOLDER, at=T0 + M)
+
+    view, published = fold(ev.case_opened("case-1"), recorded("cs-1"), revoked("cs-2"), recorded("cs-2"),
+                           recorded("cs-1"), revoked("cs-1"))
+    # Each consent event republishes the snapshot (the case page follows it), with nothing of the consent.
+    assert len(published) == 6 and published[-1].version == 6
+    assert not [p for p in published if "cs-1" in p.model_dump_json() or "pr-safe-harbor" in p.model_dump_json()]
+    assert view.consents["cs-1"].revoked_at == T0 + M and view.consents["cs-2"].revoked_at == T0 + M
+    assert view.consents["cs-1"].scope == ["contact", "identity"]
+    texts = " | ".join(m.text for m in view.timeline)
+    assert "Consent cs-1 recorded (written): contact, identity for a service provider" in texts
+    assert "pr-safe-harbor" not in texts

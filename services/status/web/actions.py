@@ -13,17 +13,19 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 
 from shared.audit import AuditTrail
 from shared.cloudevents import encode, new_event
 from shared.contracts.audit import AuditAction, AuditOutcome
-from shared.contracts.common import Payload
+from shared.contracts.common import IDENTIFIER_PATTERN, Payload
 from shared.contracts.inbound import (
     Actor,
     CaseClosed,
     CaseReopened,
+    ConsentRecorded,
+    ConsentRevoked,
     RecordedBy,
     ReferralReassigned,
     ReferralResponded,
@@ -41,7 +43,8 @@ from ..state import CaseView
 from . import bodies
 from .auth import require_actor, require_principal
 
-PUBLISHES = (ReferralResponded, StabilizationRecorded, CaseClosed, CaseReopened, ReferralReassigned, ServiceRequested)
+PUBLISHES = (ReferralResponded, StabilizationRecorded, CaseClosed, CaseReopened, ReferralReassigned, ServiceRequested,
+             ConsentRecorded, ConsentRevoked)
 router = APIRouter(prefix="/api/cases/{case_id}", tags=["actions"])
 Acting = Annotated[Principal, Depends(require_actor)]
 SOURCE = "casework/dashboard"
@@ -52,7 +55,15 @@ ACCEPTED: dict[int | str, dict[str, Any]] = {
             422: {"description": "A bad body, nothing published: each wrong field and why"}}
 REFUSED = "this token may not do this on this case"
 
-Make = Callable[[CaseView, Actor, Any], Payload]  # the inbound event, from the case, the actor and the body
+Make = Callable[[CaseView, Actor, Any], Payload]
+
+
+class BodyInvalid(ValueError):
+    """A body that parsed but breaks a rule checked when the event is made (naming its field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field  # the inbound event, from the case, the actor and the body
 
 
 async def act(request: Request, principal: Principal, case_id: str, action: CaseAction,
@@ -77,7 +88,11 @@ async def act(request: Request, principal: Principal, case_id: str, action: Case
     if view is None or action not in allowed(principal, view):
         await publisher.send([audit(AuditOutcome.REFUSED)])
         raise HTTPException(403, REFUSED)
-    payload = make(view, actor, parsed)
+    try:
+        payload = make(view, actor, parsed)
+    except BodyInvalid as exc:  # a rule of the body that needs the case or the clock
+        await publisher.send([audit(AuditOutcome.INVALID)])
+        raise HTTPException(422, [{"loc": ["body", exc.field], "msg": str(exc), "type": "value_error"}]) from None
     event_id = str(uuid.uuid4())
     event = new_event(payload, event_id=event_id, source=SOURCE, time=request.app.state.clock.now())
     try:
@@ -158,6 +173,36 @@ async def request_service(request: Request, principal: Acting, case_id: str) -> 
                                 share=list(body.share))
     return await act(request, principal, case_id, CaseAction.REQUEST_SERVICE, AuditAction.SERVICE_REQUESTED,
                      bodies.RequestService, make)
+
+
+@router.post("/consents", status_code=202, responses=ACCEPTED, openapi_extra=bodies.schema_of(bodies.RecordConsent),
+             summary="Record the person's consent to let one recipient see some of what the vault holds "
+                     "(consents.recorded): the specialist who accepted the case; a year at most")
+async def record_consent(request: Request, principal: Acting, case_id: str) -> JSONResponse:
+    now = request.app.state.clock.now()
+
+    def make(view: CaseView, actor: Actor, body: Any) -> Payload:
+        try:
+            given, expires = body.window(now)
+        except ValueError as exc:
+            raise BodyInvalid("expires_at", str(exc)) from None
+        return ConsentRecorded(case_id=view.case_id, consent_id=f"cs-{uuid.uuid4()}", recorded_by=actor,
+                               scope=list(body.scope), recipient=body.recipient, form=body.form, given_at=given,
+                               expires_at=expires)
+    return await act(request, principal, case_id, CaseAction.RECORD_CONSENT, AuditAction.CONSENT_RECORDED,
+                     bodies.RecordConsent, make)
+
+
+@router.post("/consents/{consent_id}/revoke", status_code=202, responses=ACCEPTED,
+             openapi_extra=bodies.schema_of(bodies.RevokeConsent),
+             summary="Revoke a consent (consents.revoked): every disclosure under it ends at once")
+async def revoke_consent(request: Request, principal: Acting, case_id: str,
+                         consent_id: Annotated[str, Path(pattern=IDENTIFIER_PATTERN, max_length=128)]) -> JSONResponse:
+    now = request.app.state.clock.now()
+    return await act(request, principal, case_id, CaseAction.RECORD_CONSENT, AuditAction.CONSENT_REVOKED,
+                     bodies.RevokeConsent,
+                     lambda view, actor, body: ConsentRevoked(case_id=view.case_id, consent_id=consent_id,
+                                                              revoked_by=actor, at=now))
 
 
 @router.get("/person", summary="The person's identity and contact, for the specialist who accepted the open case",

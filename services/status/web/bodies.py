@@ -7,14 +7,17 @@ a name someone typed in the wrong place.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts.common import Identifier
 from shared.contracts.inbound import (
     ClosureReason,
+    ConsentForm,
+    ConsentRecipient,
     ConsentScope,
     DeclineReason,
     Milestone,
@@ -59,6 +62,32 @@ class RequestService(Body):
     provider_id: Identifier
     need: ProviderKind
     share: list[ConsentScope] = Field(default_factory=list, max_length=len(ConsentScope))
+
+
+CONSENT_LONGEST = timedelta(days=366)  # reasonably time-limited (P2): a year at most, renewed if need be
+
+
+class RecordConsent(Body):
+    """The person's consent as the specialist took it: ``given_at`` defaults to now."""
+
+    scope: list[ConsentScope] = Field(min_length=1, max_length=len(ConsentScope))
+    recipient: ConsentRecipient
+    form: ConsentForm
+    given_at: AwareDatetime | None = None
+    expires_at: AwareDatetime
+
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        """When the consent starts and ends, or ValueError: it must end after it starts, within a year."""
+        given = self.given_at or now
+        if self.expires_at <= given:
+            raise ValueError("expires_at must be after given_at")
+        if self.expires_at - given > CONSENT_LONGEST:
+            raise ValueError("a consent lasts a year at most (P2: time-limited); record a new one to renew")
+        return given, self.expires_at
+
+
+class RevokeConsent(Body):
+    pass
 
 
 def schema_of(model: type[Body]) -> dict[str, Any]:

@@ -201,7 +201,23 @@ async def case_page(request: Request, case_id: str) -> Response:
     detail = casefile.document(view)
     return _page(request, "case.html", principal, detail=detail, case=detail["case"],
                  actions=sorted(allowed(principal, view)), vocabulary=VOCABULARY,
-                 services=await service_lines(request, view, principal))
+                 services=await service_lines(request, view, principal),
+                 consents=consent_lines(view, principal, request.app.state.clock.now()))
+
+
+def consent_lines(view: CaseView, principal: Principal, now: datetime) -> list[dict[str, Any]] | None:
+    """The case's consents and whether each is in force, for the accepting specialist only."""
+    if CaseAction.RECORD_CONSENT not in allowed(principal, view):
+        return None
+    def state(line: Any) -> str:
+        if line.revoked_at is not None:
+            return "revoked"
+        if line.form == "verbal":
+            return "recorded (verbal: discloses nothing)"
+        return "in force" if line.given_at <= now < line.expires_at else ("expired" if now >= line.expires_at
+                                                                           else "not yet")
+    return [line.model_dump(mode="json") | {"state": state(line)}
+            for line in sorted(view.consents.values(), key=lambda c: (c.given_at, c.consent_id))]
 
 
 async def service_lines(request: Request, view: CaseView, principal: Principal) -> list[dict[str, Any]] | None:

@@ -166,8 +166,16 @@ async function pickProviders(form) {
   }
 }
 
+function consentOf(form) {
+  const scope = Array.from(form.querySelectorAll('input[name="scope"]:checked')).map((el) => el.value);
+  const day = form.elements.expires_on.value;
+  return { scope, form: form.elements.form.value, expires_at: day ? day + "T23:59:59Z" : "",
+    recipient: { kind: form.elements.recipient_kind.value, id: form.elements.recipient_id.value } };
+}
+
 function bodyOf(form) {
   if (form.dataset.body === "milestone") return { milestone: milestoneOf(form) };
+  if (form.dataset.body === "consent") return consentOf(form);
   if (form.dataset.body === "service") return serviceOf(form);
   const body = {};
   Array.from(form.elements).forEach((el) => {
@@ -212,7 +220,7 @@ function actions() {
   const id = section.dataset.caseId;
   const result = document.getElementById("action-result");
   const say = (text, bad) => { result.textContent = text; result.classList.toggle("bad", Boolean(bad)); };
-  section.querySelectorAll("form.action").forEach((form) => {
+  document.querySelectorAll("form.action").forEach((form) => {
     if (form.dataset.body === "milestone") {
       showMilestoneFields(form);
       form.elements.kind.addEventListener("change", () => showMilestoneFields(form));
