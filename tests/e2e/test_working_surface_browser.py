@@ -12,14 +12,17 @@ are kept under ``tests/artifacts/``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 from services.status.access import Principal, Role, new_token
 from shared.topics import CATALOGUE
@@ -63,14 +66,43 @@ async def sign_in(browser: Browser, base: str, token: str) -> Page:
     return page
 
 
+async def settled(page: Page, quiet: float = 1.0) -> None:
+    """Until the page has not reloaded for ``quiet`` seconds (it reloads as the case changes)."""
+    while True:
+        loaded = await page.evaluate("performance.timeOrigin")
+        await asyncio.sleep(quiet)
+        if await page.evaluate("performance.timeOrigin") == loaded:
+            return
+
+
+async def submit(page: Page, route: str, expected: str, fill: Callable[[], Awaitable[None]]) -> None:
+    """Fill and send one of the case page's forms, as a person would, until its own request
+    (to ``route``, its body naming ``expected``) was answered 202: a live reload between
+    filling and sending loses what was filled, and the person does it again."""
+    for _attempt in range(5):
+        await settled(page)
+        try:
+            async with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith(route),
+                                            timeout=10_000) as sent:
+                await fill()
+            response = await sent.value
+        except PlaywrightError:
+            continue
+        if response.status == 202 and expected in (response.request.post_data or ""):
+            return
+    raise AssertionError(f"{route} was not sent with {expected!r}")
+
+
 async def record_milestone(page: Page, kind: str, *, check: str | None = None, need: str | None = None) -> None:
-    form = page.locator("#milestone-form")
-    await form.locator("select[name=kind]").select_option(kind)
-    if check:
-        await form.locator(f'input[name="urgent_needs"][value="{check}"]').check()
-    if need:
-        await form.locator("select[name=need]").select_option(need)
-    await form.locator("button[type=submit]").click()
+    async def fill() -> None:
+        form = page.locator("#milestone-form")
+        await form.locator("select[name=kind]").select_option(kind)
+        if check:
+            await form.locator(f'input[name="urgent_needs"][value="{check}"]').check()
+        if need:
+            await form.locator("select[name=need]").select_option(need)
+        await form.locator("button[type=submit]").click()
+    await submit(page, "/milestones", kind, fill)
 
 
 async def facts(page: Page, expected: str, absent: str = "\0", timeout: float = 30_000) -> str:
@@ -138,7 +170,7 @@ async def work_the_case(bus: Bus, base: str, encounter: dict[str, Any], page: Pa
     assert await other.locator(f'[data-case-id="{case_id}"]').count() == 0
     await refused_everywhere(base, case_id, other, other_token)
 
-    await page.click("#accept-form button[type=submit]")
+    await submit(page, "/referral/accept", "", lambda: page.click("#accept-form button[type=submit]"))
     await facts(page, "accepted")
     await page.wait_for_selector("#milestone-form")
     await record_milestone(page, "needs_assessed", check="medical")
@@ -148,12 +180,14 @@ async def work_the_case(bus: Bus, base: str, encounter: dict[str, Any], page: Pa
     assert "not assessed" not in text
 
     # A shelter from the directory (picked by need and region), the identity shared where consented.
-    form = page.locator("#service-form")
-    await form.locator("select[name=need]").select_option("shelter")
-    await page.wait_for_function("() => document.querySelector('#service-form select[name=provider_id]').value"
-                                 " === 'pr-tx-shelter'")
-    await form.locator('input[name="share"][value="identity"]').check()
-    await form.locator("button[type=submit]").click()
+    async def request_shelter() -> None:
+        form = page.locator("#service-form")
+        await form.locator("select[name=need]").select_option("shelter")
+        await page.wait_for_function("() => document.querySelector('#service-form select[name=provider_id]')"
+                                     ".value === 'pr-tx-shelter'")
+        await form.locator('input[name="share"][value="identity"]').check()
+        await form.locator("button[type=submit]").click()
+    await submit(page, "/services", "pr-tx-shelter", request_shelter)
     row = page.locator("table.service-lines tr.service-requested", has_text="Harbor House")
     await row.wait_for(timeout=30_000)
     await page.screenshot(path=str(ARTIFACTS / "working-case-service.png"), full_page=True)
@@ -163,27 +197,34 @@ async def work_the_case(bus: Bus, base: str, encounter: dict[str, Any], page: Pa
     assert "pr-tx-shelter" not in json.dumps(status)  # the shelter is never named on the status stream
 
     # The person's written consent to let the shelter see who they are; then revoked.
-    consent = page.locator("#consent-form")
-    await consent.locator("input[name=recipient_id]").fill("pr-tx-shelter")
-    await consent.locator('input[name="scope"][value="identity"]').check()
-    await consent.locator("input[name=expires_on]").fill((datetime.now(UTC) + timedelta(days=60)).date().isoformat())
-    await consent.locator("button[type=submit]").click()
+    async def record_consent() -> None:
+        consent = page.locator("#consent-form")
+        await consent.locator("input[name=recipient_id]").fill("pr-tx-shelter")
+        await consent.locator('input[name="scope"][value="identity"]').check()
+        until = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
+        await consent.locator("input[name=expires_on]").fill(until)
+        await consent.locator("button[type=submit]").click()
+    await submit(page, "/consents", "pr-tx-shelter", record_consent)
     line = page.locator("table.consent-lines tr", has_text="in force")
     await line.wait_for(timeout=30_000)
-    await line.locator("button[type=submit]").click()
+    await submit(page, "/revoke", "", lambda: page.locator("table.consent-lines tr", has_text="in force")
+                 .locator("button[type=submit]").click())
     await page.locator("table.consent-lines tr", has_text="revoked").wait_for(timeout=30_000)
 
     await refused_everywhere(base, case_id, other, other_token)  # accepted by another: still nothing
     other_html += await other.content()
 
+    await settled(page)
     await page.click("#show-person")
     await page.wait_for_selector("#person:not([hidden]) dd")
     identity = await page.inner_text("#person")
     assert "{" not in identity and "person · contact · phone" in identity  # each fact its own line
     await page.screenshot(path=str(ARTIFACTS / "working-case-identity.png"), full_page=True)
 
-    await page.locator("#close-form select[name=reason]").select_option("services_completed")
-    await page.click("#close-form button[type=submit]")
+    async def close() -> None:
+        await page.locator("#close-form select[name=reason]").select_option("services_completed")
+        await page.click("#close-form button[type=submit]")
+    await submit(page, "/close", "services_completed", close)
     await facts(page, "services completed")
     assert await page.locator("#show-person").count() == 0 and not leaks(await page.content())
     await page.screenshot(path=str(ARTIFACTS / "working-case-closed.png"), full_page=True)
