@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from shared import consent
 from shared.contracts.certifications import CertificationExpiring, CertificationFacts
 from shared.contracts.inbound import ClosureReason, ConsentRecorded, ConsentRevoked, ProviderKind
 from shared.contracts.intake import CaseCorrected, CaseOpened, Screening
@@ -85,7 +86,7 @@ def fold(view: CaseView, event: Inbound, now: datetime) -> CaseView:
     elif isinstance(data, CertificationFacts) and sources.is_continued_presence(data):
         update["continued_presence"] = sources.continued_presence(view.continued_presence, data)
     elif isinstance(data, ConsentRecorded | ConsentRevoked):
-        update["consents"], update["revoked_consents"] = sources.consent(view.consents, view.revoked_consents, data)
+        update["consents"], update["revoked_consents"] = consent.fold(view.consents, view.revoked_consents, data)
     elif isinstance(data, ServiceEvent) and type(data) in sources.SERVICE_STATUS:
         update["services"] = sources.service(view.services, data, timeline.occurred(event, now))
     elif isinstance(data, REFERRAL_BEARING):

@@ -46,7 +46,7 @@ from shared.contracts.support import (
     ServiceUnanswered,
 )
 
-from .state import ConsentLine, ContinuedPresence, Correction, Life, Move, Opened, Plan, Referral, Service
+from .state import ContinuedPresence, Correction, Life, Move, Opened, Plan, Referral, Service
 
 MOVES_KEPT = 50  # a case is moved a handful of times; the newest kept
 
@@ -224,19 +224,3 @@ def service(services: dict[str, Service], event: ServiceEvent, at: Any) -> dict[
     return {**services, event.service_request_id: line.model_copy(update=update)}
 
 
-def consent(consents: dict[str, ConsentLine], revoked: dict[str, Any], event: ConsentRecorded | ConsentRevoked
-            ) -> tuple[dict[str, ConsentLine], dict[str, Any]]:
-    """A consent recorded once (its first record), or revoked — also before it arrives."""
-    if isinstance(event, ConsentRevoked):
-        revoked = revoked if event.consent_id in revoked else {**revoked, event.consent_id: event.at}
-        line = consents.get(event.consent_id)
-        if line is not None and line.revoked_at is None:
-            consents = {**consents, event.consent_id: line.model_copy(update={"revoked_at": event.at})}
-        return consents, revoked
-    if event.consent_id in consents:
-        return consents, revoked
-    line = ConsentLine(consent_id=event.consent_id, scope=sorted(s.value for s in set(event.scope)),
-                       recipient_kind=event.recipient.kind.value, recipient_id=event.recipient.id,
-                       form=event.form.value, given_at=event.given_at, expires_at=event.expires_at,
-                       revoked_at=revoked.get(event.consent_id))
-    return {**consents, event.consent_id: line}, revoked

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from shared.consent import Consent
 from shared.contracts.common import Priority
 from shared.contracts.status import HhsNotification, InterpreterStatus, InterviewStatus, ReferralStatus
 
@@ -130,19 +131,6 @@ class Service(BaseModel):
     next_provider_id: str | None = None  # who to ask next, after a decline or no answer
 
 
-class ConsentLine(BaseModel):
-    """A consent as the case page shows it to the accepting specialist (never on cases.status)."""
-
-    consent_id: str
-    scope: list[str]
-    recipient_kind: str
-    recipient_id: str
-    form: str
-    given_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None = None
-
-
 class Moment(BaseModel):
     """One line of the case's timeline: ids, codes and times, never free text from a person."""
 
@@ -163,7 +151,7 @@ class CaseView(BaseModel):
     life: Life = Field(default_factory=Life)
     continued_presence: ContinuedPresence = Field(default_factory=ContinuedPresence)
     services: dict[str, Service] = Field(default_factory=dict)  # by service request id
-    consents: dict[str, ConsentLine] = Field(default_factory=dict)  # by consent id
+    consents: dict[str, Consent] = Field(default_factory=dict)  # by consent id
     revoked_consents: dict[str, datetime] = Field(default_factory=dict)  # also before the consent arrives
     version: int = 0  # snapshot-bearing events folded so far (see domain.fold)
     updated_at: datetime | None = None

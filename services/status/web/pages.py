@@ -14,6 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared import consent
+from shared.consent import Consent, Uncovered
 from shared.contracts.audit import AuditAction
 from shared.contracts.common import UrgentNeed
 from shared.contracts.inbound import (
@@ -205,17 +207,17 @@ async def case_page(request: Request, case_id: str) -> Response:
                  consents=consent_lines(view, principal, request.app.state.clock.now()))
 
 
+CONSENT_STATES = {None: "in force", Uncovered.REVOKED: "revoked", Uncovered.EXPIRED: "expired",
+                  Uncovered.NOT_YET: "not yet", Uncovered.NOT_WRITTEN: "recorded (verbal: discloses nothing)",
+                  Uncovered.NO_CONSENT: "none"}
+
+
 def consent_lines(view: CaseView, principal: Principal, now: datetime) -> list[dict[str, Any]] | None:
     """The case's consents and whether each is in force, for the accepting specialist only."""
     if CaseAction.RECORD_CONSENT not in allowed(principal, view):
         return None
-    def state(line: Any) -> str:
-        if line.revoked_at is not None:
-            return "revoked"
-        if line.form == "verbal":
-            return "recorded (verbal: discloses nothing)"
-        return "in force" if line.given_at <= now < line.expires_at else ("expired" if now >= line.expires_at
-                                                                           else "not yet")
+    def state(line: Consent) -> str:
+        return CONSENT_STATES[consent.reason(line, view.revoked_consents, now)]
     return [line.model_dump(mode="json") | {"state": state(line)}
             for line in sorted(view.consents.values(), key=lambda c: (c.given_at, c.consent_id))]
 
