@@ -71,6 +71,11 @@ class IntakeSettings(Group):
     # .local/ in development, required in production.
     vault_reader_token: str | None = None
     dev_vault_reader_token_path: Path = Path(".local/dev-vault-reader-token")
+    # The key of a provider's disclosure links (docs/design.md, Disclosure): notify mints each
+    # service request's capability with it, intake checks it. Generated once under .local/ in
+    # development, required in production.
+    disclosure_key: str | None = None
+    dev_disclosure_key_path: Path = Path(".local/dev-disclosure-key")
 
 
 class ReferralSettings(Group):

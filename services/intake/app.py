@@ -18,27 +18,27 @@ from functools import partial
 from aiokafka import ConsumerRecord
 from faststream import FastStream
 from pymongo import IndexModel
-from starlette.applications import Starlette
 from starlette.routing import Route
 
+from shared import disclosure
 from shared.audit import AuditTrail
 from shared.contracts.audit import AuditRecorded
 from shared.contracts.common import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, REGION_PATTERN
 from shared.contracts.inbound import ConsentRecorded, ConsentRevoked, EncounterReported, EncounterWithdrawn
 from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn, EncounterUnprocessable
 from shared.contracts.referrals import REFERRAL_EVENTS
+from shared.contracts.support import ServiceCompleted, ServiceDeclined, ServiceRequestSent
 from shared.credentials import Credential, vault_reader_credential
 from shared.crypto import KeyRing
 from shared.errors import describe, kind
 from shared.kit import Clock, Inbound
 from shared.kit.decision import Decide, Pure
-from shared.kit.ops import ops_routes
 from shared.kit.ports import Backend, Publisher
 from shared.kit.service import Service, process_app
 from shared.kit.workflow import Workflow
 from shared.settings import Settings
 
-from . import consents, domain, holders, identity, legacy, vault
+from . import consents, disclosures, domain, holders, identity, legacy, vault
 from .state import CaseFile
 
 _ID = re.compile(IDENTIFIER_PATTERN)
@@ -80,21 +80,39 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRin
     service.consume(EncounterReported, EncounterWithdrawn, handler=cases,
                     on_invalid=partial(unprocessable, clock=service.clock))
     service.produces(CaseOpened, CaseCorrected, CaseWithdrawn, EncounterUnprocessable)
-    serve_identities(service, cases, keyring, credential)
-    keep_consents(service)
+    held = serve_identities(service, cases, keyring, credential)
+    kept = keep_consents(service)
+    serve_disclosures(service, settings, cases, held, kept, keyring, credential)
     return service
 
 
-def keep_consents(service: Service) -> None:
+def keep_consents(service: Service) -> Workflow[consents.CaseConsents]:
     """The person's consents to disclose (``consents.recorded``, ``consents.revoked``): the
     vault's owner is the one to ask whether a recipient may see a scope (P2)."""
     kept = service.workflow(consents.COLLECTION, consents.CaseConsents, Pure(consents.decide),
                             aggregate_id=lambda e: e.data.case_id)
     service.consume(ConsentRecorded, handler=kept)
     service.consume(ConsentRevoked, handler=kept)
+    return kept
 
 
-def serve_identities(service: Service, cases: Workflow[CaseFile], keyring: KeyRing, credential: Credential) -> None:
+def serve_disclosures(service: Service, settings: Settings, cases: Workflow[CaseFile], held: Workflow[holders.Holding],
+                      kept: Workflow[consents.CaseConsents], keyring: KeyRing, credential: Credential) -> None:
+    """The service requests sent (``services.events``), and the endpoint a provider's
+    disclosure link reads through: exactly what a consent in force lets it see (P2)."""
+    sent = service.workflow(disclosures.COLLECTION, disclosures.SentRequest, Pure(disclosures.decide),
+                            aggregate_id=lambda e: e.data.service_request_id)
+    service.consume(ServiceRequestSent, ServiceDeclined, ServiceCompleted, handler=sent,
+                    description="`casework.service.request_sent.v1`, `…declined.v1`, `…completed.v1`: the "
+                                "service requests a provider's disclosure link belongs to, and whether open")
+    reads = disclosures.DisclosureReads(
+        credential, disclosure.disclosure_key(settings), sent.store, kept.store, held.store, cases.store, keyring,
+        AuditTrail(service.publisher, source=service.source, clock=service.clock), service.clock)
+    service.route(Route(disclosures.PATH, reads.answer, methods=["GET"]))
+
+
+def serve_identities(service: Service, cases: Workflow[CaseFile], keyring: KeyRing,
+                     credential: Credential) -> Workflow[holders.Holding]:
     """Who holds each case (folded from the referral service's word and intake's own openings
     and withdrawals), and the endpoint that reads an identity for its holder alone."""
     held = service.workflow(holders.COLLECTION, holders.Holding, Pure(holders.decide),
@@ -106,7 +124,8 @@ def serve_identities(service: Service, cases: Workflow[CaseFile], keyring: KeyRi
     service.produces(AuditRecorded)
     reads = identity.IdentityReads(credential, held.store, cases.store, keyring,
                                    AuditTrail(service.publisher, source=service.source, clock=service.clock))
-    service.serve(Starlette(routes=[*ops_routes(service), Route(identity.PATH, reads.answer, methods=["GET"])]))
+    service.route(Route(identity.PATH, reads.answer, methods=["GET"]))
+    return held
 
 
 def create_app(settings: Settings | None = None) -> FastStream:

@@ -92,11 +92,11 @@ class IdentityReads:
 
     async def read(self, case_id: str | None, actor_id: str, role: str) -> tuple[Refusal | None, dict[str, Any] | None]:
         """Why this actor may not read the case's identity, or the identity, opened from its case file."""
-        holding: Holding | None = await self._load(self.holders, case_id, Holding) if case_id else None
+        holding: Holding | None = await load(self.holders, case_id, Holding) if case_id else None
         why = holders.refusal(holding, actor_id, role)
         if why is not None or holding is None or holding.case_file is None:
             return why or Refusal.UNKNOWN_CASE, None
-        case: CaseFile | None = await self._load(self.cases, holding.case_file, CaseFile)
+        case: CaseFile | None = await load(self.cases, holding.case_file, CaseFile)
         if case is None or case.case_id != case_id or case.withdrawn is not None:
             return Refusal.NO_HOLDER, None  # withdrawn here before the withdrawal was folded, or no such file
         try:
@@ -108,22 +108,29 @@ class IdentityReads:
     async def record(self, case_id: str | None, actor: tuple[str, str] | None, *, granted: bool) -> str:
         """The read on ``audit.events``, acknowledged by the broker; else nothing is shown."""
         actor_id, role = actor or ("unknown", AuditRole.ANONYMOUS.value)
-        try:
-            record = await asyncio.wait_for(self.audit.record(
-                actor_id=actor_id, role=role, case_id=case_id, via=VIA,
-                action=AuditAction.IDENTITY_READ if granted else AuditAction.IDENTITY_REFUSED,
-                outcome=AuditOutcome.GRANTED if granted else AuditOutcome.REFUSED), AUDIT_SECONDS)
-        except Exception as exc:
-            log.warning("identity read not recorded", case_id=case_id, error_type=kind(exc))
-            raise Unanswerable(503, "the read could not be recorded; nothing is shown") from None
-        return record.audit_id
+        return await recorded(self.audit, actor_id=actor_id, role=role, case_id=case_id, via=VIA,
+                              action=AuditAction.IDENTITY_READ if granted else AuditAction.IDENTITY_REFUSED,
+                              outcome=AuditOutcome.GRANTED if granted else AuditOutcome.REFUSED)
 
-    @staticmethod
-    async def _load(store: AggregateStore, key: str, model: type[Any]) -> Any:
-        try:
-            records = await store.load([key])
-        except Exception as exc:
-            log.warning("identity read cannot be decided", error_type=kind(exc))
-            raise Unanswerable(503, "the vault cannot answer now") from None
-        record = records.get(key)
-        return model.model_validate(record.state) if record is not None and record.state else None
+
+
+async def recorded(audit: AuditTrail, **fields: Any) -> str:
+    """An answer on ``audit.events``, acknowledged by the broker within :data:`AUDIT_SECONDS`;
+    else :class:`Unanswerable` (503): what is not recorded is not shown."""
+    try:
+        record = await asyncio.wait_for(audit.record(**fields), AUDIT_SECONDS)
+    except Exception as exc:
+        log.warning("read not recorded", case_id=fields.get("case_id"), error_type=kind(exc))
+        raise Unanswerable(503, "the read could not be recorded; nothing is shown") from None
+    return record.audit_id
+
+
+async def load(store: AggregateStore, key: str, model: type[Any]) -> Any:
+    """One aggregate's state, or None; :class:`Unanswerable` (503) when the database cannot say."""
+    try:
+        records = await store.load([key])
+    except Exception as exc:
+        log.warning("read cannot be decided", error_type=kind(exc))
+        raise Unanswerable(503, "the vault cannot answer now") from None
+    record = records.get(key)
+    return model.model_validate(record.state) if record is not None and record.state else None

@@ -22,6 +22,7 @@ from shared.contracts.notifications import NotificationFailed, NotificationSent
 from shared.contracts.referrals import REFERRAL_EVENTS
 from shared.contracts.stabilization import STABILIZATION_EVENTS
 from shared.contracts.support import SERVICE_EVENTS
+from shared.disclosure import disclosure_key
 from shared.kit import Clock, Inbound
 from shared.kit.decision import Decide
 from shared.kit.service import Service, process_app
@@ -32,6 +33,7 @@ from shared.webhooks import recipient_secret, signing_key
 from . import domain, state
 from .audience import Directory
 from .channels import Mailer, WebhookPoster
+from .content import Links
 from .directory import DirectoryStore
 from .dispatch import Dispatcher
 from .kinds import notifiable
@@ -88,7 +90,8 @@ def _sender(settings: Settings, store: DirectoryStore, wall_clock: Callable[[], 
     timeout = notify.delivery.send_timeout_seconds
     return Sender(Mailer(notify.smtp, timeout, pool_size=min(8, notify.delivery.concurrency)),
                   WebhookPoster(timeout, lambda recipient: recipient_secret(key, recipient), wall_clock),
-                  store.contact, sender=notify.smtp.sender, link_base=settings.status.case_link_base)
+                  store.contact, sender=notify.smtp.sender,
+                  links=Links(settings.status.dashboard_url, disclosure_key(settings)))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared import disclosure
 from shared.contracts.inbound import ServiceDeclineReason, ServiceResponded
 from shared.contracts.notifications import RecipientRole
 
@@ -75,9 +76,24 @@ class Message:
     link: str | None  # the case in the dashboard: only for the team working the case
     facts: list[tuple[str, str]] = field(default_factory=list)
     note: str = TEAM_NOTE
-    # Where, under a recorded consent, a provider will read what the person agreed to share
-    # (identity, contact): not built yet, so always None; the templates show it when set.
+    # A provider's disclosure link (docs/design.md, Disclosure): where it reads, while a
+    # written consent for it lasts, what the person agreed to share; it shows nothing else.
     disclosure_link: str | None = None
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where a message may point: the case in the dashboard (for the team), and a provider's
+    disclosure link (its capability minted with the disclosure key; never stored)."""
+
+    dashboard_url: str
+    disclosure_key: bytes
+
+    def case(self, case_id: str) -> str:
+        return f"{self.dashboard_url.rstrip('/')}/cases/{case_id}"
+
+    def disclosure(self, service_request_id: str, provider_id: str) -> str:
+        return disclosure.link(self.dashboard_url, self.disclosure_key, service_request_id, provider_id)
 
 
 def when(value: Any) -> str:
@@ -293,8 +309,9 @@ def _failed(n: Notification, failed: Delivery) -> tuple[str, list[str]]:
              f"{'provider directory' if failed.role == RecipientRole.SERVICE_PROVIDER else 'roster'}."])
 
 
-def compose(n: Notification, d: Delivery, link_base: str) -> Message:
-    """A provider is outside the team working the case: no link into the case system for it."""
+def compose(n: Notification, d: Delivery, links: Links) -> Message:
+    """A provider is outside the team working the case: no link into the case system for it;
+    asked to provide a service where the specialist would share something, its disclosure link."""
     facts = Facts({k: shown(v) for k, v in n.facts.items() if v is not None})
     if d.about is not None:
         summary, actions = _failed(n, n.deliveries[d.about])
@@ -305,6 +322,16 @@ def compose(n: Notification, d: Delivery, link_base: str) -> Message:
     return Message(
         subject=f"{title}: {n.reference}", title=title, summary=summary, actions=actions,
         deadline=when(n.deadline) if n.deadline else None,
-        link=f"{link_base}{n.case_id}" if n.case_id and not outside else None,
+        link=links.case(n.case_id) if n.case_id and not outside else None,
         facts=[(k.replace("_", " ").capitalize(), v) for k, v in facts.items()],
-        note=PROVIDER_NOTE if outside else TEAM_NOTE)
+        note=PROVIDER_NOTE if outside else TEAM_NOTE,
+        disclosure_link=_disclosure(n, d, links) if outside else None)
+
+
+def _disclosure(n: Notification, d: Delivery, links: Links) -> str | None:
+    request_id, provider_id = n.facts.get("service_request_id"), n.facts.get("provider_id")
+    if d.kind is not Kind.SERVICE_REQUESTED or d.about is not None or not n.facts.get("asked_to_share"):
+        return None
+    if not isinstance(request_id, str) or not isinstance(provider_id, str) or provider_id != d.recipient_id:
+        return None
+    return links.disclosure(request_id, provider_id)

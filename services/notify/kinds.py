@@ -265,7 +265,8 @@ def service_requested(e: ServiceRequestSent, d: Directory) -> Plan:
     return Plan(Kind.SERVICE_REQUESTED, e.case_id, e.case_id, [d.provider(e.provider_id)],
                 [d.contact(e.specialist_id)], deadline=e.respond_by, region=e.region, agency_id=e.agency_id,
                 facts={"service_request_id": e.service_request_id, "provider_id": e.provider_id,
-                       "need": e.need.value, "languages": list(e.languages)})
+                       "need": e.need.value, "languages": list(e.languages),
+                       "asked_to_share": [s.value for s in e.share]})
 
 
 def service_declined(e: ServiceDeclined, d: Directory) -> Plan:

@@ -66,6 +66,7 @@ def webhook_body(m: Message, n: Notification, d: Delivery) -> bytes:
         "id": n.id, "delivery": recipient_hash(d.key), "kind": d.kind.value, "case_id": n.case_id,
         "reference": n.reference, "title": m.title, "summary": m.summary, "actions": m.actions,
         "deadline": n.deadline.isoformat() if n.deadline else None, "link": m.link,
+        "disclosure_link": m.disclosure_link,
         "facts": {k: v for k, v in n.facts.items() if v is not None},
         "created_at": n.created_at.isoformat(),
     }

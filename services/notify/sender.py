@@ -11,7 +11,7 @@ from shared.errors import describe
 from . import render
 from .audience import Contact
 from .channels import Mailer, Outcome, WebhookPoster
-from .content import compose
+from .content import Links, compose
 from .state import Notification
 
 log = caselog.get_logger("casework.notify")
@@ -21,12 +21,12 @@ NO_ADDRESS = Outcome(False, "no address on file for the recipient yet")
 
 class Sender:
     def __init__(self, mailer: Mailer, poster: WebhookPoster,
-                 lookup: Callable[[str, str], Awaitable[Contact | None]], *, sender: str, link_base: str) -> None:
+                 lookup: Callable[[str, str], Awaitable[Contact | None]], *, sender: str, links: Links) -> None:
         self.mailer = mailer
         self.poster = poster
         self.lookup = lookup
         self.sender = sender
-        self.link_base = link_base
+        self.links = links
 
     async def __call__(self, n: Notification, index: int) -> Outcome:
         delivery = n.deliveries[index]
@@ -37,7 +37,7 @@ class Sender:
         if address is None:
             return NO_ADDRESS
         try:
-            message = compose(n, delivery, self.link_base)
+            message = compose(n, delivery, self.links)
             if delivery.channel is Channel.EMAIL:
                 return await self.mailer.send(render.email(message, n, delivery, sender=self.sender, to=address))
             return await self.poster.post(address, render.webhook_body(message, n, delivery),

@@ -16,6 +16,8 @@ from shared.credentials import vault_reader_credential
 from shared.settings import Settings
 
 PATH = "/internal/v1/cases/{case_id}/person"
+DISCLOSURE_PATH = "/internal/v1/disclosures/{service_request_id}"
+DISCLOSURE_ANSWERS = frozenset({200, 403, 404, 410})  # intake's decisions, passed on as they are
 
 
 class IdentityUnavailable(RuntimeError):
@@ -58,3 +60,20 @@ class IdentityReader:
         except ValueError:
             raise IdentityUnavailable("intake's answer was not JSON") from None
         return body
+
+    async def disclose(self, service_request_id: str, capability: str) -> tuple[int, dict[str, Any]]:
+        """Intake's answer to a provider's disclosure link: its status (200, 403, 404 or 410)
+        and body, passed on untouched. Raises :class:`IdentityUnavailable` otherwise."""
+        headers = {"Authorization": f"Bearer {self._credential}", "X-Casework-Capability": capability}
+        url = self.base_url + DISCLOSURE_PATH.format(service_request_id=quote(service_request_id, safe=""))
+        try:
+            response = await self.client.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise IdentityUnavailable(f"intake did not answer ({type(exc).__name__})") from None
+        if response.status_code not in DISCLOSURE_ANSWERS:
+            raise IdentityUnavailable(f"intake answered {response.status_code}")
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError:
+            raise IdentityUnavailable("intake's answer was not JSON") from None
+        return response.status_code, body

@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from shared.contracts.common import Contract, Identifier, Payload, ShortText, Timestamp
+from shared.contracts.inbound import ConsentScope
 
 
 class AuditAction(StrEnum):
@@ -30,6 +31,8 @@ class AuditAction(StrEnum):
     SIGN_IN_FAILED = "session.sign_in_failed"
     SIGNED_OUT = "session.signed_out"
     AUDIT_VIEWED = "audit.viewed"
+    DISCLOSURE_READ = "disclosure.read"  # a provider read what a consent lets it see
+    DISCLOSURE_REFUSED = "disclosure.refused"  # a disclosure link that showed nothing
 
 
 class AuditOutcome(StrEnum):
@@ -45,6 +48,7 @@ class AuditRole(StrEnum):
     SUPERVISOR = "supervisor"
     ANALYST = "analyst"
     AUDITOR = "auditor"
+    SERVICE_PROVIDER = "service_provider"  # through a disclosure link
     ANONYMOUS = "anonymous"
 
 
@@ -65,6 +69,9 @@ class AuditRecorded(Payload):
     case_id: Identifier | None = None
     via: Identifier  # dashboard_api, dashboard_page, intake_vault
     event_id: ShortText | None = None  # the inbound event a granted action published
+    service_request_id: Identifier | None = None  # a disclosure: the request its link belongs to
+    scopes: list[ConsentScope] | None = None  # a disclosure: what was shown (consented scopes)
+    refusal: Identifier | None = None  # a disclosure refused: why, as a code
 
     @property
     def subject(self) -> str:

@@ -21,6 +21,7 @@ from faststream.kafka import KafkaRouter
 from faststream.specification import AsyncAPI
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from shared import logging as caselog
 from shared.cloudevents import envelope
@@ -152,6 +153,10 @@ class Service:
         """Serve this web app on the service's port instead of the bare ops routes (it must
         include them: see :func:`shared.kit.ops.ops_routes`)."""
         self.http = http
+
+    def route(self, route: BaseRoute) -> None:
+        """Serve one more route beside the ops routes (an internal endpoint of the service)."""
+        self.http.router.routes.append(route)
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run after topics and indexes exist, before consuming (a roster load, say)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -136,9 +137,11 @@ async def test_a_specialist_accepts_works_sees_the_person_and_closes_and_nobody_
                 other_browser = await pw.chromium.launch(executable_path=str(chromium), headless=True,
                                                          args=CHROMIUM_ARGS)
                 try:
+                    provider = await other_browser.new_context()  # no session: a provider outside casework
                     case_id, identity, other_html = await work_the_case(
                         bus, base, encounter, await sign_in(holder_browser, base, holder_token),
-                        await sign_in(other_browser, base, other_token), other_token)
+                        await sign_in(other_browser, base, other_token), other_token,
+                        Provider(await provider.new_page(), lambda: provider_link(system.mails())))
                 finally:
                     await holder_browser.close()
                     await other_browser.close()
@@ -153,8 +156,34 @@ async def test_a_specialist_accepts_works_sees_the_person_and_closes_and_nobody_
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
 
+class Provider:
+    """The shelter's staff following the disclosure link of their notice, in a browser of their own."""
+
+    def __init__(self, page: Page, link: Callable[[], str | None]) -> None:
+        self.page, self.link = page, link
+
+    async def open(self) -> str:
+        """Open the link and ask for what is shared; the page's answer (its data-status)."""
+        link = await eventually(self.link, timeout=60)
+        await self.page.goto("about:blank")  # the same link again is a new page, not a jump within it
+        await self.page.goto(link)
+        await self.page.click("#show-disclosure")
+        await self.page.wait_for_selector("section.disclosure[data-status]")
+        return str(await self.page.get_attribute("section.disclosure", "data-status"))
+
+
+def provider_link(mails: list[Any]) -> str | None:
+    """The disclosure link in the shelter's service request notice, once it is there."""
+    for mail in mails:
+        if str(mail["To"]) == "intake@harbor-house.example.org" and "Service requested" in str(mail["Subject"]):
+            text = mail.get_body(("plain",)).get_content()
+            found = re.search(r"(http://\S+/disclosures/\S+#cwd_\S+)", text)
+            return found.group(1) if found else None
+    return None
+
+
 async def work_the_case(bus: Bus, base: str, encounter: dict[str, Any], page: Page, other: Page,
-                        other_token: str) -> tuple[str, str, str]:
+                        other_token: str, provider: Provider) -> tuple[str, str, str]:
     """The holder's way through the case, the second specialist refused at each step; returns
     the case id, the identity the holder was shown, and every page the second one saw."""
     await bus.publish("encounters.reported", encounter)
@@ -191,6 +220,8 @@ async def work_the_case(bus: Bus, base: str, encounter: dict[str, Any], page: Pa
     row = page.locator("table.service-lines tr.service-requested", has_text="Harbor House")
     await row.wait_for(timeout=30_000)
     await page.screenshot(path=str(ARTIFACTS / "working-case-service.png"), full_page=True)
+    # Without a consent, the provider's link shows nothing (and says why, naming no one).
+    assert await provider.open() == "403" and not leaks(await provider.page.content())
     statuses = await bus.events("cases.status", where=lambda e: e["subject"] == case_id and e["data"]["services"])
     status = statuses[-1]
     assert [s["need"] for s in status["data"]["services"]] == ["shelter"]
@@ -207,9 +238,17 @@ async def work_the_case(bus: Bus, base: str, encounter: dict[str, Any], page: Pa
     await submit(page, "/consents", "pr-tx-shelter", record_consent)
     line = page.locator("table.consent-lines tr", has_text="in force")
     await line.wait_for(timeout=30_000)
+    # Under the written consent, the same link shows the shelter who the person is (audited).
+    assert await eventually(lambda: _shown(provider), timeout=30)
+    shown = await provider.page.inner_text("#disclosed")
+    assert events.CANARY_GIVEN in shown and events.CANARY_PHONE not in shown  # identity consented, not contact
+    await provider.page.screenshot(path=str(ARTIFACTS / "provider-disclosure.png"), full_page=True)
     await submit(page, "/revoke", "", lambda: page.locator("table.consent-lines tr", has_text="in force")
                  .locator("button[type=submit]").click())
     await page.locator("table.consent-lines tr", has_text="revoked").wait_for(timeout=30_000)
+    assert await eventually(lambda: _closed(provider), timeout=30)  # revoked: the same link is closed
+    assert not leaks(await provider.page.content())
+    await provider.page.screenshot(path=str(ARTIFACTS / "provider-disclosure-closed.png"), full_page=True)
 
     await refused_everywhere(base, case_id, other, other_token)  # accepted by another: still nothing
     other_html += await other.content()
@@ -233,6 +272,14 @@ async def work_the_case(bus: Bus, base: str, encounter: dict[str, Any], page: Pa
     assert await other.locator(f'[data-case-id="{case_id}"]').count() == 0
     other_html += await other.content()
     return case_id, identity, other_html
+
+
+async def _shown(provider: Provider) -> bool:
+    return await provider.open() == "200"
+
+
+async def _closed(provider: Provider) -> bool:
+    return await provider.open() == "410"
 
 
 ROUTES = [("POST", "referral/accept", {}), ("POST", "referral/decline", {"reason": "at_capacity"}),

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from services.notify.app import bootstrap
+from shared import disclosure
 from shared.contracts.common import Payload
 from shared.kafka import headers_of
 from shared.kit import FakeClock
@@ -79,7 +80,10 @@ async def test_a_request_reaches_the_provider_once_and_a_decline_reaches_the_spe
     for fact in ("case-s", "sr-1", "shelter", "es, en", "2026-01-05 13:00 UTC", "casework.service.responded.v1",
                  "services.responded", "accepted", "declined", "completed"):
         assert fact in text, fact
-    assert "http" not in text and "https://casework.example.org/cases" not in request.as_string()  # no link yet
+    # No link into the case system; the disclosure link of this request and provider, the
+    # same in the mail and the webhook (what it shows is intake's decision, under consent).
+    link = disclosure.link("https://casework.example.org", disclosure.disclosure_key(config), "sr-1", SHELTER)
+    assert "https://casework.example.org/cases" not in request.as_string() and link in text
     # Its webhook: signed with the provider's own secret, keyed like the mail's Message-ID.
     [hook] = requests
     assert hook.path == f"/{SHELTER}"
@@ -87,9 +91,9 @@ async def test_a_request_reaches_the_provider_once_and_a_decline_reaches_the_spe
     body = json.loads(hook.body)
     assert request["Message-ID"].startswith(f"<{body['id']}.") and hook.headers["idempotency-key"].startswith(
         f"{body['id']}:")
-    assert body["kind"] == "service_requested" and body["link"] is None
+    assert body["kind"] == "service_requested" and body["link"] is None and body["disclosure_link"] == link
     assert body["facts"] == {"service_request_id": "sr-1", "provider_id": SHELTER, "need": "shelter",
-                             "languages": ["es", "en"]}
+                             "languages": ["es", "en"], "asked_to_share": ["identity"]}
     # The specialist: the decline, its reason, the next provider, and the case link.
     assert decline["Subject"] == "Service request declined: case-s"
     decline_text = decline.get_body(("plain",)).get_content()
@@ -106,6 +110,7 @@ async def test_a_request_reaches_the_provider_once_and_a_decline_reaches_the_spe
                                           ("service_requested", SHELTER, "service_provider", "webhook")]
     for part in [*(m.as_string() for m in messages), hook.body.decode(), json.dumps(published), logs.getvalue()]:
         assert not [c for c in events.CANARIES if c in part], part[:2000]
+    assert disclosure.PREFIX not in json.dumps(published) + logs.getvalue()  # the capability: mail and hook only
 
 
 async def test_hostile_records_are_dead_lettered_and_notify_goes_on(settings, bus: Bus, tmp_path) -> None:

@@ -58,6 +58,8 @@ class System:
         self.services = {name: ServiceProcess(name, settings, self.logs) for name in SERVICES}
         # The dashboard reads an identity from intake's ops port, wherever the test put it.
         self.services["status"].extra_env["CASEWORK_INTAKE_URL"] = f"http://127.0.0.1:{self.services['intake'].port}"
+        # The links in the mails (a case, a provider's disclosure) point at that dashboard.
+        self.services["notify"].extra_env["CASEWORK_DASHBOARD_URL"] = self.dashboard
         self.sink: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:

@@ -56,7 +56,7 @@ def holder_headers(actor: str = "sp-1", role: str = "specialist") -> dict[str, s
 
 async def seed(service: Service) -> None:
     """A case opened from a canary report, accepted by sp-1."""
-    cases, held, _ = service.workflows
+    cases, held, *_ = service.workflows
     parsed = reader(EncounterReported).validate_json(events.encode(events.encounter("ENC-path")))
     await cases.handle([Inbound(id=parsed.id, type=parsed.type, data=parsed.data, subject=parsed.subject,
                                 source=parsed.source)])

@@ -11,7 +11,7 @@ import pytest
 
 from services.notify import render
 from services.notify.audience import Contact, Directory
-from services.notify.content import TITLES, WORDING, compose
+from services.notify.content import TITLES, WORDING, Links, compose
 from services.notify.domain import decide
 from services.notify.kinds import Kind
 from services.notify.state import DeliveryAttempted, Notification, Policy
@@ -19,7 +19,7 @@ from shared.contracts.notifications import RecipientRole
 from shared.kit import Inbound
 from tests.support import notifications as n
 
-LINK = "https://casework.example.org/cases/"
+LINK = Links("https://casework.example.org", b"test-disclosure-key")
 SPEC = Contact(id="spec-a", role=RecipientRole.VICTIM_SPECIALIST, email="a@x.org", webhook_url="https://h/a")
 SUP = Contact(id="sup-tx", role=RecipientRole.SUPERVISOR, email="s@x.org", regions=["*"], agency_id="TX-DPS")
 PROVIDER = Contact.provider("pr-shelter", "intake@shelter.example.org", "https://h/pr")
@@ -65,7 +65,7 @@ def test_every_kind_renders_case_action_deadline_and_link(payload) -> None:
     for part in (text, html):
         assert state.reference in part and message.actions[0][:30] in part.replace("&#39;", "'")
         if state.case_id and state.deliveries[0].role != RecipientRole.SERVICE_PROVIDER:
-            assert f"{LINK}{state.case_id}" in part  # a provider, outside the team, gets no link
+            assert LINK.case(state.case_id) in part  # a provider, outside the team, gets no link
         if state.deadline:
             assert message.deadline in part
 
@@ -88,7 +88,7 @@ def test_the_webhook_body_is_stable_compact_json() -> None:
     data = json.loads(body)
     assert body == json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     assert data["kind"] == "hhs_notification_due" and data["deadline"] == "2026-01-06T09:00:00+00:00"
-    assert data["link"] == f"{LINK}case-1" and data["id"] == state.id
+    assert data["link"] == LINK.case("case-1") and data["id"] == state.id
 
 
 def test_html_is_escaped_and_text_is_not() -> None:

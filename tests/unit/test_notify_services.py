@@ -14,11 +14,12 @@ import pytest
 from services.notify import render
 from services.notify.audience import Contact, Directory
 from services.notify.channels import SENT, Outcome
-from services.notify.content import PROVIDER_NOTE, TEAM_NOTE, compose
+from services.notify.content import PROVIDER_NOTE, TEAM_NOTE, Links, compose
 from services.notify.domain import decide
 from services.notify.kinds import Kind, notifiable, plan
 from services.notify.sender import NO_ADDRESS, Sender
 from services.notify.state import DeliveryAttempted, Notification, Policy
+from shared import disclosure
 from shared.contracts.notifications import Channel, NotificationKind, RecipientRole
 from shared.contracts.support import (
     RequestRefusal,
@@ -32,7 +33,7 @@ from shared.kit import Inbound
 from tests.support import events
 from tests.support import notifications as n
 
-LINK = "https://casework.example.org/cases/"
+LINK = Links("https://casework.example.org", b"test-disclosure-key")
 SPEC = Contact(id="spec-a", role=RecipientRole.VICTIM_SPECIALIST, email="a@x.org", webhook_url="https://h/a")
 SUP_TX = Contact(id="sup-tx", role=RecipientRole.SUPERVISOR, email="s@x.org", regions=["US-TX"], agency_id="TX-DPS")
 SUP_CA = Contact(id="sup-ca", role=RecipientRole.SUPERVISOR, email="c@x.org", regions=["US-CA"], agency_id="CA-DOJ")
@@ -129,7 +130,7 @@ def _of(kind: Kind) -> Any:
 
 def test_the_provider_learns_the_request_the_need_the_languages_the_deadline_and_how_to_answer() -> None:
     state = notification(n.service_sent("case-7", HOOKED.id, request_id="sr-77", need="mental_health"))
-    assert set(state.facts) == {"service_request_id", "provider_id", "need", "languages"}
+    assert set(state.facts) == {"service_request_id", "provider_id", "need", "languages", "asked_to_share"}
     message, text, html, hook = wire(state)
     assert message.subject == "Service requested: case-7"
     for part in (text, html.replace("&#39;", "'")):
@@ -139,16 +140,28 @@ def test_the_provider_learns_the_request_the_need_the_languages_the_deadline_and
         assert all(word in part for word in ("accepted", "declined", "completed", "pr-shelter"))
     assert hook["kind"] == "service_requested" and hook["deadline"] == "2026-01-05T13:00:00+00:00"
     assert hook["facts"] == {"service_request_id": "sr-77", "provider_id": "pr-shelter", "need": "mental_health",
-                             "languages": ["es", "en"]}
+                             "languages": ["es", "en"], "asked_to_share": ["identity"]}
 
 
 def test_the_provider_gets_no_link_into_the_case_system_and_its_own_footnote() -> None:
-    state = notification(n.service_sent("case-7", HOOKED.id))
+    state = notification(n.service_sent("case-7", HOOKED.id, share=[]))
     for index in (0, 1):
         message, text, html, hook = wire(state, index)
         assert message.link is None and hook["link"] is None and message.disclosure_link is None
-        assert "http" not in text and "href" not in html  # no link of any kind, yet
+        assert "http" not in text and "href" not in html  # nothing asked to be shared: no link of any kind
         assert message.note == PROVIDER_NOTE and "the team working the case" not in text
+
+
+def test_asked_to_share_the_provider_gets_its_own_disclosure_link_and_nothing_else() -> None:
+    state = notification(n.service_sent("case-7", HOOKED.id, request_id="sr-77", share=["identity", "contact"]))
+    link = disclosure.link("https://casework.example.org", b"test-disclosure-key", "sr-77", HOOKED.id)
+    for index in (0, 1):  # mail and webhook
+        message, text, html, hook = wire(state, index)
+        assert message.link is None and message.disclosure_link == link and hook["disclosure_link"] == link
+        assert link in text and link in html and "/cases/" not in text + html
+        assert disclosure.admits(b"test-disclosure-key", link.split("#", 1)[1], "sr-77", HOOKED.id)
+        assert not disclosure.admits(b"test-disclosure-key", link.split("#", 1)[1], "sr-78", HOOKED.id)
+        assert not disclosure.admits(b"another-key", link.split("#", 1)[1], "sr-77", HOOKED.id)
 
 
 def test_a_provider_that_cannot_be_reached_is_reported_to_the_specialist_with_the_link() -> None:
@@ -157,7 +170,7 @@ def test_a_provider_that_cannot_be_reached_is_reported_to_the_specialist_with_th
     state = decide(state, failed, n.T0, directory=DIRECTORY, policy=Policy())[0]
     [alert] = [d for d in state.deliveries if d.about == 1 and d.channel is Channel.EMAIL]
     message, *_ = wire(state, state.deliveries.index(alert))
-    assert alert.recipient_id == SPEC.id and message.link == f"{LINK}case-7" and message.note == TEAM_NOTE
+    assert alert.recipient_id == SPEC.id and message.link == LINK.case("case-7") and message.note == TEAM_NOTE
     assert "could not be delivered to pr-shelter by webhook" in message.summary
     assert "provider directory" in message.actions[0]
 
@@ -165,9 +178,9 @@ def test_a_provider_that_cannot_be_reached_is_reported_to_the_specialist_with_th
 def test_a_decline_names_the_reason_and_the_next_provider() -> None:
     message, text, _, hook = wire(notification(n.service_declined("case-3", HOOKED.id, reason="language",
                                                                   next_provider_id="pr-next")))
-    assert message.subject == "Service request declined: case-3" and message.link == f"{LINK}case-3"
+    assert message.subject == "Service request declined: case-3" and message.link == LINK.case("case-3")
     assert "pr-shelter declined service request sr-case-3 (shelter) on case case-3: language" in message.summary
-    assert "pr-next" in message.actions[0] and "pr-next" in text and f"{LINK}case-3" in text
+    assert "pr-next" in message.actions[0] and "pr-next" in text and LINK.case("case-3") in text
     assert hook["facts"]["reason"] == "language" and hook["facts"]["next_provider_id"] == "pr-next"
 
 
@@ -216,7 +229,7 @@ async def test_an_address_not_known_yet_is_looked_up_by_role_when_sending() -> N
         return Contact.provider(recipient_id, "late@provider.example.org") if role == "service_provider" else None
 
     mailer = _Mailer()
-    sender = Sender(mailer, None, lookup, sender="casework@x.org", link_base=LINK)  # type: ignore[arg-type]
+    sender = Sender(mailer, None, lookup, sender="casework@x.org", links=LINK)  # type: ignore[arg-type]
     state = notification(n.service_sent("case-1", "pr-new"))
     assert await sender(state, 0) == SENT
     assert asked == [("pr-new", "service_provider")] and [m.to for m in mailer.sent] == ["late@provider.example.org"]

@@ -22,8 +22,8 @@ from shared.audit import AuditTrail
 from shared.kit.ops import ops_routes
 
 from ..identity import IdentityReader
-from . import actions, api, pages
-from .auth import SessionCookies, SignInLimit
+from . import actions, api, disclosures, pages
+from .auth import FailureLimit, SessionCookies
 
 # Everything from this origin only: no CDN, no inline script, nothing framed elsewhere.
 SECURITY_HEADERS = {
@@ -49,7 +49,8 @@ def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any,
     app.state.cases, app.state.alerts, app.state.trail = cases, alerts, trail
     app.state.providers = providers
     app.state.sessions, app.state.clock = sessions, service.clock
-    app.state.sign_in_limit = SignInLimit(settings.status.sign_in_failures_per_minute)
+    app.state.sign_in_limit = FailureLimit(settings.status.sign_in_failures_per_minute)
+    app.state.disclosure_limit = FailureLimit(settings.status.sign_in_failures_per_minute, "disclosure")
     # Every view and action on a case, granted or refused, is recorded on audit.events.
     app.state.audit = AuditTrail(service.publisher, source=service.source, clock=service.clock)
     app.state.publisher = service.publisher  # the dashboard's actions publish inbound events
@@ -59,6 +60,7 @@ def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any,
     app.include_router(api.router)
     app.include_router(actions.router)
     app.include_router(pages.router)
+    app.include_router(disclosures.router)
     app.add_exception_handler(StarletteHTTPException, pages.page_error)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     kit = {route.path: route for route in ops_routes(service)}

@@ -196,18 +196,21 @@ async def _end(request: Request, session_id: str | None) -> None:
     request.session.clear()  # the response deletes the cookie
 
 
-class SignInLimit:
-    """Failed sign-ins per client address in a moving minute (in this process's memory)."""
+class FailureLimit:
+    """Failures per client address in a moving minute (in this process's memory): failed
+    sign-ins, disclosure links that were not valid."""
 
-    def __init__(self, failures_per_minute: int) -> None:
+    def __init__(self, failures_per_minute: int, what: str = "sign-in") -> None:
         self.item = RateLimitItemPerMinute(failures_per_minute)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.what = what
 
     async def allows(self, address: str) -> bool:
-        return await self.limiter.test(self.item, "sign-in", address)
+        return await self.limiter.test(self.item, self.what, address)
 
     async def failed(self, address: str) -> None:
-        await self.limiter.hit(self.item, "sign-in", address)
+        await self.limiter.hit(self.item, self.what, address)
+
 
 
 def client_address(request: Request) -> str:

@@ -39,7 +39,7 @@ from .auth import (
     CSRF_HEADER,
     LEGACY_COOKIE,
     PAGE,
-    SignInLimit,
+    FailureLimit,
     begin_session,
     client_address,
     credentials,
@@ -143,7 +143,7 @@ async def login_form(request: Request) -> HTMLResponse:
 @router.post("/login")
 async def login(request: Request) -> Response:
     """Sign in: a token for a session. Failures are audited and limited per client address."""
-    limit: SignInLimit = request.app.state.sign_in_limit
+    limit: FailureLimit = request.app.state.sign_in_limit
     address = client_address(request)
     if not await limit.allows(address):
         await record(request, None, AuditAction.SIGN_IN_FAILED, False, via=PAGE)

@@ -64,7 +64,7 @@ function onAlert(a) {
 }
 
 function listen(page) {
-  if (!window.EventSource || page === "login" || page === "audit") return;
+  if (!window.EventSource || page === "login" || page === "audit" || page === "disclosure") return;
   const live = document.getElementById("live");
   const source = new EventSource("/api/events");
   source.addEventListener("open", () => live && live.classList.add("on"));
@@ -250,3 +250,55 @@ function actions() {
 }
 
 document.addEventListener("DOMContentLoaded", actions);
+
+// -- a provider's disclosure link: the capability is in the fragment, never sent in a URL ---
+
+const DISCLOSURE_ANSWERS = {
+  403: "Nothing is shared through this link: the person has not consented (in writing) to share it with you.",
+  404: "This link is not valid. Check that it was copied whole from the notice.",
+  410: "This link is closed: the person's consent ended, or the service request did.",
+  429: "Too many attempts from here. Wait a minute, then try again.",
+  503: "The case system cannot answer now. Try again in a moment.",
+};
+
+function disclosure() {
+  const section = document.querySelector("section.disclosure");
+  if (!section) return;
+  const button = document.getElementById("show-disclosure");
+  const result = document.getElementById("disclosure-result");
+  const capability = window.location.hash.slice(1);
+  if (!capability) {
+    result.textContent = "This link is incomplete: open it exactly as it came in the notice.";
+    button.hidden = true;
+    return;
+  }
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const url = "/api/disclosures/" + encodeURIComponent(section.dataset.serviceRequestId);
+    let response;
+    try {
+      response = await fetch(url, { headers: { Authorization: "Bearer " + capability }, credentials: "omit" });
+    } catch (e) {
+      response = { status: 503, ok: false };
+    }
+    button.disabled = false;
+    if (!response.ok) {
+      result.textContent = DISCLOSURE_ANSWERS[response.status] || "The link cannot be read now.";
+      result.classList.add("bad");
+      section.dataset.status = String(response.status);
+      return;
+    }
+    const data = await response.json();
+    section.dataset.status = "200";
+    person(document.getElementById("disclosed"), { person: data.shared });
+    const until = document.getElementById("disclosure-until");
+    if (data.until) {
+      until.textContent = "Shared until " + data.until.replace("T", " ").slice(0, 16) + " UTC (record " + data.audit_id + ").";
+      until.hidden = false;
+    }
+    result.textContent = "";
+    button.hidden = true;
+  });
+}
+
+document.addEventListener("DOMContentLoaded", disclosure);
