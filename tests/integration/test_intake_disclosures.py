@@ -106,6 +106,9 @@ async def test_a_link_shows_exactly_what_a_written_consent_for_its_provider_cove
                     "sr-nothing": ("pr-shelter", [])}
         for request_id, (provider_id, share) in requests.items():
             await bus.publish("services.events", sent(case_id, request_id, provider_id, share))
+        first = sent(case_id, "sr-first", "pr-shelter", ["identity"])
+        await bus.publish("services.events", first)
+        await bus.publish("services.events", first)  # redelivered: the same event
         await bus.publish("services.events", sent(case_id, "sr-shelter", "pr-shelter", ["identity"]) |
                           {"id": "redelivered-other-id"})  # a second word on a request changes nothing
 
@@ -126,6 +129,7 @@ async def test_a_link_shows_exactly_what_a_written_consent_for_its_provider_cove
         assert (await provider.read("sr-med", "pr-med"))[0] == 403  # a consent for another provider only
         assert (await provider.read("sr-nothing", "pr-shelter"))[0] == 403  # nothing asked
         assert (await provider.read("sr-short", "pr-short"))[0] == 200
+        assert set((await provider.until("sr-first", "pr-shelter", 200))["shared"]) == {"identity"}
         # Another request's capability, a provider's own capability for another request, nonsense:
         # the same 404 whether the request exists or not.
         wrong = await provider.read("sr-shelter", "pr-shelter", for_request="sr-legal")

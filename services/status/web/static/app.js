@@ -207,7 +207,8 @@ function person(list, data) {
     }
     const dt = document.createElement("dt"); dt.textContent = term;
     const dd = document.createElement("dd");
-    dd.textContent = Array.isArray(value) ? value.join(", ") : String(value);
+    dd.textContent = Array.isArray(value) ? value.join(", ")
+      : typeof value === "boolean" ? (value ? "yes" : "no") : String(value);
     list.append(dt, dd);
   };
   add("", data.person || {});
