@@ -1,8 +1,13 @@
-"""structlog JSON logs carrying the correlation id, with PII removed before rendering.
+"""structlog JSON logs carrying the correlation id, with anything not known to be safe
+removed before rendering.
 
-Fields whose names can hold a person's identity are replaced, and exceptions are
-rendered without their input values (see :mod:`shared.errors`). The stdlib loggers of
-aiokafka, pymongo and FastStream go through the same processors.
+Redaction is an allowlist: a field is rendered only if its name is in :data:`SAFE_FIELDS`
+(ids, codes, counts, times — what casework's own log lines carry, and what the kit's
+processors and FastStream add); any other field keeps its name and loses its value, so a
+new field that could carry input shows as ``[redacted]`` until someone decides it is safe
+(``tests/unit/test_logging.py`` fails on a log call whose field is not in the list).
+Exceptions are rendered without their input values (see :mod:`shared.errors`). The stdlib
+loggers of aiokafka, pymongo and FastStream go through the same processors.
 """
 
 from __future__ import annotations
@@ -17,10 +22,18 @@ import structlog
 from shared.errors import describe
 
 REDACTED = "[redacted]"
-PII_FIELDS = frozenset({
-    "person", "given_name", "family_name", "aliases", "date_of_birth", "dob", "age_estimate",
-    "contact", "phone", "email", "name", "narrative", "address", "body", "payload", "data",
-    "nationality", "gender",
+# What the processors and the libraries add to every line.
+META_FIELDS = frozenset({"event", "level", "timestamp", "logger", "correlation_id", "error", "error_type", "stack",
+                         "topic", "group_id", "message_id"})
+# What casework's own log calls name: ids matching the contract's patterns, codes from its
+# vocabularies, counts and durations. Never a field that can carry a person's words.
+SAFE_FIELDS = META_FIELDS | frozenset({
+    "actor_id", "aggregate", "attempt", "attempts", "audit_id", "case_id", "cases", "channel", "client", "delivery",
+    "differing", "escalations", "event_id", "event_type", "events", "hold", "hook", "identical", "job",
+    "max_attempts", "notification_id", "offset", "ops_port", "outcome", "outcomes", "partition", "pause_seconds",
+    "provider_id", "reason", "records", "referral_id", "refusal", "rejection", "response", "role", "scope",
+    "scopes", "seconds", "service", "service_request_id", "source", "specialist_id", "status", "subject", "topics",
+    "type", "via", "viewer", "why",
 })
 
 _brokers: list[Any] = []
@@ -48,8 +61,10 @@ def faststream_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def redact_pii(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
-    for key in PII_FIELDS.intersection(event):
-        event[key] = REDACTED
+    """Every field not known to be safe keeps its name and loses its value."""
+    for key in event.keys() - SAFE_FIELDS:
+        if key != "exc_info" and not key.startswith("_"):  # structlog's own (the stdlib record)
+            event[key] = REDACTED
     return event
 
 
