@@ -2,9 +2,11 @@
 
 The specialist asks to share some scopes with the provider (``share[]`` of the request);
 a scope is shared only where a written or electronic consent of the person lets that
-provider see it now (:mod:`shared.consent`, the rule intake discloses by). The case page
-shows these lines to the specialist who accepted the case only, next to the provider they
-are about; nothing here reaches ``cases.status`` or the timeline.
+provider see it now (:mod:`shared.consent`, the rule intake discloses by), and only while
+the request is open: once declined or completed its disclosure link is closed (intake's
+``request_ended``; docs/design.md, Disclosure). The case page shows these lines to the
+specialist who accepted the case only, next to the provider they are about; nothing here
+reaches ``cases.status`` or the timeline.
 
 The words name consents by id and days (UTC), never the person or the provider.
 """
@@ -18,8 +20,12 @@ from pydantic import BaseModel
 from shared import consent
 from shared.consent import Consent, Revoked, Uncovered
 from shared.contracts.inbound import ConsentScope, RecipientKind
+from shared.contracts.status import ServiceStatus
 
+from .sources import ENDED_SERVICES
 from .state import CaseView, Service
+
+REQUEST_ENDED = "request_ended"  # declined or completed: the provider's link is closed, whatever the consents
 
 
 class Sharing(BaseModel):
@@ -27,7 +33,7 @@ class Sharing(BaseModel):
 
     scope: str  # ConsentScope
     shared: bool
-    reason: str | None = None  # Uncovered, when not shared
+    reason: str | None = None  # Uncovered or REQUEST_ENDED, when not shared
     consent_id: str | None = None  # the covering consent, or the one the reason is of
     text: str
 
@@ -62,8 +68,16 @@ def scope_line(view: CaseView, provider_id: str, scope: ConsentScope, now: datet
                    consent_id=line.consent_id if line else None, text=words(why, line, revoked))
 
 
+def ended_line(request: Service, scope: ConsentScope) -> Sharing:
+    """A scope of a request that was declined or completed: nothing more is shared."""
+    return Sharing(scope=scope.value, shared=False, reason=REQUEST_ENDED,
+                   text=f"not shared: the request was {request.status} — its disclosure link is closed")
+
+
 def sharing(view: CaseView, request: Service, now: datetime) -> list[Sharing]:
     """One line per scope the request asked to share, in the contract's order; none when it
     asked for nothing (the request went out all the same: never conditioned on consent)."""
-    asked = set(request.share)
-    return [scope_line(view, request.provider_id, scope, now) for scope in ConsentScope if scope.value in asked]
+    asked = [scope for scope in ConsentScope if scope.value in request.share]
+    if ServiceStatus(request.status) in ENDED_SERVICES:
+        return [ended_line(request, scope) for scope in asked]
+    return [scope_line(view, request.provider_id, scope, now) for scope in asked]

@@ -217,3 +217,20 @@ def test_the_line_names_the_consent_why_not_speaks_of() -> None:
     args = (view.consents, view.revoked_consents, RecipientKind.SERVICE_PROVIDER, "pr-legal", ConsentScope.IDENTITY)
     assert rules.nearest(*args, T0) == rules.covering(*args, T0)  # covered: the consent intake discloses by
     assert rules.nearest(*args, T0).consent_id == "cs-long"
+
+
+def test_a_declined_or_completed_request_shares_nothing_more_whatever_the_consents() -> None:
+    legal, clinic = request("sr-1", "pr-legal", ProviderKind.LEGAL), request("sr-2", "pr-clinic", ProviderKind.LEGAL)
+    view, _ = fold(ev.case_opened("case-1"), consent("cs-1", "pr-legal"), consent("cs-2", "pr-clinic"),
+                   asking("sr-1", "pr-legal", "identity"), asking("sr-2", "pr-clinic", "identity"),
+                   asking("sr-3", "pr-clinic", "identity"),
+                   ServiceAccepted(**legal, accepted_at=T0), ServiceCompleted(**legal, completed_at=T0),
+                   ServiceDeclined(**clinic, declined_at=T0, reason=ServiceDeclineReason.NO_CAPACITY),
+                   ServiceUnanswered(**request("sr-3", "pr-clinic", ProviderKind.LEGAL), respond_by=T0,
+                                     escalated_at=T0))
+    # As intake answers the provider's link: closed once the request ended (request_ended).
+    assert shared_lines(view, "sr-1") == [
+        ("identity", False, "request_ended", "not shared: the request was completed — its disclosure link is closed")]
+    assert shared_lines(view, "sr-2") == [
+        ("identity", False, "request_ended", "not shared: the request was declined — its disclosure link is closed")]
+    assert shared_lines(view, "sr-3")[0][:3] == ("identity", True, None)  # unanswered: still open, still shared
