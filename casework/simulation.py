@@ -5,7 +5,9 @@ at a steady rate; specialists accept, decline or ignore their referrals by confi
 shares; accepted cases get their stabilization milestones, interview requests and
 certification requests; specialists ask providers from the directory for a service for
 some urgent needs, and the providers accept and complete, decline (the next one named is
-asked) or ignore them; certifying officials record signatures and grants. It watches
+asked) or ignore them; before most requests the person consents to let that provider see
+their identity and contact (written or electronic, a few only verbally; a few revoke it
+later); certifying officials record signatures and grants. It watches
 the services' own events to react and to count. Everything it makes up is synthetic, and
 its people have made-up names (the intake vault keeps them; nothing else should).
 """
@@ -56,6 +58,9 @@ class Shares:
     malformed: float = 0.0  # of encounters, sent broken (the DLQ and an alert)
     services: float = 0.5  # of an accepted case's urgent needs, met through a provider from the directory
     provider_declines: float = 0.2  # of service requests, declined by the provider (the rest: completed)
+    consents: float = 0.6  # of service requests, a written or electronic consent for that provider first
+    verbal_consents: float = 0.1  # a verbal one (recorded, discloses nothing); the rest: no consent
+    revocations: float = 0.07  # of the consents recorded, revoked a little later (about 5 % of requests)
 
 
 @dataclass
@@ -70,12 +75,15 @@ class Summary:
     interviews: dict[str, str] = field(default_factory=dict)  # interview id -> cleared/deferred
     certifications: dict[str, str] = field(default_factory=dict)  # certification id -> status
     services: dict[str, str] = field(default_factory=dict)  # service request id -> what became of it
+    consents: dict[str, str] = field(default_factory=dict)  # consent id -> its form
+    revoked: set[str] = field(default_factory=set)  # consent ids revoked
     dead_letters: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
 
     def table(self) -> list[tuple[str, str]]:
         interviews = Counter(self.interviews.values())
         certs = Counter(self.certifications.values())
+        consents = ", ".join(f"{k} {v}" for k, v in sorted(Counter(self.consents.values()).items()))
         return [
             ("encounters published", f"{self.published} (+{self.malformed} malformed)"),
             ("cases opened", str(len(self.opened))),
@@ -87,6 +95,7 @@ class Summary:
             ("certifications by status", ", ".join(f"{k} {v}" for k, v in sorted(certs.items())) or "none"),
             ("service requests by outcome", ", ".join(f"{k} {v}" for k, v in
                                                       sorted(Counter(self.services.values()).items())) or "none"),
+            ("consents by form", consents + (f"; {len(self.revoked)} revoked" if self.revoked else "") or "none"),
             ("dead letters (new)", ", ".join(f"{k} {v}" for k, v in self.dead_letters.items() if v) or "none"),
             ("elapsed", f"{self.elapsed:.1f} s"),
         ]
@@ -94,6 +103,21 @@ class Summary:
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def consent_for(rng: random.Random, shares: Shares, case_id: str, provider_id: str, by: dict[str, str],
+                now: datetime) -> dict[str, Any] | None:
+    """What the person consents to before a request to this provider (``consents.recorded``'s
+    data), or None: most let it see their identity and contact, a few their case's status too,
+    for 30 to 180 days; some consent only verbally (recorded, discloses nothing); the rest not."""
+    roll = rng.random()
+    if roll >= shares.consents + shares.verbal_consents:
+        return None
+    form = rng.choice(["written", "electronic"]) if roll < shares.consents else "verbal"
+    scope = ["identity", "contact"] + (["case_status"] if rng.random() < 0.2 else [])
+    return {"case_id": case_id, "consent_id": f"cs-{uuid.uuid4().hex[:12]}", "recorded_by": by, "scope": scope,
+            "recipient": {"kind": "service_provider", "id": provider_id}, "form": form,
+            "given_at": now.isoformat(), "expires_at": (now + timedelta(days=rng.randint(30, 180))).isoformat()}
 
 
 class Simulation:
@@ -104,6 +128,8 @@ class Simulation:
         self.rate = rate
         self.shares = shares or Shares()
         self.rng = random.Random(seed)
+        # The consents draw from a stream of their own: a seeded run plays the rest as it did without them.
+        self.consent_rng = random.Random(None if seed is None else f"consents-{seed}")
         self.respond_within = respond_within
         self.run = run_id or uuid.uuid4().hex[:6]
         self.summary = Summary()
@@ -262,11 +288,26 @@ class Simulation:
         return None
 
     async def request_service(self, case_id: str, by: dict[str, str], need: str, provider_id: str | None) -> None:
+        """The specialist asks the provider; the person's consent for it, if any, goes first."""
         if provider_id is None:
             return
-        await self.publish("services.requested", "casework.service.requested.v1", case_id, {
-            "case_id": case_id, "service_request_id": f"sr-{uuid.uuid4().hex[:12]}", "provider_id": provider_id,
-            "need": need, "requested_by": by, "share": self.rng.choice([[], ["case_status"], ["identity", "contact"]])})
+        request = {"case_id": case_id, "service_request_id": f"sr-{uuid.uuid4().hex[:12]}", "provider_id": provider_id,
+                   "need": need, "requested_by": by,
+                   "share": self.rng.choice([[], ["case_status"], ["identity", "contact"]])}
+        consent = consent_for(self.consent_rng, self.shares, case_id, provider_id, by, datetime.now(UTC))
+        if consent is not None:
+            await self.publish("consents.recorded", "casework.consent.recorded.v1", case_id, consent)
+            self.summary.consents[consent["consent_id"]] = consent["form"]
+            if self.consent_rng.random() < self.shares.revocations:
+                self.later(self.consent_rng.uniform(1.0, 5.0) * self.respond_within,
+                           partial(self.revoke_consent, case_id, by, consent["consent_id"]))
+        await self.publish("services.requested", "casework.service.requested.v1", case_id, request)
+
+    async def revoke_consent(self, case_id: str, by: dict[str, str], consent_id: str) -> None:
+        """The person withdraws a consent (the specialist records it)."""
+        await self.publish("consents.revoked", "casework.consent.revoked.v1", case_id, {
+            "case_id": case_id, "consent_id": consent_id, "revoked_by": by, "at": datetime.now(UTC).isoformat()})
+        self.summary.revoked.add(consent_id)
 
     def on_service(self, kind: str, data: dict[str, Any]) -> None:
         """A provider answers what it was sent; a specialist asks the next provider named after a decline."""

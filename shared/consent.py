@@ -7,7 +7,8 @@ each other): a consent whose id was revoked is revoked whenever it arrives. A co
 recorded once; a later record under the same id changes nothing.
 
 Intake, the vault's owner, asks :func:`covering` before it discloses anything; the
-dashboard asks :func:`why_not` to show the specialist why a scope is not shared. Nothing
+dashboard asks :func:`why_not` (and :func:`nearest`, the consent it speaks of) to show the
+specialist why a scope is shared or not. Nothing
 here decides whether a person is helped: a service request never reads a consent.
 """
 
@@ -45,6 +46,9 @@ class Uncovered(StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
 
+
+# Which reason why_not gives when several consents miss: the first that applies.
+NEAREST = (Uncovered.REVOKED, Uncovered.EXPIRED, Uncovered.NOT_YET, Uncovered.NOT_WRITTEN)
 
 Consents = Mapping[str, Consent]
 Revoked = Mapping[str, datetime]
@@ -93,13 +97,21 @@ def covering(consents: Consents, revoked: Revoked, kind: RecipientKind, recipien
 def why_not(consents: Consents, revoked: Revoked, kind: RecipientKind, recipient_id: str,
             scope: ConsentScope, now: datetime) -> Uncovered | None:
     """None when a consent covers it; else the reason of the consent that came closest."""
-    reasons = [reason(c, revoked, now) for c in _for(consents, kind, recipient_id, scope)]
-    if not reasons:
-        return Uncovered.NO_CONSENT
-    if None in reasons:
+    line = nearest(consents, revoked, kind, recipient_id, scope, now)
+    return Uncovered.NO_CONSENT if line is None else reason(line, revoked, now)
+
+
+def nearest(consents: Consents, revoked: Revoked, kind: RecipientKind, recipient_id: str,
+            scope: ConsentScope, now: datetime) -> Consent | None:
+    """The consent :func:`why_not` speaks of: the covering one; else the one whose reason
+    ranks first (revoked, expired, not yet, verbal), the longest lasting of those; None when
+    there is no consent for this recipient and scope at all."""
+    found = [(reason(c, revoked, now), c) for c in _for(consents, kind, recipient_id, scope)]
+    if not found:
         return None
-    order = [Uncovered.REVOKED, Uncovered.EXPIRED, Uncovered.NOT_YET, Uncovered.NOT_WRITTEN]
-    return min((r for r in reasons if r is not None), key=order.index)
+    rank = [None, *NEAREST]
+    ranked = min(rank.index(why) for why, _ in found)
+    return max((c for why, c in found if rank.index(why) == ranked), key=lambda c: (c.expires_at, c.consent_id))
 
 
 def _for(consents: Consents, kind: RecipientKind, recipient_id: str, scope: ConsentScope) -> Iterable[Consent]:

@@ -51,14 +51,15 @@ def check(raw: bytes) -> tuple[str, str, bytes]:
 
 
 def fill(text: str, case_id: str | None, referral_id: str | None, encounter_id: str | None = None,
-         service_request_id: str | None = None) -> bytes:
+         service_request_id: str | None = None, consent_id: str | None = None) -> bytes:
     """Fill the example files' placeholders: a fresh id per publish, and the case's ids."""
     short = uuid.uuid4().hex[:8]
     values = {"${UUID}": str(uuid.uuid4()), "${SHORT}": short,
               "${CASE_ID}": case_id or os.environ.get("CASE_ID") or None,
               "${REFERRAL_ID}": referral_id or os.environ.get("REFERRAL_ID") or None,
               "${ENCOUNTER_ID}": encounter_id or os.environ.get("ENCOUNTER_ID") or None,
-              "${SERVICE_REQUEST_ID}": service_request_id or os.environ.get("SERVICE_REQUEST_ID") or None}
+              "${SERVICE_REQUEST_ID}": service_request_id or os.environ.get("SERVICE_REQUEST_ID") or None,
+              "${CONSENT_ID}": consent_id or os.environ.get("CONSENT_ID") or None}
     for placeholder, value in values.items():
         if placeholder in text:
             if value is None:
@@ -92,14 +93,16 @@ def register(app: typer.Typer) -> None:
                 encounter: str | None = typer.Option(None, "--encounter", help="fills ${ENCOUNTER_ID}"),
                 service_request: str | None = typer.Option(None, "--service-request",
                                                            help="fills ${SERVICE_REQUEST_ID}"),
+                consent: str | None = typer.Option(None, "--consent", help="fills ${CONSENT_ID}"),
                 dry_run: bool = typer.Option(False, "--dry-run", help="validate only")) -> None:
         """Validate events against the v1 contract and publish them to their topics.
 
         Placeholders in the files are filled: ${UUID} (a fresh event id), ${SHORT},
-        ${CASE_ID} (--case), ${REFERRAL_ID} (--referral), ${ENCOUNTER_ID} (--encounter) and
-        ${SERVICE_REQUEST_ID} (--service-request).
+        ${CASE_ID} (--case), ${REFERRAL_ID} (--referral), ${ENCOUNTER_ID} (--encounter),
+        ${SERVICE_REQUEST_ID} (--service-request) and ${CONSENT_ID} (--consent).
         """
-        items = [check(fill(path.read_text(), case, referral, encounter, service_request)) for path in files]
+        items = [check(fill(path.read_text(), case, referral, encounter, service_request, consent))
+                 for path in files]
         if dry_run:
             console.print(f"[green]valid[/]: {len(items)} event(s)")
             return

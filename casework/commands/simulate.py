@@ -28,13 +28,21 @@ def register(app: typer.Typer) -> None:
         malformed: float = typer.Option(0.02, min=0, max=1, help="share of broken encounters"),
         services: float = typer.Option(0.5, min=0, max=1, help="share of urgent needs met through a provider"),
         provider_declines: float = typer.Option(0.2, min=0, max=1, help="share of service requests declined"),
+        consents: float = typer.Option(0.6, min=0, max=1,
+                                       help="share of service requests with a written or electronic consent first"),
+        verbal_consents: float = typer.Option(0.1, min=0, max=1, help="share with only a verbal consent"),
+        revocations: float = typer.Option(0.07, min=0, max=1, help="share of consents revoked later"),
         seed: int | None = typer.Option(None, help="for a repeatable run"),
         settle: float = typer.Option(10.0, help="seconds to keep watching after the last reaction"),
     ) -> None:
-        """Agencies report, specialists accept/decline/ignore, milestones, interviews, certifications."""
+        """Agencies report, specialists accept/decline/ignore, milestones, interviews, certifications,
+        service requests with the person's consents."""
         if accept + decline > 1:
             raise typer.BadParameter("--accept plus --decline must be at most 1")
-        shares = Shares(accept, decline, minors, interviews, certifications, malformed, services, provider_declines)
+        if consents + verbal_consents > 1:
+            raise typer.BadParameter("--consents plus --verbal-consents must be at most 1")
+        shares = Shares(accept, decline, minors, interviews, certifications, malformed, services, provider_declines,
+                        consents, verbal_consents, revocations)
         simulation = Simulation(Settings(), encounters, rate, shares=shares, seed=seed)
         with Progress(TextColumn("[bold]reporting encounters"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as bar:

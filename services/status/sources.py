@@ -216,7 +216,8 @@ def service(services: dict[str, Service], event: ServiceEvent, at: Any) -> dict[
                             provider_id=event.provider_id, status=status.value, requested_at=at, updated_at=at)
     update: dict[str, Any] = {"status": status.value, "updated_at": at}
     if isinstance(event, ServiceRequestSent):
-        update |= {"requested_at": event.requested_at, "respond_by": event.respond_by}
+        update |= {"requested_at": event.requested_at, "respond_by": event.respond_by,
+                   "share": list(dict.fromkeys(s.value for s in event.share))}
     if isinstance(event, ServiceDeclined):
         update |= {"reason": event.reason.value if event.reason else None, "next_provider_id": event.next_provider_id}
     if isinstance(event, ServiceUnanswered):

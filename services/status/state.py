@@ -129,6 +129,7 @@ class Service(BaseModel):
     respond_by: datetime | None = None
     reason: str | None = None  # why declined
     next_provider_id: str | None = None  # who to ask next, after a decline or no answer
+    share: list[str] = Field(default_factory=list)  # the scopes the specialist asked to share (ConsentScope)
 
 
 class Moment(BaseModel):

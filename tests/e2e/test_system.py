@@ -181,6 +181,16 @@ async def test_simulated_specialists_meet_urgent_needs_through_providers_from_th
     served = [c for c in texas if any(s["status"] == "completed" for s in snapshots[c]["services"])]
     assert served, texas
 
+    # The person's consents: for most requests, each for a provider asked on that case.
+    requested = await bus.events("services.requested", count=len(summary.services),
+                                 where=lambda e: e["data"]["service_request_id"] in summary.services)
+    consents = await bus.events("consents.recorded", count=len(summary.consents),
+                                where=lambda e: e["data"]["consent_id"] in summary.consents)
+    asked = {(e["data"]["case_id"], e["data"]["provider_id"]) for e in requested}
+    assert len(consents) == len(summary.consents) and 0.3 <= len(consents) / len(requested) <= 1.0
+    assert all((c["data"]["case_id"], c["data"]["recipient"]["id"]) in asked for c in consents)
+    assert {c["data"]["form"] for c in consents} <= {"written", "electronic", "verbal"}
+
 
 async def test_each_service_killed_once_during_500_encounters_loses_and_duplicates_nothing(system, bus) -> None:
     simulation = Simulation(system.settings, 500, rate=25, seed=7, respond_within=1.0,

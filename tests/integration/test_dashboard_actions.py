@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from services.status.access import Role, Tokens, new_token
 from services.status.app import bootstrap as status_service
+from shared.contracts.inbound import ConsentRecorded
 from shared.contracts.referrals import ReleaseReason
 from tests.support import status as ev
 from tests.support.kafka import Bus, eventually
+from tests.support.notifications import service_sent
 from tests.support.procs import free_port
 
 CANARY = "Zenobia Quillfeather"  # typed into bodies where it does not belong: never echoed or published
@@ -184,3 +187,63 @@ async def test_bad_bodies_answer_422_naming_the_field_and_publish_nothing(settin
         assert {e["data"]["outcome"] for e in audit} == {"invalid"}
         everything = json.dumps(audit) + logs.getvalue()
         assert CANARY not in everything
+
+
+def consent_for(provider_id: str, consent_id: str, form: str, now: datetime) -> ConsentRecorded:
+    return ConsentRecorded.model_validate(dict(
+        case_id=HELD, consent_id=consent_id, recorded_by={"id": "sp-1", "role": "victim_specialist"},
+        scope=["identity", "contact"], recipient={"kind": "service_provider", "id": provider_id}, form=form,
+        given_at=now - timedelta(days=1), expires_at=now + timedelta(days=90)), strict=False)
+
+
+def service_row(page: str, request_id: str) -> str:
+    [row] = re.findall(rf'<tr data-service-request-id="{request_id}".*?</tr>', page, re.S)
+    return row
+
+
+async def test_the_holder_sees_what_each_request_shares_with_its_provider_and_why_not(settings, bus: Bus) -> None:
+    """A written consent for the shelter, a verbal one for legal aid: the holder's case page
+    says, per request and scope, shared or not and why; no one else sees any of it."""
+    now = datetime.now(UTC)
+    shelter, legal = "pr-tx-safe-harbor", "pr-tx-legal-aid"
+    async with dashboard(settings, bus) as (client, tokens):
+        for payload in (consent_for(shelter, "cs-written", "written", now),
+                        consent_for(legal, "cs-verbal", "verbal", now),
+                        service_sent(HELD, shelter, "sp-1", request_id="sr-shelter", share=["identity", "case_status"]),
+                        service_sent(HELD, legal, "sp-1", request_id="sr-legal", need="legal", share=["identity"]),
+                        service_sent(HELD, shelter, "sp-1", request_id="sr-quiet", need="medical", share=[])):
+            await bus.publish(payload.TOPIC, ev.cloudevent(payload, at=now))
+
+        async def holder_page() -> str | None:
+            page = await client.get(f"/cases/{HELD}", headers=bearer(tokens["holder"]))
+            assert page.status_code == 200
+            folded = all(f'data-{k}="{v}"' in page.text for k, v in (
+                ("consent-id", "cs-written"), ("consent-id", "cs-verbal"), ("service-request-id", "sr-shelter"),
+                ("service-request-id", "sr-legal"), ("service-request-id", "sr-quiet")))
+            return page.text if folded else None
+
+        page = await eventually(holder_page)
+        until = (now + timedelta(days=90)).strftime("%Y-%m-%d")
+        row = service_row(page, "sr-shelter")
+        assert f"identity: shared (consent cs-written, until {until})" in row
+        assert "case status: not shared: no consent for this provider covers it" in row
+        row = service_row(page, "sr-legal")
+        assert ("identity: not shared: only a verbal consent (cs-verbal) — a written or electronic one is needed"
+                in row) and "shared (consent" not in row
+        assert "nothing asked to be shared" in service_row(page, "sr-quiet")
+
+        refused = await client.get(f"/cases/{HELD}", headers=bearer(tokens["other_specialist"]))
+        assert refused.status_code == 403
+        seen = await client.get(f"/cases/{HELD}", headers=bearer(tokens["supervisor_in_scope"]))
+        assert seen.status_code == 200 and 'class="sharing"' not in seen.text  # needs and statuses only
+        api = await client.get(f"/api/cases/{HELD}", headers=bearer(tokens["holder"]))
+        assert api.status_code == 200 and len(api.json()["case"]["services"]) == 3
+        for body in (refused.text, seen.text, api.text):
+            # (the timeline, which others may read, names a consent by id, never its recipient)
+            assert not [w for w in (shelter, legal, "shared (consent", "not shared") if w in body], body
+        # cases.status: each request's need and status, never its provider, consent or scopes (3 + 5 versions).
+        snapshots = await bus.events("cases.status", where=lambda e: e["subject"] == HELD, count=8)
+        assert {s["service_request_id"] for s in snapshots[-1]["data"]["services"]} == {"sr-shelter", "sr-legal",
+                                                                                        "sr-quiet"}
+        assert not [w for w in (shelter, legal, "cs-written", "cs-verbal", '"share"')
+                    if w in json.dumps([e["data"] for e in snapshots])]

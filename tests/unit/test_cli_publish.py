@@ -17,7 +17,8 @@ def test_every_example_file_is_a_valid_event() -> None:
     files = sorted(str(p) for p in (ROOT / "examples" / "events").glob("*.json"))
     assert len(files) >= 7
     result = runner.invoke(app, ["publish", "--dry-run", "--case", "case-1", "--referral", "ref-1",
-                                 "--encounter", "TX-DPS-2026-1", "--service-request", "sr-1", *files])
+                                 "--encounter", "TX-DPS-2026-1", "--service-request", "sr-1", "--consent", "cs-1",
+                                 *files])
     assert result.exit_code == 0, result.output
     assert f"valid: {len(files)} event(s)" in result.output
 

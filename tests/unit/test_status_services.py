@@ -116,3 +116,121 @@ def test_consents_are_on_the_view_never_on_the_snapshot_and_the_timeline_names_n
     texts = " | ".join(m.text for m in view.timeline)
     assert "Consent cs-1 recorded (written): contact, identity for a service provider" in texts
     assert "pr-safe-harbor" not in texts
+
+
+# -- what each request shares with its provider, scope by scope (the case page's, holder only) --
+
+DAY = timedelta(days=1)
+
+
+def consent(consent_id: str, provider_id: str, *, form: str = "written", scope: tuple[str, ...] = ("identity",),
+            given: int = -1, days: int = 30):
+    from shared.contracts.inbound import ConsentRecorded
+
+    return ConsentRecorded.model_validate(dict(
+        case_id="case-1", consent_id=consent_id, recorded_by=HOLDER, scope=list(scope), form=form,
+        recipient={"kind": "service_provider", "id": provider_id}, given_at=T0 + given * DAY,
+        expires_at=T0 + (given + days) * DAY), strict=False)
+
+
+def revocation(consent_id: str, days: int = 0):
+    from shared.contracts.inbound import ConsentRevoked
+
+    return ConsentRevoked(case_id="case-1", consent_id=consent_id, revoked_by=HOLDER, at=T0 + days * DAY)
+
+
+def asking(request_id: str, provider_id: str, *share: str) -> ServiceRequestSent:
+    return ServiceRequestSent.model_validate(sent(request_id, provider_id, ProviderKind.LEGAL, 1).model_dump()
+                                             | {"share": list(share)}, strict=False)
+
+
+def shared_lines(view: CaseView, request_id: str, now=T0) -> list[tuple[str, bool, str | None, str]]:
+    from services.status.sharing import sharing
+
+    return [(s.scope, s.shared, s.reason, s.text) for s in sharing(view, view.services[request_id], now)]
+
+
+def test_a_request_keeps_the_scopes_it_asked_to_share_off_the_snapshot() -> None:
+    view, published = fold(ev.case_opened("case-1"), asking("sr-1", "pr-legal", "contact", "identity", "contact"),
+                           ServiceAccepted(**request("sr-1", "pr-legal", ProviderKind.LEGAL), accepted_at=T0))
+    assert view.services["sr-1"].share == ["contact", "identity"]  # kept through the answer, once each
+    assert not [p for p in published if "identity" in p.model_dump_json()]
+    stored = view.services["sr-1"].model_dump(mode="json")
+    del stored["share"]  # a view stored before requests kept their scopes still loads
+    assert type(view.services["sr-1"]).model_validate(stored).share == []
+
+
+def test_a_scope_is_shared_only_where_a_written_or_electronic_consent_for_that_provider_covers_it_now() -> None:
+    view, _ = fold(ev.case_opened("case-1"),
+                   consent("cs-w", "pr-legal", scope=("identity", "contact")),
+                   consent("cs-e", "pr-legal", form="electronic", scope=("case_status",), days=90),
+                   consent("cs-v", "pr-clinic", form="verbal", scope=("identity", "contact")),
+                   consent("cs-other", "pr-clinic", scope=("case_status",)),
+                   asking("sr-1", "pr-legal", "case_status", "identity", "contact"),
+                   asking("sr-2", "pr-clinic", "identity", "contact"),
+                   asking("sr-3", "pr-nobody", "identity"), asking("sr-4", "pr-legal"))
+    assert shared_lines(view, "sr-1") == [  # in the contract's order
+        ("identity", True, None, "shared (consent cs-w, until 2026-12-29)"),
+        ("contact", True, None, "shared (consent cs-w, until 2026-12-29)"),
+        ("case_status", True, None, "shared (consent cs-e, until 2027-02-27)")]
+    only_verbal = "not shared: only a verbal consent (cs-v) — a written or electronic one is needed"
+    assert shared_lines(view, "sr-2") == [("identity", False, "not_written", only_verbal),
+                                          ("contact", False, "not_written", only_verbal)]
+    assert shared_lines(view, "sr-3") == [
+        ("identity", False, "no_consent", "not shared: no consent for this provider covers it")]
+    assert shared_lines(view, "sr-4") == []  # nothing asked to be shared: the page says so
+
+
+def test_each_reason_a_scope_is_not_shared_is_said_in_words_with_its_consent_and_day() -> None:
+    view, _ = fold(ev.case_opened("case-1"),
+                   consent("cs-old", "pr-legal", given=-40, days=30),
+                   consent("cs-soon", "pr-clinic", given=3),
+                   revocation("cs-gone", days=-2), consent("cs-gone", "pr-shelter"),
+                   asking("sr-1", "pr-legal", "identity"), asking("sr-2", "pr-clinic", "identity"),
+                   asking("sr-3", "pr-shelter", "identity"))
+    assert shared_lines(view, "sr-1") == [
+        ("identity", False, "expired", "not shared: consent cs-old expired on 2026-11-20")]
+    assert shared_lines(view, "sr-2") == [
+        ("identity", False, "not_yet", "not shared: consent cs-soon is not yet in force (from 2026-12-03)")]
+    assert shared_lines(view, "sr-3") == [
+        ("identity", False, "revoked", "not shared: consent cs-gone was revoked on 2026-11-28")]
+    # The same request read later: the consent that was not yet in force is, and then expires.
+    assert shared_lines(view, "sr-2", T0 + 4 * DAY)[0][:3] == ("identity", True, None)
+    assert shared_lines(view, "sr-2", T0 + 40 * DAY)[0][2] == "expired"
+
+
+def test_the_line_names_the_consent_why_not_speaks_of() -> None:
+    from shared import consent as rules
+    from shared.contracts.inbound import ConsentScope, RecipientKind
+
+    view, _ = fold(ev.case_opened("case-1"), consent("cs-verbal", "pr-legal", form="verbal", days=300),
+                   consent("cs-expired", "pr-legal", given=-60, days=30), consent("cs-expired-2", "pr-legal",
+                                                                                  given=-60, days=40),
+                   asking("sr-1", "pr-legal", "identity"))
+    # An expiry ranks before a verbal form; of two expired, the one that lasted longest.
+    assert shared_lines(view, "sr-1") == [
+        ("identity", False, "expired", "not shared: consent cs-expired-2 expired on 2026-11-10")]
+    args = (view.consents, view.revoked_consents, RecipientKind.SERVICE_PROVIDER, "pr-legal", ConsentScope.IDENTITY)
+    assert rules.why_not(*args, T0) == rules.reason(rules.nearest(*args, T0), view.revoked_consents, T0)
+    view, _ = fold(ev.case_opened("case-1"), consent("cs-short", "pr-legal", days=10),
+                   consent("cs-long", "pr-legal", days=60), revocation("cs-gone"), consent("cs-gone", "pr-legal"))
+    args = (view.consents, view.revoked_consents, RecipientKind.SERVICE_PROVIDER, "pr-legal", ConsentScope.IDENTITY)
+    assert rules.nearest(*args, T0) == rules.covering(*args, T0)  # covered: the consent intake discloses by
+    assert rules.nearest(*args, T0).consent_id == "cs-long"
+
+
+def test_a_declined_or_completed_request_shares_nothing_more_whatever_the_consents() -> None:
+    legal, clinic = request("sr-1", "pr-legal", ProviderKind.LEGAL), request("sr-2", "pr-clinic", ProviderKind.LEGAL)
+    view, _ = fold(ev.case_opened("case-1"), consent("cs-1", "pr-legal"), consent("cs-2", "pr-clinic"),
+                   asking("sr-1", "pr-legal", "identity"), asking("sr-2", "pr-clinic", "identity"),
+                   asking("sr-3", "pr-clinic", "identity"),
+                   ServiceAccepted(**legal, accepted_at=T0), ServiceCompleted(**legal, completed_at=T0),
+                   ServiceDeclined(**clinic, declined_at=T0, reason=ServiceDeclineReason.NO_CAPACITY),
+                   ServiceUnanswered(**request("sr-3", "pr-clinic", ProviderKind.LEGAL), respond_by=T0,
+                                     escalated_at=T0))
+    # As intake answers the provider's link: closed once the request ended (request_ended).
+    assert shared_lines(view, "sr-1") == [
+        ("identity", False, "request_ended", "not shared: the request was completed — its disclosure link is closed")]
+    assert shared_lines(view, "sr-2") == [
+        ("identity", False, "request_ended", "not shared: the request was declined — its disclosure link is closed")]
+    assert shared_lines(view, "sr-3")[0][:3] == ("identity", True, None)  # unanswered: still open, still shared

@@ -27,7 +27,7 @@ from shared.contracts.inbound import (
     ReopenReason,
 )
 
-from .. import alerts, casefile, providers, trail
+from .. import alerts, casefile, providers, sharing, trail
 from ..access import Principal
 from ..permissions import CaseAction, allowed
 from ..state import CaseView
@@ -200,11 +200,11 @@ async def board(request: Request) -> Response:
 async def case_page(request: Request, case_id: str) -> Response:
     principal = await _signed_in(request)
     view = await readable_view(request, principal, case_id, via=PAGE)
-    detail = casefile.document(view)
+    detail, now = casefile.document(view), request.app.state.clock.now()
     return _page(request, "case.html", principal, detail=detail, case=detail["case"],
                  actions=sorted(allowed(principal, view)), vocabulary=VOCABULARY,
-                 services=await service_lines(request, view, principal),
-                 consents=consent_lines(view, principal, request.app.state.clock.now()))
+                 services=await service_lines(request, view, principal, now),
+                 consents=consent_lines(view, principal, now))
 
 
 CONSENT_STATES = {None: "in force", Uncovered.REVOKED: "revoked", Uncovered.EXPIRED: "expired",
@@ -222,10 +222,12 @@ def consent_lines(view: CaseView, principal: Principal, now: datetime) -> list[d
             for line in sorted(view.consents.values(), key=lambda c: (c.given_at, c.consent_id))]
 
 
-async def service_lines(request: Request, view: CaseView, principal: Principal) -> list[dict[str, Any]] | None:
-    """The case's service requests with their providers, for the specialist who accepted the
-    case only (a shelter's identity may put a person in danger); None for anyone else, who
-    sees the needs and statuses of the snapshot."""
+async def service_lines(request: Request, view: CaseView, principal: Principal,
+                        now: datetime) -> list[dict[str, Any]] | None:
+    """The case's service requests with their providers and what each shares with its
+    provider now (scope by scope, or why not), for the specialist who accepted the case only
+    (a shelter's identity may put a person in danger); None for anyone else, who sees the
+    needs and statuses of the snapshot."""
     if CaseAction.REQUEST_SERVICE not in allowed(principal, view):
         return None
     lines = sorted(view.services.values(), key=lambda s: (s.requested_at, s.service_request_id))
@@ -233,7 +235,9 @@ async def service_lines(request: Request, view: CaseView, principal: Principal) 
     names = await providers.names(request.app.state.providers, wanted)
     return [line.model_dump(mode="json") | {"provider": names.get(line.provider_id, line.provider_id),
                                             "next_provider": names.get(line.next_provider_id or "",
-                                                                       line.next_provider_id)}
+                                                                       line.next_provider_id),
+                                            "sharing": [s.model_dump(mode="json")
+                                                        for s in sharing.sharing(view, line, now)]}
             for line in lines]
 
 
