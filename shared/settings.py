@@ -59,7 +59,7 @@ class RunSettings(Group):
 
 
 class IntakeSettings(Group):
-    """The intake service and the key ring of its vault."""
+    """The intake service, the key ring of its vault, and the reminder before a consent lapses."""
 
     ops_port: int = 8081
     pii_keys: str | None = None
@@ -76,6 +76,8 @@ class IntakeSettings(Group):
     # development, required in production.
     disclosure_key: str | None = None
     dev_disclosure_key_path: Path = Path(".local/dev-disclosure-key")
+    # The case's specialist is told this many days before a written or electronic consent lapses.
+    consent_reminder_days: int = Field(default=7, gt=0)
 
 
 class ReferralSettings(Group):

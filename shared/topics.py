@@ -56,6 +56,7 @@ _TOPICS = (
     TopicSpec("intake.events"),
     TopicSpec("referrals.events"),
     TopicSpec("services.events"),
+    TopicSpec("consents.events"),  # intake: a consent about to lapse, and lapsed
     TopicSpec("stabilization.events"),
     TopicSpec("certifications.events", restricted=True),
     TopicSpec("certifications.status", compacted=True, restricted=True),

@@ -24,6 +24,7 @@ from shared import disclosure
 from shared.audit import AuditTrail
 from shared.contracts.audit import AuditRecorded
 from shared.contracts.common import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, REGION_PATTERN
+from shared.contracts.consents import CONSENT_EVENTS
 from shared.contracts.inbound import ConsentRecorded, ConsentRevoked, EncounterReported, EncounterWithdrawn
 from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn, EncounterUnprocessable
 from shared.contracts.referrals import REFERRAL_EVENTS
@@ -88,11 +89,14 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, keyring: KeyRin
 
 def keep_consents(service: Service) -> Workflow[consents.CaseConsents]:
     """The person's consents to disclose (``consents.recorded``, ``consents.revoked``): the
-    vault's owner is the one to ask whether a recipient may see a scope (P2)."""
-    kept = service.workflow(consents.COLLECTION, consents.CaseConsents, Pure(consents.decide),
+    vault's owner is the one to ask whether a recipient may see a scope (P2); and
+    ``consents.events``, a consent about to lapse and one that lapsed, on its durable timers."""
+    policy = consents.Policy.from_settings(service.settings.intake)
+    kept = service.workflow(consents.COLLECTION, consents.CaseConsents, Pure(partial(consents.decide, policy=policy)),
                             aggregate_id=lambda e: e.data.case_id)
     service.consume(ConsentRecorded, handler=kept)
     service.consume(ConsentRevoked, handler=kept)
+    service.produces(*CONSENT_EVENTS)
     return kept
 
 

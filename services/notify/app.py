@@ -16,6 +16,7 @@ from faststream import FastStream
 from pymongo import IndexModel
 
 from shared.contracts.certifications import CERTIFICATION_EVENTS
+from shared.contracts.consents import CONSENT_EVENTS
 from shared.contracts.inbound import ProviderRegistered, SpecialistRegistered
 from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn, EncounterUnprocessable
 from shared.contracts.notifications import NotificationFailed, NotificationSent
@@ -118,7 +119,7 @@ def _subscribe(service: Service, notify: Notify) -> None:
                     description="Each case's region and agency (a withdrawal is told from the referral "
                                 "service's closure)")
     for payloads in ((EncounterUnprocessable,), REFERRAL_EVENTS, STABILIZATION_EVENTS, CERTIFICATION_EVENTS,
-                     SERVICE_EVENTS):
+                     SERVICE_EVENTS, CONSENT_EVENTS):
         service.consume(*payloads, handler=notify.on_events)
     service.produces(NotificationSent, NotificationFailed)
     service.on_startup(notify.store.ensure_indexes)

@@ -67,6 +67,7 @@ class Directory:
     rostered: tuple[Contact, ...] = ()  # every supervisor on the roster, on duty or not
     case_specialists: dict[str, str] = field(default_factory=dict)  # case id -> specialist
     case_regions: dict[str, str] = field(default_factory=dict)  # case id -> region
+    case_agencies: dict[str, str] = field(default_factory=dict)  # case id -> agency
     providers: dict[str, Contact] = field(default_factory=dict)  # named providers by id
 
     def contact(self, specialist_id: str) -> Contact:

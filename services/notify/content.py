@@ -41,6 +41,8 @@ TITLES = {
     Kind.SERVICE_REQUESTED: "Service requested",
     Kind.SERVICE_DECLINED: "Service request declined",
     Kind.SERVICE_UNANSWERED: "Service request unanswered",
+    Kind.CONSENT_EXPIRING: "Consent expiring",
+    Kind.CONSENT_LAPSED: "Consent lapsed",
 }
 REASONS = {"handover": "a handover", "conflict_of_interest": "a conflict of interest", "workload": "workload",
            "language": "language", "other": "another reason"}
@@ -287,6 +289,34 @@ def _service_unanswered(f: Facts, n: Notification) -> tuple[str, list[str]]:
             [_next_provider(f), f"Provider {f['provider_id']} may still answer; the request stays open until then."])
 
 
+# Who a consent lets see, by kind only: which provider (a shelter, say) is on the case page.
+RECIPIENTS = {"service_provider": "the service provider", "task_force": "the task force", "agency": "the agency"}
+SCOPES = {"identity": "the person's identity", "contact": "their contact details", "case_status": "the case's status"}
+
+
+def _consented(f: Facts, n: Notification) -> str:
+    """What a consent lets whom see: its id, the kind of recipient and the scopes, in words."""
+    who = RECIPIENTS.get(f["recipient_kind"], "its recipient")
+    given = n.facts.get("scope", [])
+    scopes = [words for scope, words in SCOPES.items() if scope in given]  # identity first, as people say it
+    what = f"{', '.join(scopes[:-1])} and {scopes[-1]}" if len(scopes) > 1 else (scopes or ["nothing"])[0]
+    return f"Consent {f['consent_id']} on case {n.reference}, letting {who} see {what},"
+
+
+def _consent_expiring(f: Facts, n: Notification) -> tuple[str, list[str]]:
+    return (f"{_consented(f, n)} expires on {f['expires_at']}.",
+            [f"If the person wishes to keep sharing, record a new written consent with them before "
+             f"{f['expires_at']}; nothing is shared under this one after it lapses.",
+             "The case page shows which recipient it names; nothing needs doing if the person does not wish to "
+             "go on sharing."])
+
+
+def _consent_lapsed(f: Facts, n: Notification) -> tuple[str, list[str]]:
+    return (f"{_consented(f, n)} lapsed on {f['expired_at']}: nothing more is shared under it.",
+            ["If the person wishes to share again, record a new written consent with them; the case page "
+             "shows which recipient it named and whether another consent is in force."])
+
+
 WORDING: dict[Kind, Wording] = {
     Kind.REFERRAL_ASSIGNED: _assigned, Kind.REFERRAL_ESCALATED: _escalated,
     Kind.CASE_UNASSIGNED: _unassigned, Kind.INTERVIEW_DEFERRED: _deferred,
@@ -298,6 +328,7 @@ WORDING: dict[Kind, Wording] = {
     Kind.CASE_WITHDRAWN: _withdrawn, Kind.CASE_REOPENED: _reopened, Kind.CASE_NEEDS_HOLDER: _needs_holder,
     Kind.SERVICE_REQUESTED: _service_requested, Kind.SERVICE_DECLINED: _service_declined,
     Kind.SERVICE_UNANSWERED: _service_unanswered,
+    Kind.CONSENT_EXPIRING: _consent_expiring, Kind.CONSENT_LAPSED: _consent_lapsed,
 }
 
 

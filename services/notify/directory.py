@@ -146,6 +146,7 @@ class DirectoryStore:
                          supervisors=tuple(c for c in rostered if c.on_duty), rostered=tuple(rostered),
                          case_specialists=holders,
                          case_regions={c: d["region"] for c, d in cases.items() if d.get("region")},
+                         case_agencies={c: d["agency_id"] for c, d in cases.items() if d.get("agency_id")},
                          providers={i: providers[i] for i in wanted if i in providers})
 
     async def contact(self, recipient_id: str, role: str | None = None) -> Contact | None:

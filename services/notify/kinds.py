@@ -20,6 +20,7 @@ from shared.contracts.certifications import (
     CertificationExpiring,
     ContinuedPresenceRoutedToHsi,
 )
+from shared.contracts.consents import ConsentExpiring, ConsentLapsed
 from shared.contracts.inbound import ActorRole, ClosureReason
 from shared.contracts.intake import EncounterUnprocessable
 from shared.contracts.referrals import (
@@ -67,6 +68,8 @@ class Kind(StrEnum):
     SERVICE_REQUESTED = "service_requested"
     SERVICE_DECLINED = "service_declined"
     SERVICE_UNANSWERED = "service_unanswered"
+    CONSENT_EXPIRING = "consent_expiring"
+    CONSENT_LAPSED = "consent_lapsed"
 
 
 # Certification notifications travel by mail and webhook only (P1, 8 U.S.C. 1367).
@@ -287,6 +290,30 @@ def service_unanswered(e: ServiceUnanswered, d: Directory) -> Plan:
                        "escalated_at": text(e.escalated_at), "next_provider_id": e.next_provider_id})
 
 
+def consent(kind: Kind, e: ConsentExpiring | ConsentLapsed, d: Directory, facts: Facts,
+            deadline: datetime | None) -> Plan:
+    """The case's specialist, the case's region's supervisors alerted if it cannot be delivered;
+    while nobody holds the case, those supervisors, every one on duty alerted. The facts name the
+    consent, the kind of recipient and the scopes, never which recipient: a shelter's identity
+    may put a person in danger (the case page shows it to the accepting specialist)."""
+    region, agency = d.case_regions.get(e.case_id), d.case_agencies.get(e.case_id)
+    specialist, supervisors = d.case_specialist(e.case_id), d.region_or_everyone(region, agency)
+    return Plan(kind, e.case_id, e.case_id, specialist or supervisors,
+                supervisors if specialist else d.everyone(agency), deadline=deadline, region=region, agency_id=agency,
+                facts={"consent_id": e.consent_id, "recipient_kind": e.recipient_kind.value,
+                       "scope": sorted(s.value for s in e.scope)} | facts)
+
+
+def consent_expiring(e: ConsentExpiring, d: Directory) -> Plan:
+    """A consent lapses at ``expires_at`` (the deadline): a new one may be recorded before."""
+    return consent(Kind.CONSENT_EXPIRING, e, d, {"form": e.form.value, "expires_at": text(e.expires_at)},
+                   e.expires_at)
+
+
+def consent_lapsed(e: ConsentLapsed, d: Directory) -> Plan:
+    return consent(Kind.CONSENT_LAPSED, e, d, {"expired_at": text(e.expired_at)}, None)
+
+
 PLANS: dict[type[Any], Callable[[Any, Directory], Plan]] = {
     ReferralAssigned: referral_assigned,
     ReferralEscalated: referral_escalated,
@@ -307,6 +334,8 @@ PLANS: dict[type[Any], Callable[[Any, Directory], Plan]] = {
     ServiceRequestSent: service_requested,
     ServiceDeclined: service_declined,
     ServiceUnanswered: service_unanswered,
+    ConsentExpiring: consent_expiring,
+    ConsentLapsed: consent_lapsed,
 }
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from shared import consent
 from shared.contracts.certifications import CertificationExpiring, CertificationFacts
+from shared.contracts.consents import ConsentLapsed
 from shared.contracts.inbound import ClosureReason, ConsentRecorded, ConsentRevoked, ProviderKind
 from shared.contracts.intake import CaseCorrected, CaseOpened, Screening
 from shared.contracts.referrals import (
@@ -68,9 +69,10 @@ def bears_on_snapshot(data: Any) -> bool:
     if isinstance(data, CertificationFacts):
         return not isinstance(data, CertificationExpiring) and sources.is_continued_presence(data)
     # A consent shows nowhere on the snapshot; it bears on it so that the case page, which
-    # follows the snapshots, shows it at once (a new version of the same content is harmless).
+    # follows the snapshots, shows it at once (a new version of the same content is harmless),
+    # and so does its lapse (the page shows it expired); a reminder is a timeline line only.
     return isinstance(data, (CaseOpened, CaseCorrected, PlanEvent, *REFERRAL_BEARING, *sources.SERVICE_STATUS,
-                             ConsentRecorded, ConsentRevoked))
+                             ConsentRecorded, ConsentRevoked, ConsentLapsed))
 
 
 def fold(view: CaseView, event: Inbound, now: datetime) -> CaseView:

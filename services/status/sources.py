@@ -18,6 +18,7 @@ from shared.contracts.certifications import (
     CertificationUpdateRejected,
 )
 from shared.contracts.common import Payload
+from shared.contracts.consents import CONSENT_EVENTS
 from shared.contracts.inbound import CertificationKind, ConsentRecorded, ConsentRevoked, ReassignmentReason
 from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn
 from shared.contracts.notifications import NOTIFICATION_EVENTS, NotificationEvent
@@ -53,7 +54,7 @@ MOVES_KEPT = 50  # a case is moved a handful of times; the newest kept
 # What the service reads, one topic per entry (intake.events carries no case: see app).
 INPUTS: tuple[tuple[type[Payload], ...], ...] = (
     (CaseOpened, CaseCorrected, CaseWithdrawn), REFERRAL_EVENTS, STABILIZATION_EVENTS, CERTIFICATION_EVENTS,
-    NOTIFICATION_EVENTS, SERVICE_EVENTS, (ConsentRecorded,), (ConsentRevoked,))
+    NOTIFICATION_EVENTS, SERVICE_EVENTS, (ConsentRecorded,), (ConsentRevoked,), CONSENT_EVENTS)
 # What each service event makes of its request (a refusal changes none: a timeline line only).
 SERVICE_STATUS: dict[type[ServiceEvent], ServiceStatus] = {
     ServiceRequestSent: ServiceStatus.REQUESTED, ServiceAccepted: ServiceStatus.ACCEPTED,

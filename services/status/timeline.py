@@ -17,6 +17,7 @@ from shared.contracts.certifications import (
     CertificationUpdateRejected,
     ContinuedPresenceRoutedToHsi,
 )
+from shared.contracts.consents import ConsentExpiring, ConsentLapsed
 from shared.contracts.inbound import ConsentRecorded, ConsentRevoked
 from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn
 from shared.contracts.notifications import NotificationFailed, NotificationSent
@@ -177,6 +178,8 @@ _WORDING: dict[type, Callable[[Any], str]] = {
                                 + ", ".join(sorted(str(x).replace("_", " ") for x in set(e.scope)))
                                 + f" for a {str(e.recipient.kind).replace('_', ' ')}, until {_hm(e.expires_at)}"),
     ConsentRevoked: lambda e: f"Consent {e.consent_id} revoked by {e.revoked_by.role} {e.revoked_by.id}",
+    ConsentExpiring: lambda e: f"Consent {e.consent_id} expires on {_hm(e.expires_at)}: the specialist is told",
+    ConsentLapsed: lambda e: f"Consent {e.consent_id} lapsed: nothing more is shared under it",
     NotificationSent: _reached,
     NotificationFailed: _not_reached,
 }

@@ -45,6 +45,9 @@ class NotificationKind(StrEnum):
     SERVICE_REQUESTED = "service_requested"
     SERVICE_DECLINED = "service_declined"
     SERVICE_UNANSWERED = "service_unanswered"
+    # Consent (docs/design.md, Consent (P2)): the case's specialist, before and when one lapses.
+    CONSENT_EXPIRING = "consent_expiring"
+    CONSENT_LAPSED = "consent_lapsed"
 
 
 class Channel(StrEnum):

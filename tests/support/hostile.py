@@ -22,6 +22,7 @@ from typing import Any
 
 from shared.contracts.audit import AuditRecorded
 from shared.contracts.certifications import CERTIFICATION_EVENTS
+from shared.contracts.consents import CONSENT_EVENTS
 from shared.contracts.intake import CaseCorrected, CaseOpened, CaseWithdrawn, EncounterUnprocessable
 from shared.contracts.notifications import NOTIFICATION_EVENTS
 from shared.contracts.referrals import REFERRAL_EVENTS
@@ -42,6 +43,7 @@ INTERNAL_TYPES: dict[str, tuple[str, ...]] = {
     "referrals.events": tuple(p.TYPE for p in REFERRAL_EVENTS),
     "stabilization.events": tuple(p.TYPE for p in STABILIZATION_EVENTS),
     "services.events": tuple(p.TYPE for p in SERVICE_EVENTS),
+    "consents.events": tuple(p.TYPE for p in CONSENT_EVENTS),
     "certifications.events": tuple(p.TYPE for p in CERTIFICATION_EVENTS),
     "notifications.events": tuple(p.TYPE for p in NOTIFICATION_EVENTS),
     "audit.events": (AuditRecorded.TYPE,),

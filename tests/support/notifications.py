@@ -19,6 +19,7 @@ from shared.contracts.certifications import (
     ContinuedPresenceRoutedToHsi,
 )
 from shared.contracts.common import Payload
+from shared.contracts.consents import ConsentExpiring, ConsentLapsed
 from shared.contracts.intake import EncounterUnprocessable
 from shared.contracts.referrals import (
     CaseClosureApplied,
@@ -232,6 +233,25 @@ def service_unanswered(case_id: str, provider_id: str, specialist_id: str = "spe
         "specialist_id": specialist_id, "respond_by": T0 + timedelta(hours=4),
         "escalated_at": T0 + timedelta(hours=4, seconds=5), "next_provider_id": next_provider_id} | kw,
         strict=False)
+
+
+_CONSENT = {"recipient_kind": "service_provider", "scope": ["identity", "contact"]}
+CONSENT_EXPIRES = T0 + timedelta(days=7)
+
+
+def consent_expiring(case_id: str, consent_id: str = "c-1", *, recipient_id: str = "pr-shelter",
+                     **kw: Any) -> ConsentExpiring:
+    """Intake's reminder, a week before a written consent lapses (``consents.events``)."""
+    return ConsentExpiring.model_validate(_CONSENT | {
+        "case_id": case_id, "consent_id": consent_id, "recipient_id": recipient_id, "form": "written",
+        "expires_at": CONSENT_EXPIRES, "remind_at": T0} | kw, strict=False)
+
+
+def consent_lapsed(case_id: str, consent_id: str = "c-1", *, recipient_id: str = "pr-shelter",
+                   **kw: Any) -> ConsentLapsed:
+    return ConsentLapsed.model_validate(_CONSENT | {
+        "case_id": case_id, "consent_id": consent_id, "recipient_id": recipient_id,
+        "expired_at": CONSENT_EXPIRES} | kw, strict=False)
 
 
 def notify_settings(settings: Settings, sink: MailSink, *, delivery: dict[str, Any] | None = None,

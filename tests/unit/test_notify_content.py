@@ -34,7 +34,8 @@ EVERY_KIND = [n.assigned("case-1", SPEC.id), n.escalated("case-1"), n.unassigned
               n.closed("case-1", SPEC.id, by=None, reason="withdrawn"), n.needs_holder("case-1", "spec-z"),
               n.service_sent("case-1", PROVIDER.id, SPEC.id),
               n.service_declined("case-1", PROVIDER.id, SPEC.id, next_provider_id="pr-next"),
-              n.service_unanswered("case-1", PROVIDER.id, SPEC.id)]
+              n.service_unanswered("case-1", PROVIDER.id, SPEC.id),
+              n.consent_expiring("case-1"), n.consent_lapsed("case-1")]
 
 
 def notification(payload) -> Notification:

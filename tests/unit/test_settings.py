@@ -48,6 +48,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "CASEWORK_DEV_VAULT_READER_TOKEN_PATH": ("intake.dev_vault_reader_token_path",),
     "CASEWORK_DISCLOSURE_KEY": ("intake.disclosure_key",),
     "CASEWORK_DEV_DISCLOSURE_KEY_PATH": ("intake.dev_disclosure_key_path",),
+    "CASEWORK_CONSENT_REMINDER_DAYS": ("intake.consent_reminder_days",),
     "CASEWORK_ACK_SLA_SECONDS_URGENT": ("referral.ack_sla_seconds_urgent",),
     "CASEWORK_ACK_SLA_SECONDS_HIGH": ("referral.ack_sla_seconds_high",),
     "CASEWORK_ACK_SLA_SECONDS_NORMAL": ("referral.ack_sla_seconds_normal",),

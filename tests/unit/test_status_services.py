@@ -1,6 +1,7 @@
 """Support services on the status read model (pure): each request's line on the case view and
 its need and status on ``cases.status`` — never the provider (a shelter's identity may put a
-person in danger); the timeline names the need, not the provider."""
+person in danger); the timeline names the need, not the provider, and a consent's kind of
+recipient, never which."""
 
 from __future__ import annotations
 
@@ -234,3 +235,20 @@ def test_a_declined_or_completed_request_shares_nothing_more_whatever_the_consen
     assert shared_lines(view, "sr-2") == [
         ("identity", False, "request_ended", "not shared: the request was declined — its disclosure link is closed")]
     assert shared_lines(view, "sr-3")[0][:3] == ("identity", True, None)  # unanswered: still open, still shared
+
+
+def test_a_consent_s_reminder_and_lapse_are_timeline_lines_naming_no_recipient() -> None:
+    from shared.contracts.consents import ConsentExpiring, ConsentLapsed
+
+    facts = dict(case_id="case-1", consent_id="cs-1", recipient_kind="service_provider",
+                 recipient_id="pr-safe-harbor", scope=["identity"])
+    expiring = ConsentExpiring.model_validate(facts | dict(form="written", expires_at=T0 + timedelta(days=7),
+                                                           remind_at=T0), strict=False)
+    lapsed = ConsentLapsed.model_validate(facts | dict(expired_at=T0 + timedelta(days=7)), strict=False)
+    view, published = fold(ev.case_opened("case-1"), expiring, lapsed)
+    texts = [m.text for m in view.timeline]
+    assert "Consent cs-1 expires on 2026-12-07 08:30 UTC: the specialist is told" in texts
+    assert "Consent cs-1 lapsed: nothing more is shared under it" in texts
+    assert "pr-safe-harbor" not in " | ".join(texts) + view.model_dump_json(exclude={"consents"})
+    # The lapse republishes the snapshot (the case page shows the consent expired); the reminder does not.
+    assert len(published) == 2 and not [p for p in published if "cs-1" in p.model_dump_json()]
