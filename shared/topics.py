@@ -1,8 +1,15 @@
-"""The topic catalogue: every topic the system uses, with the settings it is created with.
+"""The topic catalogue: every topic the system uses, the settings it is created with, and
+who writes and reads it.
 
 Topics are created by the services at start-up (never by broker auto-creation) with
 these explicit settings. Case topics have several partitions keyed by case (or encounter)
 id, so one case's events keep their order while cases spread over consumers.
+
+``writers`` and ``readers`` name casework's services and the kinds of outside client
+(:data:`CLIENTS`): the broker's ACLs are derived from them (:mod:`shared.acls`), and
+``tests/unit/test_topology.py`` checks them against what each service's code subscribes
+to and publishes. A dead-letter topic is written by the readers of its source and read by
+operators only.
 """
 
 from __future__ import annotations
@@ -19,14 +26,28 @@ DLQ_HEADROOM = 1024 * 1024
 AUDIT_RETENTION_MS = 7 * 365 * 24 * 3600 * 1000  # seven years
 
 
+SERVICES = ("intake", "referral", "stabilization", "certification", "notify", "status")
+# Outside clients, one principal per kind: agency systems (encounters, interview requests,
+# certification requests and records), specialist apps (the specialists' actions, as the
+# dashboard takes them), providers' systems (their answers), dashboards reading
+# ``cases.status``, and operators (the ``casework`` tools: every topic read, every inbound
+# topic written — roster and directory loads, replays of inbound dead letters).
+CLIENTS = ("agency", "specialist_app", "provider_system", "dashboard_reader", "operator")
+OPERATOR = "operator"
+# What the dashboard does for a person: the inbound events of a specialist's actions.
+ACTIONS = frozenset({"specialist_app", "status"})
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
     partitions: int = CASE_PARTITIONS
     compacted: bool = False
-    restricted: bool = False  # Kafka ACLs in production: only named services read it
+    restricted: bool = False  # that a T or U visa case exists, or who read what: named readers only
     inbound: bool = False  # written by systems outside casework (agencies, specialist apps)
     config: dict[str, str] = field(default_factory=dict)
+    writers: frozenset[str] = frozenset()
+    readers: frozenset[str] = frozenset()  # besides operators, who may read every topic
 
     def kafka_config(self) -> dict[str, str]:
         settings = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
@@ -35,36 +56,52 @@ class TopicSpec:
         return settings | self.config
 
 
+def _who(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+FOLLOWERS = _who("intake", "stabilization", "notify", "status")  # of the referral service's word
 _TOPICS = (
-    TopicSpec("encounters.reported", inbound=True),
-    TopicSpec("roster.specialists", partitions=1, compacted=True, inbound=True),
-    TopicSpec("providers.registered", partitions=1, compacted=True, inbound=True),
-    TopicSpec("referrals.responded", inbound=True),
-    TopicSpec("stabilization.recorded", inbound=True),
-    TopicSpec("interviews.requested", inbound=True),
-    TopicSpec("cases.closed", inbound=True),
-    TopicSpec("cases.reopened", inbound=True),
-    TopicSpec("referrals.reassigned", inbound=True),
-    TopicSpec("services.requested", inbound=True),
-    TopicSpec("services.responded", inbound=True),
-    TopicSpec("consents.recorded", inbound=True),
-    TopicSpec("consents.revoked", inbound=True),
+    # The person's identity in plain text: intake alone reads it, and seals it at once.
+    TopicSpec("encounters.reported", inbound=True, writers=_who("agency"), readers=_who("intake")),
+    TopicSpec("roster.specialists", partitions=1, compacted=True, inbound=True, writers=_who(OPERATOR),
+              readers=_who("referral", "notify")),
+    TopicSpec("providers.registered", partitions=1, compacted=True, inbound=True, writers=_who(OPERATOR),
+              readers=_who("referral", "notify", "status")),
+    TopicSpec("referrals.responded", inbound=True, writers=ACTIONS, readers=_who("referral")),
+    TopicSpec("stabilization.recorded", inbound=True, writers=ACTIONS, readers=_who("stabilization")),
+    TopicSpec("interviews.requested", inbound=True, writers=_who("agency"), readers=_who("stabilization")),
+    TopicSpec("cases.closed", inbound=True, writers=ACTIONS, readers=_who("referral")),
+    TopicSpec("cases.reopened", inbound=True, writers=ACTIONS, readers=_who("referral")),
+    TopicSpec("referrals.reassigned", inbound=True, writers=ACTIONS, readers=_who("referral")),
+    TopicSpec("services.requested", inbound=True, writers=ACTIONS, readers=_who("referral")),
+    TopicSpec("services.responded", inbound=True, writers=_who("provider_system"), readers=_who("referral")),
+    TopicSpec("consents.recorded", inbound=True, writers=ACTIONS, readers=_who("intake", "status")),
+    TopicSpec("consents.revoked", inbound=True, writers=ACTIONS, readers=_who("intake", "status")),
     # Restricted though inbound: a T or U request or record reveals that such a case exists.
-    TopicSpec("certifications.requested", inbound=True, restricted=True),
-    TopicSpec("certifications.recorded", inbound=True, restricted=True),
-    TopicSpec("cases.opened"),
-    TopicSpec("intake.events"),
-    TopicSpec("referrals.events"),
-    TopicSpec("services.events"),
-    TopicSpec("consents.events"),  # intake: a consent about to lapse, and lapsed
-    TopicSpec("stabilization.events"),
-    TopicSpec("certifications.events", restricted=True),
-    TopicSpec("certifications.status", compacted=True, restricted=True),
-    TopicSpec("notifications.events"),
-    TopicSpec("cases.status", compacted=True),
+    TopicSpec("certifications.requested", inbound=True, restricted=True, writers=_who("agency"),
+              readers=_who("certification")),
+    TopicSpec("certifications.recorded", inbound=True, restricted=True, writers=_who("agency"),
+              readers=_who("certification")),
+    TopicSpec("cases.opened", writers=_who("intake"),
+              readers=_who("intake", "referral", "stabilization", "notify", "status")),
+    TopicSpec("intake.events", writers=_who("intake"), readers=_who("notify", "status")),
+    TopicSpec("referrals.events", writers=_who("referral"), readers=FOLLOWERS),
+    TopicSpec("services.events", writers=_who("referral"), readers=FOLLOWERS),
+    # intake: a consent about to lapse, and lapsed
+    TopicSpec("consents.events", writers=_who("intake"), readers=_who("notify", "status")),
+    TopicSpec("stabilization.events", writers=_who("stabilization"), readers=_who("notify", "status")),
+    TopicSpec("certifications.events", restricted=True, writers=_who("certification"),
+              readers=_who("notify", "status")),
+    # For the officials' own systems; no casework service reads it back.
+    TopicSpec("certifications.status", compacted=True, restricted=True, writers=_who("certification")),
+    TopicSpec("notifications.events", writers=_who("notify"), readers=_who("status")),
+    # The status service reads its own stream back for the board (status/feed.py).
+    TopicSpec("cases.status", compacted=True, writers=_who("status"), readers=_who("status", "dashboard_reader")),
     # Who read or did what: append-only, never compacted, kept for years; only the auditors'
     # page reads it (docs/design.md, Audit).
-    TopicSpec("audit.events", restricted=True, config={"retention.ms": str(AUDIT_RETENTION_MS)}),
+    TopicSpec("audit.events", restricted=True, config={"retention.ms": str(AUDIT_RETENTION_MS)},
+              writers=_who("intake", "status"), readers=_who("status")),
 )
 
 CATALOGUE: dict[str, TopicSpec] = {t.name: t for t in _TOPICS}
@@ -79,7 +116,8 @@ def spec(name: str) -> TopicSpec:
         # Kept 30 days for replay, then dropped: a dead letter may hold an encounter's PII.
         return TopicSpec(name, partitions=1, restricted=source.restricted,
                          config={"retention.ms": str(30 * 24 * 3600 * 1000),
-                                 "max.message.bytes": str(MAX_MESSAGE_BYTES + DLQ_HEADROOM)})
+                                 "max.message.bytes": str(MAX_MESSAGE_BYTES + DLQ_HEADROOM)},
+                         writers=source.readers & frozenset(SERVICES))
     return CATALOGUE[name]
 
 

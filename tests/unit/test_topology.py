@@ -99,3 +99,20 @@ def test_dead_letter_topics_follow_the_source() -> None:
 def test_committed_asyncapi_matches_the_code() -> None:
     done = subprocess.run([sys.executable, "scripts/asyncapi.py"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# Read by a service outside its subscribers (a scan to the end, not a consumer group).
+DIRECT_READS = {("status", "cases.status")}
+
+
+def published_topics(service: str) -> set[str]:
+    return {pub.topic for pub in process_app(service).broker.publishers}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_catalogue_names_exactly_the_topics_each_service_reads_and_writes(service: str) -> None:
+    """The ACLs are derived from the catalogue: it must say what the code does, no more, no less."""
+    reads = {name for name, entry in CATALOGUE.items() if service in entry.readers}
+    writes = {name for name, entry in CATALOGUE.items() if service in entry.writers}
+    assert subscribed_topics(service) == reads - {t for s, t in DIRECT_READS if s == service}
+    assert published_topics(service) == writes
