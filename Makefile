@@ -57,7 +57,7 @@ chaos: setup ## 5,000 encounters at 25/s under make run while every service, Kaf
 		$(PY) -m pytest -q -p no:cacheprovider -s tests/e2e/test_chaos.py $(PYTEST_ARGS)
 
 run: setup ## the whole system: infra, every service, the dashboard, a demo roster, a mail sink
-	@$(PY) -m casework.supervisor  # starts Kafka and FerretDB if needed, and stops what it started
+	@$(PY) -m casework.supervisor  # starts Kafka and FerretDB if needed, and stops what it started; a development run (CASEWORK_ENVIRONMENT=development unless set)
 
 bench: setup ## the benchmarks; results under bench/results/
 	@bash infra/up.sh

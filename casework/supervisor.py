@@ -4,15 +4,19 @@ Starts Kafka and FerretDB (unless already running), the local mail sink, every s
 its own ``faststream run`` process, loads the demo roster, prints where to look, and
 follows the services' logs in a compact form. Each process also logs in full to
 ``.local/logs/<name>.log``. A process that dies is started again after a backoff, and so
-is a server this run started (casework.restarts says when, and when to give up).
+is a server this run started (casework.restarts says when, and when to give up). It is a
+development run (``CASEWORK_ENVIRONMENT=development`` unless set otherwise): its services use
+the development secrets under ``.local/``, on loopback only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -23,6 +27,7 @@ from casework.banner import banner_lines, dashboard_tokens
 from casework.infra import Infra, Server, become_subreaper
 from casework.programs import Child, programs
 from casework.restarts import GiveUp, RestartPolicy, Restarts
+from shared import environment
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,7 +223,20 @@ async def start(supervisor: Supervisor) -> None:
     supervisor.banner()
 
 
+def local_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """What ``make run`` adds to its own environment, which every process it starts inherits:
+    it is a development run on this machine, said explicitly (production is the default,
+    shared/environment.py); a ``CASEWORK_ENVIRONMENT`` already set is kept."""
+    return {} if "CASEWORK_ENVIRONMENT" in environ else {"CASEWORK_ENVIRONMENT": "development"}
+
+
 async def main() -> int:
+    os.environ.update(local_environment(os.environ))
+    try:
+        environment.mode(Settings())  # development off loopback: said once here, not by each service
+    except environment.UnsafeEnvironment as exc:
+        console.print(f"[bold red]{exc}[/]")
+        return 1
     supervisor = Supervisor()
     loop = asyncio.get_running_loop()
     interrupted = asyncio.Event()

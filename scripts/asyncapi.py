@@ -24,6 +24,7 @@ def services() -> list[str]:
 
 def generate(service: str, out: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
+    env["CASEWORK_ENVIRONMENT"] = "development"  # a local build of the app, never served
     env["CASEWORK_DEV_KEYRING_PATH"] = str(Path(tempfile.gettempdir()) / "casework-docs-keyring.json")
     env["CASEWORK_DEV_VAULT_READER_TOKEN_PATH"] = str(Path(tempfile.gettempdir()) / "casework-docs-vault-reader")
     done = subprocess.run([sys.executable, "-m", "faststream", "docs", "gen", "--factory",

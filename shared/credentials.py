@@ -3,9 +3,9 @@
 The only one today is the vault reader's: the dashboard presents it to intake to read a
 person's identity (docs/design.md, Identity reads). Both sides take it from the same
 setting, ``CASEWORK_VAULT_READER_TOKEN``; in development it is generated once under
-``.local/`` (mode 0600), so ``make run`` needs no setup; production refuses to start
-without it. The receiving side keeps only the credential's SHA-256 and compares digests in
-constant time.
+``.local/`` (mode 0600), so ``make run`` needs no setup; production (``shared.environment``)
+refuses to start without it, or with the development one. The receiving side keeps only
+the credential's SHA-256 and compares digests in constant time.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import hashlib
 import hmac
 import secrets
 
-from shared.devsecrets import generated_once
+from shared import environment
+from shared.devsecrets import generated, generated_once
 from shared.settings import Settings
 
 MAX_LENGTH = 512
@@ -31,12 +32,15 @@ def new_credential() -> str:
 def vault_reader_credential(settings: Settings) -> str:
     """The vault reader's credential: the configured one, else (never in production) the
     development one, generated once."""
-    configured = (settings.intake.vault_reader_token or "").strip()
-    if configured:
-        return configured
-    if settings.environment == "production":
-        raise CredentialMissing("CASEWORK_VAULT_READER_TOKEN must be set in production")
-    return generated_once(settings.intake.dev_vault_reader_token_path, new_credential).strip()
+    intake = settings.intake
+    configured = (intake.vault_reader_token or "").strip()
+    if not environment.production(settings):
+        return configured or generated_once(intake.dev_vault_reader_token_path, new_credential).strip()
+    if not configured:
+        raise CredentialMissing(environment.required("CASEWORK_VAULT_READER_TOKEN"))
+    if configured == (generated(intake.dev_vault_reader_token_path) or "").strip():
+        raise CredentialMissing(environment.copied("CASEWORK_VAULT_READER_TOKEN", intake.dev_vault_reader_token_path))
+    return configured
 
 
 def _digest(secret: str) -> bytes:

@@ -3,8 +3,9 @@
 Keys have ids so they rotate: new data is sealed with the active key, older data opens
 with the key its id names. A wrong or missing key fails loudly (``VaultKeyError``), never
 silently. The ring comes from ``CASEWORK_PII_KEYS`` (JSON ``{"key id": "base64 key"}``)
-and ``CASEWORK_PII_ACTIVE_KEY_ID``; in development a ring is generated once under
-``.local/`` so nothing needs setting up.
+and ``CASEWORK_PII_ACTIVE_KEY_ID`` (which must name the active key); in development
+(``shared.environment``) a ring is generated once under ``.local/`` so nothing needs
+setting up, and production refuses to start without a ring of its own.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from shared.devsecrets import generated_once
+from shared import environment
+from shared.devsecrets import generated, generated_once
 from shared.settings import Settings
 
 ALGORITHM = "AES-256-GCM"
@@ -83,17 +85,19 @@ class KeyRing:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyRing:
+        """The configured ring, its active key named (in any mode: never the first key by
+        chance); else (never in production) the development ring, generated once."""
         vault = settings.intake
-        if vault.pii_keys:
-            try:
-                raw = json.loads(vault.pii_keys)
-                keys = {k: base64.b64decode(v, validate=True) for k, v in raw.items()}
-            except (ValueError, TypeError, AttributeError) as exc:
-                raise VaultKeyError("CASEWORK_PII_KEYS must be JSON {\"key id\": \"base64 32-byte key\"}") from exc
-            active = vault.pii_active_key_id or next(iter(keys), "")
-            return cls(keys, active)
-        if settings.environment == "production":
-            raise VaultKeyError("CASEWORK_PII_KEYS and CASEWORK_PII_ACTIVE_KEY_ID must be set in production")
+        configured, active = (vault.pii_keys or "").strip(), (vault.pii_active_key_id or "").strip()
+        if configured:
+            keys = _configured_keys(configured)
+            if environment.production(settings):
+                _refuse_development_keys(keys, vault.dev_keyring_path)
+            return cls(keys, _named_active(active, keys))
+        if active:
+            raise VaultKeyError(f"CASEWORK_PII_ACTIVE_KEY_ID names {active!r}, but CASEWORK_PII_KEYS is not set")
+        if environment.production(settings):
+            raise VaultKeyError(environment.required("CASEWORK_PII_KEYS (and CASEWORK_PII_ACTIVE_KEY_ID)"))
         return cls._development(vault.dev_keyring_path)
 
     @classmethod
@@ -102,6 +106,40 @@ class KeyRing:
         data = json.loads(generated_once(
             path, lambda: json.dumps({"active": "dev-1", "keys": {"dev-1": new_key()}})))
         return cls({k: base64.b64decode(v) for k, v in data["keys"].items()}, data["active"])
+
+
+def _configured_keys(text: str) -> dict[str, bytes]:
+    """``CASEWORK_PII_KEYS``: JSON ``{"key id": "base64 key"}``, at least one key."""
+    try:
+        raw = json.loads(text)
+        keys = {k: base64.b64decode(v, validate=True) for k, v in raw.items()}
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise VaultKeyError("CASEWORK_PII_KEYS must be JSON {\"key id\": \"base64 32-byte key\"}") from exc
+    if not keys:
+        raise VaultKeyError("CASEWORK_PII_KEYS holds no key")
+    return keys
+
+
+def _named_active(active: str, keys: dict[str, bytes]) -> str:
+    """The active key id, which ``CASEWORK_PII_ACTIVE_KEY_ID`` must name among the ring's."""
+    ids = ", ".join(repr(k) for k in keys)
+    if not active:
+        raise VaultKeyError(f"CASEWORK_PII_ACTIVE_KEY_ID must name the key new records are sealed with: one of {ids}")
+    if active not in keys:
+        raise VaultKeyError(f"CASEWORK_PII_ACTIVE_KEY_ID {active!r} is not in the key ring "
+                            f"(CASEWORK_PII_KEYS has {ids})")
+    return active
+
+
+def _refuse_development_keys(keys: dict[str, bytes], path: Path) -> None:
+    """Production seals nothing with a key of the development ring."""
+    text = generated(path)
+    try:
+        development = set(json.loads(text)["keys"].values()) if text else set()
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return  # not a ring this module wrote: nothing of it can be in CASEWORK_PII_KEYS
+    if any(_b64(key) in development for key in keys.values()):
+        raise VaultKeyError(environment.copied("CASEWORK_PII_KEYS", path))
 
 
 def _b64(data: bytes) -> str:

@@ -1,6 +1,7 @@
 """Development secrets, generated once under ``.local/`` so ``make run`` needs no setup.
 
-Callers refuse to generate anything in production, where the real secret must be set.
+Callers refuse to generate anything in production (``shared.environment``), where the real
+secret must be set, and refuse a configured secret that is one generated here.
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ def generated_once(path: Path, make: Callable[[], str]) -> str:
         finally:
             tmp.unlink()
     return path.read_text()
+
+
+def generated(path: Path) -> str | None:
+    """The development secret at ``path`` if one was generated there (never generates one):
+    what production checks its own secrets against."""
+    try:
+        return path.read_text()
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return None
 
 
 def rewritten(path: Path, text: str) -> None:

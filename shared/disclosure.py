@@ -21,8 +21,9 @@ import hmac
 import secrets
 from urllib.parse import quote
 
+from shared import environment
 from shared.credentials import CredentialMissing
-from shared.devsecrets import generated_once
+from shared.devsecrets import generated, generated_once
 from shared.settings import Settings
 
 PREFIX = "cwd_"  # a disclosure capability, recognisable where one should never be (a log line, a topic)
@@ -32,13 +33,22 @@ PAGE = "/disclosures/{service_request_id}"
 
 
 def disclosure_key(settings: Settings) -> bytes:
-    """The configured key, else (never in production) the development one, generated once."""
-    configured = (settings.intake.disclosure_key or "").strip()
+    """The configured key, else (never in production) the development one, generated once;
+    production refuses the development one too."""
+    intake = settings.intake
+    configured = (intake.disclosure_key or "").strip()
+    if not environment.production(settings):
+        return (configured or generated_once(intake.dev_disclosure_key_path, new_disclosure_key).strip()).encode()
     if not configured:
-        if settings.environment == "production":
-            raise CredentialMissing("CASEWORK_DISCLOSURE_KEY must be set in production")
-        configured = generated_once(settings.intake.dev_disclosure_key_path, lambda: secrets.token_urlsafe(32)).strip()
+        raise CredentialMissing(environment.required("CASEWORK_DISCLOSURE_KEY"))
+    if configured == (generated(intake.dev_disclosure_key_path) or "").strip():
+        raise CredentialMissing(environment.copied("CASEWORK_DISCLOSURE_KEY", intake.dev_disclosure_key_path))
     return configured.encode()
+
+
+def new_disclosure_key() -> str:
+    """A fresh key, for ``CASEWORK_DISCLOSURE_KEY``."""
+    return secrets.token_urlsafe(32)
 
 
 def capability(key: bytes, service_request_id: str, provider_id: str) -> str:

@@ -6,6 +6,10 @@ settings are a group (``settings.referral.max_escalations``), and so is the kit'
 prefix, so a variable keeps its plain name (``CASEWORK_MAX_ESCALATIONS``); a group whose
 variables share a longer prefix has that one (``CASEWORK_NOTIFY_MAX_ATTEMPTS`` is
 ``settings.notify.delivery.max_attempts``, ``CASEWORK_SMTP_PORT`` is ``settings.notify.smtp.port``).
+
+One default is not a local one: ``CASEWORK_ENVIRONMENT`` is production unless set, so a
+deployment that forgets it needs real secrets; ``make run``, the tests and the benchmarks
+say development (shared/environment.py).
 """
 
 from __future__ import annotations
@@ -201,7 +205,12 @@ class StatusSettings(Group):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid", frozen=True)
 
-    environment: Literal["development", "production"] = "development"
+    # Production unless development is asked for, and development only on loopback
+    # (shared/environment.py decides: ``mode(settings)``, never this value alone).
+    environment: Literal["development", "production"] = "production"
+    # A throw-away trial's services listen on a private network in development (docker compose):
+    # allowed when this says so, with a loud warning at every start.
+    development_on_network: bool = False
     kafka_bootstrap: str = "127.0.0.1:9092"
     mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     kafka_replication_factor: int = Field(default=1, ge=1)

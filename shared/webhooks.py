@@ -117,12 +117,17 @@ def new_signing_key() -> str:
 
 
 def signing_key(settings: Settings) -> str:
-    """The signing key from ``CASEWORK_WEBHOOK_SIGNING_KEY``; generated once in development."""
-    from shared.devsecrets import generated_once
+    """The signing key from ``CASEWORK_WEBHOOK_SIGNING_KEY``; generated once in development,
+    required in production (and not the development one)."""
+    from shared import environment
+    from shared.devsecrets import generated, generated_once
 
     notify = settings.notify
-    if notify.webhook_signing_key:
-        return notify.webhook_signing_key
-    if settings.environment == "production":
-        raise RuntimeError("CASEWORK_WEBHOOK_SIGNING_KEY must be set in production")
-    return generated_once(notify.dev_webhook_key_path, new_signing_key).strip()
+    configured = notify.webhook_signing_key if (notify.webhook_signing_key or "").strip() else None
+    if not environment.production(settings):
+        return configured or generated_once(notify.dev_webhook_key_path, new_signing_key).strip()
+    if configured is None:
+        raise RuntimeError(environment.required("CASEWORK_WEBHOOK_SIGNING_KEY"))
+    if configured.strip() == (generated(notify.dev_webhook_key_path) or "").strip():
+        raise RuntimeError(environment.copied("CASEWORK_WEBHOOK_SIGNING_KEY", notify.dev_webhook_key_path))
+    return configured

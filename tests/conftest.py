@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +18,12 @@ from shared.settings import KitSettings, Settings
 from tests.support.kafka import Bus
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The tests run on this machine, on loopback: development, said explicitly (production is
+# the default, shared/environment.py). Settings built in a test read it, and so does every
+# process a test starts (its environment, or ``settings.as_environment()``). A test of
+# production says ``Settings(environment="production")``.
+os.environ["CASEWORK_ENVIRONMENT"] = "development"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

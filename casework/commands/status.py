@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared import environment
 from shared.settings import Settings
 
 console = Console(highlight=False)
@@ -74,8 +75,9 @@ def register(app: typer.Typer) -> None:
         from services.status.access import dev_tokens as load
 
         settings = Settings()
-        if settings.environment == "production":
-            console.print("[red]no development tokens in production[/]")
+        if environment.production(settings):
+            console.print("[red]no development tokens in production[/] (a local run sets "
+                          "CASEWORK_ENVIRONMENT=development: production is the default)")
             raise typer.Exit(1)
         data = load(settings)
         if as_json:

@@ -15,6 +15,7 @@ from typing import Any
 from faststream import FastStream
 from pymongo import IndexModel
 
+from shared import environment
 from shared.contracts.certifications import CERTIFICATION_EVENTS
 from shared.contracts.consents import CONSENT_EVENTS
 from shared.contracts.inbound import ProviderRegistered, SpecialistRegistered
@@ -28,7 +29,7 @@ from shared.kit import Clock, Inbound
 from shared.kit.decision import Decide
 from shared.kit.service import Service, process_app
 from shared.kit.workflow import Workflow
-from shared.settings import Settings
+from shared.settings import Settings, SmtpSettings
 from shared.webhooks import recipient_secret, signing_key
 
 from . import domain, state
@@ -89,10 +90,20 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
 def _sender(settings: Settings, store: DirectoryStore, wall_clock: Callable[[], float]) -> Sender:
     key, notify = signing_key(settings), settings.notify
     timeout = notify.delivery.send_timeout_seconds
-    return Sender(Mailer(notify.smtp, timeout, pool_size=min(8, notify.delivery.concurrency)),
+    return Sender(Mailer(mail_server(settings), timeout, pool_size=min(8, notify.delivery.concurrency)),
                   WebhookPoster(timeout, lambda recipient: recipient_secret(key, recipient), wall_clock),
                   store.contact, sender=notify.smtp.sender,
                   links=Links(settings.status.dashboard_url, disclosure_key(settings)))
+
+
+def mail_server(settings: Settings) -> SmtpSettings:
+    """The SMTP server notify sends through: in production only over STARTTLS (a mail names
+    a case, a specialist and a provider's disclosure link), checked at start."""
+    smtp = settings.notify.smtp
+    if environment.production(settings) and not smtp.starttls:
+        raise RuntimeError("CASEWORK_SMTP_STARTTLS must be true in production: notify sends mail only over "
+                           "TLS (CASEWORK_ENVIRONMENT=development on loopback allows the local sink without it)")
+    return smtp
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,13 @@ import hmac
 import json
 import secrets
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, TypeAdapter, model_validator
 
-from shared.devsecrets import generated_once, rewritten
+from shared import environment
+from shared.devsecrets import generated, generated_once, rewritten
 from shared.settings import Settings
 
 ALL_AGENCIES = "*"
@@ -127,11 +129,25 @@ class Tokens:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Tokens:
-        if settings.status.dashboard_tokens:
-            return cls.from_json(settings.status.dashboard_tokens)
-        if settings.environment == "production":
-            raise ValueError("CASEWORK_DASHBOARD_TOKENS must be set in production")
-        return cls.from_json(json.dumps(dev_tokens(settings)["principals"]))
+        """The configured tokens; else (never in production) the development ones, generated
+        once. Production refuses to start without tokens, or with a development one."""
+        configured = (settings.status.dashboard_tokens or "").strip()
+        if not environment.production(settings):
+            return cls.from_json(configured or json.dumps(dev_tokens(settings)["principals"]))
+        if not configured:
+            raise ValueError(environment.required("CASEWORK_DASHBOARD_TOKENS"))
+        tokens = cls.from_json(configured)
+        if tokens.development(settings.status.dev_dashboard_tokens_path):
+            raise ValueError(environment.copied("CASEWORK_DASHBOARD_TOKENS", settings.status.dev_dashboard_tokens_path))
+        return tokens
+
+    def development(self, path: Path) -> bool:
+        """Whether any of these tokens is a development one generated at ``path``."""
+        try:
+            generated_hashes = {p["sha256"] for p in json.loads(generated(path) or "{}").get("principals", [])}
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return False  # not a file dev_tokens wrote: none of its tokens can be configured
+        return any(principal.sha256 in generated_hashes for principal in self.principals)
 
 
 def new_token(name: str, role: Role, agencies: list[str], specialist_id: str | None = None) -> tuple[str, Principal]:

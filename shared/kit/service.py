@@ -23,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from shared import environment
 from shared import logging as caselog
 from shared.cloudevents import envelope
 from shared.contracts.common import Payload
@@ -54,6 +55,7 @@ class Service:
         refuse_start(name)
         self.name = name
         self.settings = settings or Settings()
+        announce_mode(name, self.settings)  # development off loopback refuses to start here
         self.clock = clock or SystemClock(timedelta(seconds=self.settings.clock_offset_seconds))
         self.source = f"casework/{name}"
         self.ops_port = ops_port
@@ -277,6 +279,14 @@ class Reassigned(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka s
     async def on_partitions_assigned(self, assigned: Any) -> None:
         for flow in self.workflows:
             flow.cache.clear()
+
+
+def announce_mode(service: str, settings: Settings) -> None:
+    """Check the process's mode before anything is built (:class:`UnsafeEnvironment` ends the
+    start), and warn loudly when development secrets sit on a network listener."""
+    warning = environment.network_warning(settings)
+    if warning:
+        log.warning(warning, service=service, environment=environment.mode(settings))
 
 
 def process_app(bootstrap: Callable[..., Built], settings: Settings, *, ops_port: int) -> FastStream:

@@ -11,8 +11,10 @@ from shared.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
 NEEDS = {
-    "intake": {"CASEWORK_PII_KEYS", "CASEWORK_PII_ACTIVE_KEY_ID", "CASEWORK_VAULT_READER_TOKEN"},
-    "notify": {"CASEWORK_SMTP_HOST", "CASEWORK_SMTP_PORT", "CASEWORK_WEBHOOK_SIGNING_KEY"},
+    "intake": {"CASEWORK_PII_KEYS", "CASEWORK_PII_ACTIVE_KEY_ID", "CASEWORK_VAULT_READER_TOKEN",
+               "CASEWORK_DISCLOSURE_KEY"},
+    "notify": {"CASEWORK_SMTP_HOST", "CASEWORK_SMTP_PORT", "CASEWORK_SMTP_STARTTLS", "CASEWORK_WEBHOOK_SIGNING_KEY",
+               "CASEWORK_DISCLOSURE_KEY"},
     "status": {"CASEWORK_DASHBOARD_PORT", "CASEWORK_DASHBOARD_TOKENS", "CASEWORK_VAULT_READER_TOKEN",
                "CASEWORK_INTAKE_URL"},
 }
@@ -53,3 +55,16 @@ def test_servers_are_kafka_in_kraft_mode_and_mongodb() -> None:
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert services["mongo"]["image"].startswith("mongo:")
+
+
+def test_the_trial_keeps_its_development_secrets_on_the_compose_network() -> None:
+    """Development on 0.0.0.0 is allowed only as a trial that says so; what it publishes stays
+    on the host's loopback, and production (set by the operator) is one variable away."""
+    services = compose()["services"]
+    for name in SERVICES:
+        env = services[name]["environment"]
+        assert env["CASEWORK_ENVIRONMENT"] == "${CASEWORK_ENVIRONMENT:-development}", name
+        assert env["CASEWORK_HTTP_HOST"] == "0.0.0.0" and env["CASEWORK_DEVELOPMENT_ON_NETWORK"] == "true", name
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond the host's loopback"

@@ -17,6 +17,7 @@ SERVICE_PORTS = ("intake.ops_port", "referral.ops_port", "stabilization.ops_port
 # Every variable as operators and checks set it, and where the settings keep it.
 VARIABLES: dict[str, tuple[str, ...]] = {
     "CASEWORK_ENVIRONMENT": ("environment",),
+    "CASEWORK_DEVELOPMENT_ON_NETWORK": ("development_on_network",),
     "CASEWORK_KAFKA_BOOTSTRAP": ("kafka_bootstrap",),
     "CASEWORK_MONGO_URI": ("mongo_uri",),
     "CASEWORK_KAFKA_REPLICATION_FACTOR": ("kafka_replication_factor",),
@@ -121,8 +122,8 @@ def compose_variables() -> set[str]:
 
 def sample(default: Any) -> tuple[str, Any]:
     """A value unlike the default, as the environment gives it and as the setting holds it."""
-    if default == "development":
-        return "production", "production"
+    if default == "production":
+        return "development", "development"
     if isinstance(default, bool):
         return str(not default).lower(), not default
     if isinstance(default, int | float):

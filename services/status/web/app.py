@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from shared import environment
 from shared.audit import AuditTrail
 from shared.kit.ops import ops_routes
 
@@ -69,7 +70,7 @@ def create_dashboard(service: Any, *, tokens: Any, views: Any, broadcaster: Any,
     app.router.routes.append(Route("/readyz", _readiness(kit["/readyz"].endpoint, feed)))
 
     app.add_middleware(SessionCookies, store=sessions, idle_seconds=settings.status.session_idle_seconds,
-                       production=settings.environment == "production")
+                       production=environment.production(settings))
     app.add_middleware(SecurityHeaders)
     return app
 
