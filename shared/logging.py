@@ -29,7 +29,7 @@ META_FIELDS = frozenset({"event", "level", "timestamp", "logger", "correlation_i
 # vocabularies, counts and durations. Never a field that can carry a person's words.
 SAFE_FIELDS = META_FIELDS | frozenset({
     "actor_id", "aggregate", "attempt", "attempts", "audit_id", "case_id", "cases", "channel", "client", "delivery",
-    "differing", "escalations", "event_id", "event_type", "events", "hold", "hook", "identical", "job",
+    "differing", "environment", "escalations", "event_id", "event_type", "events", "hold", "hook", "identical", "job",
     "max_attempts", "notification_id", "offset", "ops_port", "outcome", "outcomes", "partition", "pause_seconds",
     "provider_id", "reason", "records", "referral_id", "refusal", "rejection", "response", "role", "scope",
     "scopes", "seconds", "service", "service_request_id", "source", "specialist_id", "status", "subject", "topics",
