@@ -90,8 +90,9 @@ class KeyRing:
                 keys = {k: base64.b64decode(v, validate=True) for k, v in raw.items()}
             except (ValueError, TypeError, AttributeError) as exc:
                 raise VaultKeyError("CASEWORK_PII_KEYS must be JSON {\"key id\": \"base64 32-byte key\"}") from exc
-            active = vault.pii_active_key_id or next(iter(keys), "")
-            return cls(keys, active)
+            if not vault.pii_active_key_id:  # named, never guessed: a ring's order says nothing
+                raise VaultKeyError("CASEWORK_PII_ACTIVE_KEY_ID must name the active key of CASEWORK_PII_KEYS")
+            return cls(keys, vault.pii_active_key_id)
         if settings.environment == "production":
             raise VaultKeyError("CASEWORK_PII_KEYS and CASEWORK_PII_ACTIVE_KEY_ID must be set in production")
         return cls._development(vault.dev_keyring_path)
