@@ -91,7 +91,9 @@ class KeyRing:
             except (ValueError, TypeError, AttributeError) as exc:
                 raise VaultKeyError("CASEWORK_PII_KEYS must be JSON {\"key id\": \"base64 32-byte key\"}") from exc
             if not vault.pii_active_key_id:  # named, never guessed: a ring's order says nothing
-                raise VaultKeyError("CASEWORK_PII_ACTIVE_KEY_ID must name the active key of CASEWORK_PII_KEYS")
+                ids = ", ".join(repr(k) for k in keys)
+                raise VaultKeyError(f"CASEWORK_PII_ACTIVE_KEY_ID must name the key new records are sealed with: "
+                                    f"one of {ids}")
             return cls(keys, vault.pii_active_key_id)
         if settings.environment == "production":
             raise VaultKeyError("CASEWORK_PII_KEYS and CASEWORK_PII_ACTIVE_KEY_ID must be set in production")
