@@ -161,6 +161,9 @@ class NotifySettings(Group):
     # Signed webhooks: each recipient's secret is HMAC-SHA256(this key, recipient id)
     # (``casework webhook secret ID`` prints it). Generated once under .local/ in development.
     webhook_signing_key: str | None = None
+    # During a rotation, the key before: every webhook is then signed with both recipients'
+    # secrets (two ``v1=``), until every receiver holds its new one and this is unset.
+    webhook_previous_signing_key: str | None = None
     dev_webhook_key_path: Path = Path(".local/dev-webhook-key")
 
 

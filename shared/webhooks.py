@@ -6,7 +6,9 @@ Every notification webhook is an HTTP POST of a JSON body with two headers:
   one delivery, so a receiver that stored it can drop the rare duplicate.
 * ``X-Casework-Signature: t=<unix seconds>,v1=<hex>`` -- ``<hex>`` is the HMAC-SHA256, keyed
   with the recipient's secret (its UTF-8 bytes), of the ASCII timestamp, a dot, and the raw
-  body bytes exactly as received: ``HMAC(secret, f"{t}.".encode() + body)``.
+  body bytes exactly as received: ``HMAC(secret, f"{t}.".encode() + body)``. While the
+  operator rotates the signing key the header carries two: ``t=<t>,v1=<new>,v1=<previous>``,
+  one per secret; a request is genuine when any ``v1`` matches the receiver's secret.
 
 A receiver gets its secret from the operator (``casework webhook secret RECIPIENT_ID``) and
 checks every request before trusting it: the signature must match and ``t`` must be recent
@@ -25,9 +27,14 @@ raw bytes, before any JSON parsing. For example, in a Python receiver::
         handle(json.loads(body))
         return 200
 
-Without Python, the same check from a shell (compare the output with the ``v1`` value)::
+Without Python, the same check from a shell (compare the output with each ``v1`` value)::
 
     printf '%s.%s' "$T" "$BODY" | openssl dgst -sha256 -hmac "$SECRET"
+
+When the operator rotates the signing key, every receiver gets a new secret: for a while
+each request is signed with both the new and the previous one, so a receiver switches to its
+new secret whenever it likes, and the previous one stops working once the operator removes
+the previous key (README, Webhooks for receivers).
 
 Answer 2xx once the notification is stored. Any other answer, a timeout or a refused
 connection is retried with backoff under the same ``Idempotency-Key``; 4xx other than 408
@@ -40,6 +47,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the helpers above stay importable on their own, for receivers
@@ -66,8 +74,16 @@ def signature(secret: str | bytes, body: bytes, timestamp: int) -> str:
 
 def sign(secret: str | bytes, body: bytes, timestamp: int | None = None) -> str:
     """The ``X-Casework-Signature`` value for ``body``, stamped now unless told otherwise."""
+    return sign_each([secret], body, timestamp)
+
+
+def sign_each(secrets: Sequence[str | bytes], body: bytes, timestamp: int | None = None) -> str:
+    """The ``X-Casework-Signature`` value with one ``v1`` per secret, in their order (during a
+    rotation: the new secret's first, then the previous one's)."""
+    if not secrets:
+        raise ValueError("a webhook is signed with at least one secret")
     t = int(time.time()) if timestamp is None else timestamp
-    return f"t={t},{SCHEME}={signature(secret, body, t)}"
+    return ",".join([f"t={t}", *(f"{SCHEME}={signature(s, body, t)}" for s in secrets)])
 
 
 def parse(header: str) -> tuple[int, list[str]]:
@@ -131,3 +147,15 @@ def signing_key(settings: Settings) -> str:
     if configured.strip() == (generated(notify.dev_webhook_key_path) or "").strip():
         raise RuntimeError(environment.copied("CASEWORK_WEBHOOK_SIGNING_KEY", notify.dev_webhook_key_path))
     return configured
+
+
+def signing_keys(settings: Settings) -> list[str]:
+    """The keys every webhook is signed with: the signing key, then, during a rotation, the
+    previous one (``CASEWORK_WEBHOOK_PREVIOUS_SIGNING_KEY``) that receivers may still hold."""
+    current, previous = signing_key(settings), settings.notify.webhook_previous_signing_key
+    return [current, previous] if previous and previous != current else [current]
+
+
+def recipient_secrets(keys: Sequence[str | bytes], recipient_id: str) -> list[str]:
+    """A recipient's secret under each key, in the keys' order (what its webhooks are signed with)."""
+    return [recipient_secret(key, recipient_id) for key in keys]

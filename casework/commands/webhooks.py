@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from shared.settings import Settings
-from shared.webhooks import DEFAULT_TOLERANCE_SECONDS, SignatureError, recipient_secret, signing_key, verify
+from shared.webhooks import (
+    DEFAULT_TOLERANCE_SECONDS,
+    SignatureError,
+    recipient_secret,
+    signing_key,
+    signing_keys,
+    verify,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -17,8 +24,16 @@ def register(app: typer.Typer) -> None:
     @webhook.command("secret")
     def secret(recipient_id: Annotated[str, typer.Argument(
             help="The receiver's roster specialist_id, or a provider's provider_id")]) -> None:
-        """Print the secret a receiver verifies its webhooks with (derived from the signing key)."""
-        typer.echo(recipient_secret(signing_key(Settings()), recipient_id))
+        """Print the secret a receiver verifies its webhooks with (derived from the signing key).
+
+        During a rotation (CASEWORK_WEBHOOK_PREVIOUS_SIGNING_KEY set) this is the new secret;
+        webhooks carry a signature under the previous one too until that key is unset.
+        """
+        settings = Settings()
+        typer.echo(recipient_secret(signing_key(settings), recipient_id))
+        if len(signing_keys(settings)) > 1:
+            typer.echo("a rotation is under way: webhooks are signed with this secret and the previous one, "
+                       "until CASEWORK_WEBHOOK_PREVIOUS_SIGNING_KEY is unset", err=True)
 
     @webhook.command("verify")
     def check(body: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The raw request body")],

@@ -7,6 +7,9 @@ opening and every correction of the encounter share, known before ``decide`` run
 opened before the ``(agency, encounter)`` identity kept its earlier id and is sealed under
 this one from its first correction on). Records sealed before were bound to the encounter
 id; they carry no ``aad`` marker and still open with it.
+
+A record sealed under an older key is sealed again under the active one by
+:func:`resealed` (``casework keys rotate``, :mod:`.rotation`), bound as it was.
 """
 
 from __future__ import annotations
@@ -39,3 +42,11 @@ def context_of(case: CaseFile) -> str:
 def open_subject(keyring: KeyRing, case: CaseFile) -> dict[str, Any]:
     """The person's identity as sealed (raises ``VaultKeyError`` if the ring cannot open it)."""
     return keyring.open(Sealed.from_dict(case.vault), context_of(case))
+
+
+def resealed(keyring: KeyRing, case: CaseFile) -> dict[str, str] | None:
+    """The case file's vault sealed again under the active key, bound to what it was bound to
+    (its ``aad`` marker kept); ``None`` when it is under the active key already."""
+    if case.vault.get("key_id") == keyring.active:
+        return None
+    return case.vault | keyring.seal(open_subject(keyring, case), context_of(case)).to_dict()

@@ -30,7 +30,7 @@ from shared.kit.decision import Decide
 from shared.kit.service import Service, process_app
 from shared.kit.workflow import Workflow
 from shared.settings import Settings, SmtpSettings
-from shared.webhooks import recipient_secret, signing_key
+from shared.webhooks import recipient_secrets, signing_keys
 
 from . import domain, state
 from .audience import Directory
@@ -40,6 +40,7 @@ from .directory import DirectoryStore
 from .dispatch import Dispatcher
 from .kinds import notifiable
 from .sender import Sender
+from .targets import TargetRules
 
 
 @dataclass
@@ -88,10 +89,11 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
 
 
 def _sender(settings: Settings, store: DirectoryStore, wall_clock: Callable[[], float]) -> Sender:
-    key, notify = signing_key(settings), settings.notify
+    keys, notify = signing_keys(settings), settings.notify
     timeout = notify.delivery.send_timeout_seconds
     return Sender(Mailer(mail_server(settings), timeout, pool_size=min(8, notify.delivery.concurrency)),
-                  WebhookPoster(timeout, lambda recipient: recipient_secret(key, recipient), wall_clock),
+                  WebhookPoster(timeout, lambda recipient: recipient_secrets(keys, recipient),
+                                TargetRules.for_environment(environment.mode(settings)), wall_clock),
                   store.contact, sender=notify.smtp.sender,
                   links=Links(settings.status.dashboard_url, disclosure_key(settings)))
 

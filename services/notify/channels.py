@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -15,9 +15,11 @@ import httpx
 
 from shared.errors import describe
 from shared.settings import SmtpSettings
-from shared.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
+from shared.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign_each
 
+from . import targets
 from .render import Mail
+from .targets import TargetRefused, TargetRules
 
 
 @dataclass(frozen=True)
@@ -96,29 +98,55 @@ class Mailer:
 
 
 class WebhookPoster:
-    """POSTs JSON with an ``Idempotency-Key`` and a per-recipient ``X-Casework-Signature``."""
+    """POSTs JSON with an ``Idempotency-Key`` and a per-recipient ``X-Casework-Signature``
+    (one ``v1`` per secret the recipient may hold: two while the signing key rotates), only
+    to a target the rules allow (:mod:`.targets`: checked at every attempt, redirects never
+    followed).
 
-    def __init__(self, timeout: float, secret_for: Callable[[str], str],
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    Where targets must be public, each attempt opens its own connection to the address it
+    checked: a pooled one is keyed by address, and would carry a request for another host
+    name at the same address without checking that name's certificate.
+    """
+
+    def __init__(self, timeout: float, secrets_for: Callable[[str], Sequence[str]], rules: TargetRules,
+                 wall_clock: Callable[[], float] = time.time, *, resolve: targets.Resolve = targets.resolve,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.timeout = httpx.Timeout(timeout, connect=min(5.0, timeout))
-        self.secret_for = secret_for
+        self.secrets_for = secrets_for
         self.wall_clock = wall_clock  # receivers compare the stamp with their own clock
+        self.rules = rules
+        self.resolve = resolve
+        self.transport = transport
         self._client: httpx.AsyncClient | None = None
 
     async def post(self, url: str, body: bytes, *, recipient_id: str, idempotency_key: str) -> Outcome:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        try:
+            async with asyncio.timeout(self.timeout.connect):
+                where = await targets.target(url, self.rules, self.resolve)
+        except TargetRefused as exc:
+            return Outcome(False, str(exc), permanent=True)
+        except (OSError, TimeoutError) as exc:  # the name does not resolve now: it may later
+            return Outcome(False, f"webhook host not resolved: {describe(exc) or type(exc).__name__}")
         headers = {"Content-Type": "application/json", "User-Agent": "casework-notify/1",
                    IDEMPOTENCY_HEADER: idempotency_key,
-                   SIGNATURE_HEADER: sign(self.secret_for(recipient_id), body, int(self.wall_clock()))}
+                   SIGNATURE_HEADER: sign_each(self.secrets_for(recipient_id), body, int(self.wall_clock())),
+                   **where.headers()}
         try:
-            response = await self._client.post(url, content=body, headers=headers)
+            response = await self._http().post(where.url, content=body, headers=headers,
+                                               extensions=where.extensions())
         except httpx.HTTPError as exc:
             return Outcome(False, describe(exc) or type(exc).__name__)
         if response.is_success:
             return SENT
         retry = response.status_code in (408, 429) or response.status_code >= 500
-        return Outcome(False, f"HTTP {response.status_code}", permanent=not retry)
+        return Outcome(False, f"HTTP {response.status_code}", permanent=not retry)  # 3xx too: not followed
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            limits = httpx.Limits(max_keepalive_connections=0) if self.rules.public_only else httpx.Limits()
+            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, limits=limits,
+                                             transport=self.transport)
+        return self._client
 
     async def close(self) -> None:
         if self._client is not None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from services.notify.app import bootstrap
 from services.notify.content import TITLES
 from services.notify.kinds import Kind
 from shared.kit import FakeClock
-from shared.webhooks import recipient_secret, signing_key, verify
+from shared.webhooks import SignatureError, new_signing_key, parse, recipient_secret, verify
 from tests.support import notifications as n
 from tests.support.kafka import Bus, eventually
 
@@ -93,8 +95,11 @@ async def test_each_kind_reaches_exactly_its_recipients(settings, bus: Bus, tmp_
 
 
 async def test_mail_and_webhook_content(settings, bus: Bus, tmp_path) -> None:
+    """With the signing key in rotation: the webhook verifies with the new secret and the previous one."""
+    new_key, previous_key = new_signing_key(), new_signing_key()
     async with n.receivers(tmp_path) as (sink, receiver):
-        config = n.notify_settings(settings, sink)
+        config = n.notify_settings(settings, sink).amended(
+            notify={"webhook_signing_key": new_key, "webhook_previous_signing_key": previous_key})
         await bus.ensure("roster.specialists")
         await bus.publish("roster.specialists", n.member(SPEC_A, webhook=f"{receiver.url}/hooks/a"))
         service = bootstrap(config, clock=FakeClock(n.T0))
@@ -115,9 +120,14 @@ async def test_mail_and_webhook_content(settings, bus: Bus, tmp_path) -> None:
         assert "2026-01-05 09:05 UTC" in part  # ack_due_at
         assert "https://casework.example.org/cases/case-42" in part
         assert "arrange an interpreter" in part  # language_match is false
-    # The webhook: signed with this recipient's secret, keyed for de-duplication.
-    secret = recipient_secret(signing_key(config), SPEC_A)
-    verify(secret, hook.body, hook.headers["x-casework-signature"])
+    # The webhook: signed with this recipient's secret under both keys, keyed for de-duplication.
+    signed = hook.headers["x-casework-signature"]
+    assert len(parse(signed)[1]) == 2
+    for key in (new_key, previous_key):  # a receiver that switched already, and one that has not yet
+        verify(recipient_secret(key, SPEC_A), hook.body, signed)
+    for wrong in (recipient_secret(new_key, SPEC_B), recipient_secret(new_signing_key(), SPEC_A)):
+        with pytest.raises(SignatureError):
+            verify(wrong, hook.body, signed)
     assert hook.headers["idempotency-key"].startswith(f"{notification_id}:")
     assert hook.headers["content-type"] == "application/json"
     body = json.loads(hook.body)

@@ -110,3 +110,23 @@ def test_a_credential_admits_only_itself() -> None:
     assert bearer("Basic abc") is None and bearer(None) is None and bearer("Bearer ") is None
     with pytest.raises(CredentialMissing):
         Credential("")
+
+
+
+async def test_a_reseal_moves_a_record_to_the_active_key_bound_as_it_was() -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    before, during = KeyRing({"k1": old}, "k1"), KeyRing({"k1": old, "k2": new}, "k2")
+    after = KeyRing({"k2": new}, "k2")
+    report = events.encounter("ENC-rot")
+    case = (await decided(None, report)).model_copy(update={"vault": vault.seal(before, inbound(report).data)})
+    subject = vault.open_subject(before, case)
+    bound_to_encounter = case.model_copy(update={"vault": before.seal(subject, case.encounter_id).to_dict()})
+    for sealed in (case, bound_to_encounter):
+        moved = vault.resealed(during, sealed)
+        assert moved is not None and moved["key_id"] == "k2" and moved.keys() == sealed.vault.keys()
+        assert moved.get("aad") == sealed.vault.get("aad")  # "case", or none: bound to the encounter id
+        resealed = sealed.model_copy(update={"vault": moved})
+        assert vault.open_subject(after, resealed) == subject
+        assert vault.resealed(during, resealed) is None  # nothing to do twice
+    with pytest.raises(VaultKeyError, match="no key 'k1'"):
+        vault.resealed(after, case)  # the old key already gone: fails loudly

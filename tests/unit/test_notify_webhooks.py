@@ -15,8 +15,11 @@ from shared.webhooks import (
     new_signing_key,
     parse,
     recipient_secret,
+    recipient_secrets,
     sign,
+    sign_each,
     signing_key,
+    signing_keys,
     verify,
 )
 
@@ -76,6 +79,37 @@ def test_any_of_several_signatures_may_match_during_a_secret_change() -> None:
     assert parse(header)[0] == NOW and len(parse(header)[1]) == 2
     verify("old-secret", BODY, header, now=NOW)
     verify(SECRET, BODY, header, now=NOW)
+
+
+def test_during_a_rotation_the_header_carries_the_new_signature_first_then_the_previous() -> None:
+    new_key, previous_key = new_signing_key(), new_signing_key()
+    new, previous = recipient_secrets([new_key, previous_key], "spec-a")
+    assert (new, previous) == (recipient_secret(new_key, "spec-a"), recipient_secret(previous_key, "spec-a"))
+    header = sign_each([new, previous], BODY, NOW)
+    digest = {s: hmac.new(s.encode(), f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest() for s in (new, previous)}
+    assert header == f"t={NOW},v1={digest[new]},v1={digest[previous]}"
+    assert verify(new, BODY, header, now=NOW) == verify(previous, BODY, header, now=NOW) == NOW
+    for wrong in (recipient_secret(new_key, "spec-b"), recipient_secret(new_signing_key(), "spec-a")):
+        with pytest.raises(SignatureError, match="does not match"):
+            verify(wrong, BODY, header, now=NOW)
+    with pytest.raises(SignatureError, match="does not match"):
+        verify(previous, BODY.replace(b"case-1", b"case-2"), header, now=NOW)
+    assert sign_each([new], BODY, NOW) == sign(new, BODY, NOW)
+    with pytest.raises(ValueError, match="at least one"):
+        sign_each([], BODY, NOW)
+
+
+def test_the_previous_signing_key_signs_too_until_it_is_unset(tmp_path) -> None:
+    path = tmp_path / "webhook-key"
+    rotating = NotifySettings(webhook_signing_key="new", webhook_previous_signing_key="old", dev_webhook_key_path=path)
+    assert signing_keys(Settings(notify=rotating)) == ["new", "old"]
+    settled = NotifySettings(webhook_signing_key="new", dev_webhook_key_path=path)
+    assert signing_keys(Settings(notify=settled)) == ["new"]
+    same = NotifySettings(webhook_signing_key="new", webhook_previous_signing_key="new", dev_webhook_key_path=path)
+    assert signing_keys(Settings(notify=same)) == ["new"]  # one signature, not the same one twice
+    with pytest.raises(RuntimeError, match="CASEWORK_WEBHOOK_SIGNING_KEY"):  # a previous key alone is not a key
+        signing_keys(Settings(environment="production", notify=NotifySettings(
+            webhook_previous_signing_key="old", dev_webhook_key_path=path)))
 
 
 def test_secrets_are_derived_per_recipient_and_stable() -> None:

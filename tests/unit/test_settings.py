@@ -76,6 +76,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "CASEWORK_SMTP_SENDER": ("notify.smtp.sender",),
     "CASEWORK_OUTBOX_DIR": ("notify.outbox_dir",),
     "CASEWORK_WEBHOOK_SIGNING_KEY": ("notify.webhook_signing_key",),
+    "CASEWORK_WEBHOOK_PREVIOUS_SIGNING_KEY": ("notify.webhook_previous_signing_key",),
     "CASEWORK_DEV_WEBHOOK_KEY_PATH": ("notify.dev_webhook_key_path",),
     "CASEWORK_DASHBOARD_PORT": ("status.dashboard_port",),
     "CASEWORK_DASHBOARD_URL": ("status.dashboard_url",),

@@ -59,6 +59,15 @@ def test_ring_from_settings_and_refusals() -> None:
         KeyRing.from_settings(Settings(intake=IntakeSettings(pii_keys="not json")))
 
 
+@pytest.mark.parametrize("environment", ["development", "production"])
+@pytest.mark.parametrize("active", [None, ""])
+def test_the_active_key_must_be_named_never_the_first_one(environment: str, active: str | None) -> None:
+    keys = json.dumps({"a": new_key(), "b": new_key()})
+    with pytest.raises(VaultKeyError, match="CASEWORK_PII_ACTIVE_KEY_ID"):
+        KeyRing.from_settings(Settings(environment=environment,  # type: ignore[arg-type]
+                                       intake=IntakeSettings(pii_keys=keys, pii_active_key_id=active)))
+
+
 def test_development_ring_is_generated_once_private(tmp_path) -> None:
     path = tmp_path / "ring.json"
     first = KeyRing.from_settings(Settings(intake=IntakeSettings(dev_keyring_path=path)))
