@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import ServiceProcess, fresh_settings, produce_all, sampling, wait_for
 from casework.namespace import forget
-from shared.kafka import ensure_topics
+from shared.kafka import connection, ensure_topics
 from shared.settings import Settings
 
 
@@ -31,10 +31,10 @@ def encounter(encounter_id: str) -> dict[str, Any]:
 
 async def raw_loop(source: Settings, sink: Settings, count: int) -> float:
     """The same hop with no work: read, parse, publish one event out per message, commit per batch."""
-    consumer = AIOKafkaConsumer(source.topic("encounters.reported"), bootstrap_servers=source.kafka_bootstrap,
+    consumer = AIOKafkaConsumer(source.topic("encounters.reported"), **connection(source),
                                 group_id=f"raw-{uuid.uuid4().hex[:6]}", enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_poll_records=500)
-    producer = AIOKafkaProducer(bootstrap_servers=sink.kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**connection(sink), acks="all", enable_idempotence=True)
     await consumer.start()
     await producer.start()
     done, started = 0, None

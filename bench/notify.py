@@ -33,7 +33,7 @@ from services.notify.state import notification_id
 from shared.cloudevents import encode, new_event
 from shared.contracts.inbound import SpecialistRegistered
 from shared.contracts.referrals import ReferralAssigned
-from shared.kafka import ensure_topics
+from shared.kafka import connection, ensure_topics
 from shared.kit import Inbound
 from shared.settings import Settings
 
@@ -120,7 +120,7 @@ async def run(settings: Settings) -> dict[str, Any]:
         await sink.start(settings.notify.smtp.host, 0)  # a free port of its own
         config = settings.amended(topic_prefix=f"{tag}.", db_prefix=f"{tag}_", notify={"smtp": {"port": sink.port}})
         await ensure_topics(config, ["roster.specialists", "referrals.events"])
-        producer = AIOKafkaProducer(bootstrap_servers=config.kafka_bootstrap, acks="all", linger_ms=5)
+        producer = AIOKafkaProducer(**connection(config), acks="all", linger_ms=5)
         await producer.start()
         try:
             await producer.send_and_wait(config.topic("roster.specialists"), _roster(), key=SPECIALIST.encode())

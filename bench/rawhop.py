@@ -14,11 +14,15 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from shared.kafka import connection
+from shared.settings import Settings
+
 
 async def hop(prefix: str, source: str, sink: str, group: str) -> None:
-    consumer = AIOKafkaConsumer(prefix + source, bootstrap_servers="127.0.0.1:9092", group_id=group,
+    broker = connection(Settings())  # the same broker, reached the same way as the services
+    consumer = AIOKafkaConsumer(prefix + source, **broker, group_id=group,
                                 enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=500)
-    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9092", acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**broker, acks="all", enable_idempotence=True)
     await consumer.start()
     await producer.start()
     stop = asyncio.Event()

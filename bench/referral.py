@@ -27,7 +27,7 @@ from bench.common import percentiles, wait_for
 from casework.namespace import forget
 from services.referral.app import bootstrap
 from shared.cloudevents import derived_id
-from shared.kafka import ensure_topics
+from shared.kafka import connection, ensure_topics
 from shared.kit.records import to_millis
 from shared.kit.timers import bucket_of
 from shared.settings import Settings
@@ -38,7 +38,7 @@ CHUNK = 5000
 
 async def latency(settings: Settings, cases: int, rate: float) -> dict[str, Any]:
     await ensure_topics(settings, ["roster.specialists", "cases.opened", "referrals.events"])
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**connection(settings), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for i in range(10):

@@ -8,6 +8,7 @@ import asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
+from shared.kafka import connection
 from shared.settings import Settings
 
 SERVICE_DATABASES = ("intake", "referral", "stabilization", "certification", "notify", "status")
@@ -17,7 +18,7 @@ async def delete_topics(settings: Settings) -> None:
     """Remove the prefixed topics so the broker does not accumulate them (never unprefixed ones)."""
     if not settings.topic_prefix:
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**connection(settings))
     await admin.start()
     try:
         mine = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]

@@ -25,7 +25,7 @@ from rich.console import Console
 
 from shared.cloudevents import CONTENT_TYPE, encode, new_event
 from shared.contracts.common import Identifier, Payload
-from shared.kafka import ensure_topics
+from shared.kafka import connection, ensure_topics
 from shared.settings import Settings
 
 console = Console(highlight=False)
@@ -104,7 +104,7 @@ class Registrations:
         """One registration (or tombstone) per entry, keyed by the party's id, acks=all."""
         await ensure_topics(settings, [self.model.TOPIC])
         topic = settings.topic(self.model.TOPIC)
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True)
+        producer = AIOKafkaProducer(**connection(settings), acks="all", enable_idempotence=True)
         await producer.start()
         try:
             for key, payload in entries:

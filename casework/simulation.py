@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.cloudevents import CONTENT_TYPE
 from shared.contracts.vocabulary import INDICATORS
-from shared.kafka import ensure_topics
+from shared.kafka import connection, ensure_topics
 from shared.settings import Settings
 from shared.topics import CATALOGUE, dlq, spec
 
@@ -332,7 +332,7 @@ class Simulation:
 
     async def read_directory(self) -> None:
         """The provider directory as it stands (``providers.registered``, compacted: the last word wins)."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
+        consumer = AIOKafkaConsumer(**connection(self.settings), group_id=None,
                                     enable_auto_commit=False)
         await consumer.start()
         try:
@@ -394,9 +394,9 @@ class Simulation:
     async def execute(self, progress: Callable[[int], None] = lambda _: None, *, settle: float = 10.0) -> Summary:
         await ensure_topics(self.settings, [*CATALOGUE, *DLQ_TOPICS])
         started = time.monotonic()
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
+        self.producer = AIOKafkaProducer(**connection(self.settings), acks="all",
                                          enable_idempotence=True)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+        consumer = AIOKafkaConsumer(**connection(self.settings),
                                     group_id=f"{self.settings.topic_prefix}casework.simulate.{self.run}",
                                     auto_offset_reset="latest", enable_auto_commit=False)
         await self.producer.start()

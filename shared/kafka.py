@@ -6,14 +6,17 @@ import asyncio
 import dataclasses
 import logging
 import re
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from shared import logging as caselog
 from shared.contracts.common import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN
@@ -23,10 +26,52 @@ from shared.topics import DLQ_HEADROOM, MAX_MESSAGE_BYTES, spec
 log = caselog.get_logger("casework.kafka")
 
 
+def connection(settings: Settings) -> dict[str, Any]:
+    """How a direct aiokafka client (consumer, producer, admin) reaches the broker: the
+    bootstrap servers and, as configured, TLS and SASL. Every client is built with it."""
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap,
+                               "security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = _tls(settings)
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        username, password = _credentials(settings)
+        options |= {"sasl_mechanism": settings.kafka_sasl_mechanism, "sasl_plain_username": username,
+                    "sasl_plain_password": password}
+    return options
+
+
+def security(settings: Settings) -> BaseSecurity | None:
+    """The same, as a FastStream broker takes it (None: PLAINTEXT)."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    tls = _tls(settings) if protocol in ("SSL", "SASL_SSL") else None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=tls, use_ssl=True)
+    username, password = _credentials(settings)
+    mechanisms: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
+        "PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+    return mechanisms[settings.kafka_sasl_mechanism](username, password, ssl_context=tls, use_ssl=tls is not None)
+
+
+def _tls(settings: Settings) -> ssl.SSLContext:
+    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    context: ssl.SSLContext = create_ssl_context(cafile=cafile)
+    return context
+
+
+def _credentials(settings: Settings) -> tuple[str, str]:
+    if not settings.kafka_sasl_username or not settings.kafka_sasl_password:
+        raise ValueError(f"CASEWORK_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
+                         "CASEWORK_KAFKA_SASL_USERNAME and CASEWORK_KAFKA_SASL_PASSWORD")
+    return settings.kafka_sasl_username, settings.kafka_sasl_password
+
+
 def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
     """acks=all with an idempotent producer; offsets committed only after processing."""
     broker = KafkaBroker(
         settings.kafka_bootstrap,
+        security=security(settings),
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
@@ -137,7 +182,7 @@ def tolerant(get_msg: Callable[[Any], Awaitable[tuple[ConsumerRecord, ...]]],
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
     """Create the missing topics with their catalogue settings; return those created."""
     wanted = {settings.topic(n): spec(n) for n in names}
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="casework-admin")
+    admin = AIOKafkaAdminClient(**connection(settings), client_id="casework-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -158,7 +203,8 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
         await admin.close()
 
 
-async def partitions_of(bootstrap: str, topics: list[str], *, wait_seconds: float = 30.0) -> list[TopicPartition]:
+async def partitions_of(settings: Settings, topics: list[str], *,
+                        wait_seconds: float = 30.0) -> list[TopicPartition]:
     """Every partition of these topics, waiting for a topic created a moment ago to be known.
 
     Right after ``create_topics`` the broker may still describe a new topic as unknown,
@@ -166,7 +212,7 @@ async def partitions_of(bootstrap: str, topics: list[str], *, wait_seconds: floa
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="casework-admin")
+    admin = AIOKafkaAdminClient(**connection(settings), client_id="casework-admin")
     await admin.start()
     try:
         while True:

@@ -215,6 +215,13 @@ class Settings(BaseSettings):
     # allowed when this says so, with a loud warning at every start.
     development_on_network: bool = False
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # How every client reaches the broker (the services' FastStream brokers and every direct
+    # client: shared.kafka.connection): PLAINTEXT locally today; SASL_SSL with SCRAM in production.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = None  # the CA that signed the broker's certificate (else the system's)
     mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     kafka_replication_factor: int = Field(default=1, ge=1)
     # Isolation for tests and side-by-side deployments; empty in normal operation.

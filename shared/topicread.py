@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared import logging as caselog
-from shared.kafka import partitions_of
+from shared.kafka import connection, partitions_of
 from shared.kit.inbound import Inbound, Skip, TopicReader
 from shared.settings import Settings
 
@@ -30,10 +30,10 @@ class TopicScan:
 
     def __init__(self, settings: Settings, topics: Iterable[str], *, client_id: str, max_records: int = 500,
                  **options: Any) -> None:
-        self.bootstrap = settings.kafka_bootstrap
+        self.settings = settings
         self.topics = sorted({settings.topic(t) for t in topics})
         self.max_records = max_records
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+        self.consumer = AIOKafkaConsumer(**connection(settings), group_id=None, enable_auto_commit=False,
                                          auto_offset_reset="earliest", client_id=client_id, **options)
         self.ends: dict[TopicPartition, int] = {}  # as seen at the start
         self.behind: set[TopicPartition] = set()  # partitions not yet read up to that end
@@ -41,7 +41,7 @@ class TopicScan:
     async def open(self) -> TopicScan:
         await self.consumer.start()
         try:
-            partitions = await partitions_of(self.bootstrap, self.topics)  # a new topic is not read as empty
+            partitions = await partitions_of(self.settings, self.topics)  # a new topic is not read as empty
             self.consumer.assign(partitions)
             await self.consumer.seek_to_beginning(*partitions)
             self.ends = await self.consumer.end_offsets(partitions)

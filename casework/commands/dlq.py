@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from rich.console import Console
 from rich.table import Table
 
-from shared.kafka import headers_of
+from shared.kafka import connection, headers_of
 from shared.settings import Settings
 from shared.topics import CATALOGUE, MAX_MESSAGE_BYTES, dlq
 
@@ -24,7 +24,7 @@ console = Console(highlight=False)
 
 
 async def dead_letters(settings: Settings, topic: str, idle_ms: int = 1500) -> list[ConsumerRecord]:
-    consumer = AIOKafkaConsumer(settings.topic(dlq(topic)), bootstrap_servers=settings.kafka_bootstrap,
+    consumer = AIOKafkaConsumer(settings.topic(dlq(topic)), **connection(settings),
                                 group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     records: list[ConsumerRecord] = []
@@ -37,7 +37,7 @@ async def dead_letters(settings: Settings, topic: str, idle_ms: int = 1500) -> l
 
 
 async def replay(settings: Settings, topic: str, records: list[ConsumerRecord]) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+    producer = AIOKafkaProducer(**connection(settings), acks="all", enable_idempotence=True,
                                 max_request_size=MAX_MESSAGE_BYTES + 64 * 1024)
     await producer.start()
     try:

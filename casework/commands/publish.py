@@ -20,6 +20,7 @@ from rich.console import Console
 
 from shared.cloudevents import CONTENT_TYPE, reader
 from shared.contracts.inbound import INBOUND
+from shared.kafka import connection
 from shared.settings import Settings
 
 console = Console(highlight=False)
@@ -71,7 +72,7 @@ def fill(text: str, case_id: str | None, referral_id: str | None, encounter_id: 
 
 
 async def send(settings: Settings, items: list[tuple[str, str, bytes]]) -> list[str]:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**connection(settings), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         sent = []

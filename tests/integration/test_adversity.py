@@ -17,6 +17,7 @@ from pymongo import IndexModel
 
 from services.intake.app import bootstrap as intake
 from shared.contracts.inbound import ReferralResponded
+from shared.kafka import connection
 from shared.kit import FakeClock, Inbound
 from shared.kit.decision import Pure
 from shared.kit.memory import RecordingPublisher
@@ -84,7 +85,7 @@ async def test_a_unique_index_on_another_field_sets_the_event_aside(settings, bu
 
 async def test_a_dead_letter_the_broker_refuses_goes_as_a_reference(settings, bus: Bus) -> None:
     # A dead-letter topic created before its headroom existed: it takes at most 1 MiB.
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**connection(settings))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(settings.topic("encounters.reported.dlq"), 1, 1,

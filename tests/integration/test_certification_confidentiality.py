@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.certification.app import bootstrap
+from shared.kafka import connection
 from shared.kit import FakeClock
 from shared.settings import Settings
 from shared.topics import CATALOGUE, INBOUND_TOPICS, RESTRICTED_TOPICS, dlq
@@ -82,13 +83,13 @@ def text(record: ConsumerRecord) -> str:
 
 async def read_everything(settings: Settings) -> dict[str, list[ConsumerRecord]]:
     """Every record on every topic of this test's deployment, by contract topic name."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**connection(settings))
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
     finally:
         await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**connection(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         parts = [TopicPartition(t, p) for t in names for p in await _partitions(consumer, t)]

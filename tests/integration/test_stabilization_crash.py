@@ -8,6 +8,7 @@ import uuid
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.kafka import connection
 from shared.settings import Settings
 from tests.integration.test_stabilization_flow import PROGRESSED, case_events, case_opened, wait
 from tests.support import events
@@ -17,7 +18,7 @@ from tests.support.procs import ServiceProcess
 
 async def committed(settings: Settings, topic: str) -> int:
     """Messages of ``topic`` the service has committed, over all partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**connection(settings))
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(

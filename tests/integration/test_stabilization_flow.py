@@ -12,6 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.stabilization.app import bootstrap
+from shared.kafka import connection
 from shared.kit import FakeClock
 from shared.settings import Settings
 from shared.topics import spec
@@ -128,7 +129,7 @@ async def rewind(settings: Settings, service_name: str) -> None:
     """Move the service's committed offsets back to the start: every event is delivered again."""
     for topic in CONSUMED:
         name = settings.topic(topic)
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+        consumer = AIOKafkaConsumer(**connection(settings), enable_auto_commit=False,
                                     group_id=f"{settings.topic_prefix}casework.{service_name}.{topic}")
         await consumer.start()
         try:

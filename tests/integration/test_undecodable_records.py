@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.intake.app import bootstrap
-from shared.kafka import headers_of
+from shared.kafka import connection, headers_of
 from tests.support import events
 from tests.support.kafka import Bus, eventually, publish_undecodable
 
@@ -33,7 +33,7 @@ async def test_a_record_with_a_header_name_that_is_not_utf8_is_set_aside_and_the
     assert b"Zephyrine" not in letter.value  # a reference: where it is, not what it says
 
     # the offset named is the record that could not be decoded
-    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    reader = AIOKafkaConsumer(**connection(settings), group_id=None)
     await reader.start()
     try:
         tp = TopicPartition(topic, int(partition))

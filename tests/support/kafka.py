@@ -10,7 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from shared.kafka import ensure_topics
+from shared.kafka import connection, ensure_topics
 from shared.settings import Settings
 from shared.topics import MAX_MESSAGE_BYTES
 
@@ -20,7 +20,7 @@ class Bus:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+        self.producer = AIOKafkaProducer(**connection(settings), acks="all",
                                          enable_idempotence=True,
                                          max_request_size=MAX_MESSAGE_BYTES + 64 * 1024)
 
@@ -53,7 +53,7 @@ class Bus:
         With ``settle``, keep reading that many seconds after ``until`` first holds, to catch
         duplicates that must not be there.
         """
-        consumer = AIOKafkaConsumer(self.settings.topic(topic), bootstrap_servers=self.settings.kafka_bootstrap,
+        consumer = AIOKafkaConsumer(self.settings.topic(topic), **connection(self.settings),
                                     auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
         await consumer.start()
         records: list[ConsumerRecord] = []

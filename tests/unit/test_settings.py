@@ -19,6 +19,11 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "CASEWORK_ENVIRONMENT": ("environment",),
     "CASEWORK_DEVELOPMENT_ON_NETWORK": ("development_on_network",),
     "CASEWORK_KAFKA_BOOTSTRAP": ("kafka_bootstrap",),
+    "CASEWORK_KAFKA_SECURITY_PROTOCOL": ("kafka_security_protocol",),
+    "CASEWORK_KAFKA_SASL_MECHANISM": ("kafka_sasl_mechanism",),
+    "CASEWORK_KAFKA_SASL_USERNAME": ("kafka_sasl_username",),
+    "CASEWORK_KAFKA_SASL_PASSWORD": ("kafka_sasl_password",),
+    "CASEWORK_KAFKA_SSL_CAFILE": ("kafka_ssl_cafile",),
     "CASEWORK_MONGO_URI": ("mongo_uri",),
     "CASEWORK_KAFKA_REPLICATION_FACTOR": ("kafka_replication_factor",),
     "CASEWORK_TOPIC_PREFIX": ("topic_prefix",),
@@ -121,10 +126,16 @@ def compose_variables() -> set[str]:
     return {name for s in services.values() for name in s.get("environment", {}) if name.startswith("CASEWORK_")}
 
 
+ALTERNATIVES = {"PLAINTEXT": "SASL_SSL", "SCRAM-SHA-512": "SCRAM-SHA-256"}  # a choice among values
+PATHS_UNSET_BY_DEFAULT = {"kafka_ssl_cafile"}
+
+
 def sample(default: Any) -> tuple[str, Any]:
     """A value unlike the default, as the environment gives it and as the setting holds it."""
     if default == "production":
         return "development", "development"
+    if default in ALTERNATIVES:
+        return ALTERNATIVES[default], ALTERNATIVES[default]
     if isinstance(default, bool):
         return str(not default).lower(), not default
     if isinstance(default, int | float):
@@ -151,6 +162,8 @@ def test_each_variable_takes_effect(name: str, monkeypatch: pytest.MonkeyPatch) 
     [path] = VARIABLES[name]
     default = read(Settings(), path)
     raw, expected = sample(default)
+    if path in PATHS_UNSET_BY_DEFAULT:
+        expected = Path(raw)
     monkeypatch.setenv(name, raw)
     assert read(Settings(), path) == expected != default
 

@@ -1,0 +1,56 @@
+"""One way to reach the broker: every client casework builds takes its TLS and SASL options
+from the same settings (``shared.kafka.connection`` and, for FastStream, ``security``)."""
+
+from __future__ import annotations
+
+import ast
+import ssl
+from pathlib import Path
+
+import pytest
+from faststream.security import BaseSecurity, SASLScram512
+
+from shared.kafka import connection, security
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENTS = {"AIOKafkaConsumer", "AIOKafkaProducer", "AIOKafkaAdminClient"}
+
+
+def test_plaintext_by_default_names_only_the_servers() -> None:
+    settings = Settings(kafka_bootstrap="broker-1:9092,broker-2:9092")
+    assert connection(settings) == {"bootstrap_servers": "broker-1:9092,broker-2:9092",
+                                    "security_protocol": "PLAINTEXT"}
+    assert security(settings) is None
+
+
+def test_sasl_ssl_carries_the_mechanism_the_principal_and_a_verifying_tls_context() -> None:
+    settings = Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_username="casework-intake",
+                        kafka_sasl_password="s3cret")
+    options = connection(settings)
+    assert options["security_protocol"] == "SASL_SSL" and options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("casework-intake", "s3cret")
+    context = options["ssl_context"]
+    assert isinstance(context, ssl.SSLContext) and context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    broker = security(settings)
+    assert isinstance(broker, SASLScram512) and broker.use_ssl
+    tls_only = security(Settings(kafka_security_protocol="SSL"))
+    assert isinstance(tls_only, BaseSecurity) and tls_only.use_ssl and "sasl_mechanism" not in connection(
+        Settings(kafka_security_protocol="SSL"))
+
+
+def test_sasl_without_its_credentials_is_refused_naming_the_variables() -> None:
+    with pytest.raises(ValueError, match="CASEWORK_KAFKA_SASL_USERNAME and CASEWORK_KAFKA_SASL_PASSWORD"):
+        connection(Settings(kafka_security_protocol="SASL_SSL"))
+
+
+def test_every_kafka_client_in_the_code_is_built_with_the_connection_options() -> None:
+    """A client built with a bare ``bootstrap_servers=`` would skip TLS and SASL."""
+    bare = []
+    for path in sorted(p for top in ("shared", "services", "casework", "bench") for p in (ROOT / top).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in CLIENTS:
+                if any(k.arg == "bootstrap_servers" for k in node.keywords) or not any(
+                        k.arg is None for k in node.keywords):
+                    bare.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert bare == []
