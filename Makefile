@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 FUZZ_RECORDS ?= 10000
+# uv keeps the pins of the lock it rewrites (-o) unless pyproject.toml no longer allows them;
+# the runtime lock takes its versions from requirements.lock (-c), so the two never differ.
+UV_COMPILE = $(VENV)/bin/uv pip compile -q --python-version 3.11 --generate-hashes --custom-compile-command 'make lock'
 
 .PHONY: help setup infra-up infra-down infra-reset test test-unit fuzz chaos run bench lint typecheck docs lock clean
 
@@ -19,14 +22,24 @@ setup: $(STAMP) ## Python venv, Kafka jars and FerretDB binary (idempotent, cach
 	@bash infra/setup.sh
 	@bash scripts/browser.sh
 
-$(STAMP): requirements.lock pyproject.toml
+# Every package is checked against a hash its lock pins: uv (requirements-bootstrap.lock, by
+# pip), the dependencies (requirements.lock; wheels only, so no source build fetches unpinned
+# build tools) and setuptools, which builds the editable casework (requirements-build.lock, a
+# build constraint). `make lock` writes the locks. Where a locked package has no wheel
+# (cryptography on an Intel Mac), `make setup WHEELS_ONLY=` builds it from its hashed source,
+# with build tools that no lock pins.
+WHEELS_ONLY ?= --no-build
+LOCKS := requirements-bootstrap.lock requirements.lock requirements-build.lock
+$(STAMP): $(LOCKS) pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "ERROR: $(PYTHON) not found: Python 3.11+ is needed" >&2; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "ERROR: Python 3.11+ is needed, found $$($(PYTHON) -V)" >&2; exit 1; }
 	@echo "python: installing the locked dependencies into $(VENV)/"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	@$(VENV)/bin/uv pip sync -q --python $(PY) requirements.lock
-	@$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
+	@$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes --no-deps --only-binary :all: \
+		-r requirements-bootstrap.lock
+	@$(VENV)/bin/uv pip sync -q --require-hashes $(WHEELS_ONLY) --python $(PY) requirements.lock
+	@$(VENV)/bin/uv pip install -q --python $(PY) --no-deps --build-constraints requirements-build.lock \
+		--require-build-hashes -e .
 	@touch $@
 
 infra-up: setup ## start Kafka and FerretDB (waits until both answer)
@@ -72,8 +85,13 @@ typecheck: $(STAMP) ## mypy (strict on shared/ and each service's domain, state 
 docs: $(STAMP) ## regenerate the AsyncAPI documents under docs/asyncapi/
 	@$(PY) scripts/asyncapi.py --write
 
-lock: ## re-pin requirements.lock from pyproject.toml
-	@$(VENV)/bin/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+lock: ## re-pin the four requirements*.lock (with hashes) from pyproject.toml; keeps every pin that still fits
+	@test -x $(VENV)/bin/uv || { echo "ERROR: $(VENV)/bin/uv is missing: run make setup first" >&2; exit 1; }
+	@$(UV_COMPILE) pyproject.toml --extra dev -o requirements.lock
+	@$(UV_COMPILE) pyproject.toml -c requirements.lock -o requirements-runtime.lock
+	@echo "uv==$(UV_VERSION)" | $(UV_COMPILE) - -o requirements-bootstrap.lock
+	@$(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+		| $(UV_COMPILE) - -o requirements-build.lock
 
 clean: ## remove the venv and caches (keeps .local/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis tests/artifacts
