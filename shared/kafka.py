@@ -7,12 +7,13 @@ import dataclasses
 import logging
 import re
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError, for_code
 from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -21,7 +22,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from shared import logging as caselog
 from shared.contracts.common import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN
 from shared.settings import Settings
-from shared.topics import DLQ_HEADROOM, MAX_MESSAGE_BYTES, spec
+from shared.topics import DLQ_HEADROOM, MAX_MESSAGE_BYTES, TopicSpec, spec
 
 log = caselog.get_logger("casework.kafka")
 
@@ -180,27 +181,107 @@ def tolerant(get_msg: Callable[[Any], Awaitable[tuple[ConsumerRecord, ...]]],
 
 
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
-    """Create the missing topics with their catalogue settings; return those created."""
-    wanted = {settings.topic(n): spec(n) for n in names}
+    """Create the missing topics with their catalogue settings, and bring those that exist to
+    their catalogue retention (idempotent); return those created."""
+    hours = settings.intake.inbound_retention_hours
+    wanted = {settings.topic(n): spec(n, inbound_retention_hours=hours) for n in names}
     admin = AIOKafkaAdminClient(**connection(settings), client_id="casework-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [name for name in wanted if name not in existing]
-        if not missing:
-            return []
-        response = await admin.create_topics([
-            NewTopic(name, wanted[name].partitions, settings.kafka_replication_factor,
-                     topic_configs=wanted[name].kafka_config())
-            for name in missing
-        ])
-        for topic, code, *rest in response.topic_errors:
-            if code and for_code(code) is not TopicAlreadyExistsError:
-                raise for_code(code)(f"cannot create topic {topic}: {rest[0] if rest else code}")
-        log.info("topics created", topics=sorted(missing))
-        return missing
+        created = await _create(admin, {name: s for name, s in wanted.items() if name not in existing},
+                                settings.kafka_replication_factor)
+        # Those another process created since they were listed are brought to it as well.
+        await _keep_retention(admin, {name: s for name, s in wanted.items() if name not in created})
+        return created
     finally:
         await admin.close()
+
+
+async def _create(admin: AIOKafkaAdminClient, topics: Mapping[str, TopicSpec], replication: int) -> list[str]:
+    """Create these topics; return those created (not those that turned out to exist)."""
+    if not topics:
+        return []
+    response = await admin.create_topics([
+        NewTopic(name, s.partitions, replication, topic_configs=s.kafka_config()) for name, s in topics.items()])
+    existed = set()
+    for topic, code, *rest in response.topic_errors:
+        if code and for_code(code) is TopicAlreadyExistsError:
+            existed.add(topic)
+        elif code:
+            raise for_code(code)(f"cannot create topic {topic}: {rest[0] if rest else code}")
+    created = [name for name in topics if name not in existed]
+    if created:
+        log.info("topics created", topics=sorted(created))
+    return created
+
+
+RETENTION = "retention.ms"
+# How long a record is kept: its retention, and the segment it waits in to be deleted.
+KEPT = (RETENTION, "segment.ms")
+TOPIC_OWN = 1  # DescribeConfigs' config_source of a setting made on the topic itself
+
+
+def own_settings(entries: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """A topic's own settings, not the broker's defaults, from its DescribeConfigs entries."""
+    return {e["config_names"]: e["config_value"] for e in entries
+            if e.get("config_source") == TOPIC_OWN and e["config_value"] is not None}
+
+
+def with_retention(own: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str] | None:
+    """The topic's own settings with the catalogue's retention (and segment age, where it
+    states one), or None when it has them already.
+
+    All of them: AlterConfigs replaces a topic's settings as a whole, and one left out would
+    fall back to the broker's default (a dead-letter topic would lose its larger message size).
+    """
+    changes = {name: wanted[name] for name in KEPT if name in wanted and own.get(name) != wanted[name]}
+    return {**own, **changes} if changes else None
+
+
+async def _keep_retention(admin: AIOKafkaAdminClient, topics: Mapping[str, TopicSpec]) -> list[str]:
+    """Alter the existing topics whose retention is not the catalogue's (created before it
+    changed, or by hand); return those altered."""
+    stated = {name: s.kafka_config() for name, s in topics.items() if RETENTION in s.kafka_config()}
+    if not stated:
+        return []
+    amended: dict[str, dict[str, str]] = {}
+    for name, entries in (await _described(admin, list(stated))).items():
+        changed = with_retention(own_settings(entries), stated[name])
+        if changed is not None:
+            amended[name] = changed
+    if not amended:
+        return []
+    for response in await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs=configs)
+                                               for name, configs in amended.items()]):
+        for resource in response.to_object()["resources"]:
+            _raise_for(resource, f"cannot set the retention of topic {resource['resource_name']}")
+    log.info("topic retention brought to the catalogue's", topics=sorted(amended))
+    return sorted(amended)
+
+
+async def _described(admin: AIOKafkaAdminClient, names: list[str],
+                     wait_seconds: float = 10.0) -> dict[str, list[dict[str, Any]]]:
+    """Each topic's DescribeConfigs entries. A topic another process created a moment ago may
+    be listed before the broker describes it (unknown topic): it is asked for again, a while."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    found: dict[str, list[dict[str, Any]]] = {}
+    while pending := [n for n in names if n not in found]:
+        for response in await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in pending]):
+            for resource in response.to_object()["resources"]:
+                if for_code(resource["error_code"]) is UnknownTopicOrPartitionError and loop.time() < deadline:
+                    continue
+                _raise_for(resource, f"cannot read the settings of topic {resource['resource_name']}")
+                found[resource["resource_name"]] = resource["config_entries"]
+        if len(found) < len(names):
+            await asyncio.sleep(0.2)
+    return found
+
+
+def _raise_for(resource: Mapping[str, Any], what: str) -> None:
+    if resource["error_code"]:
+        raise for_code(resource["error_code"])(f"{what}: {resource['error_message'] or resource['error_code']}")
 
 
 async def partitions_of(settings: Settings, topics: list[str], *,

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.contracts.common import Priority
+from shared.topics import INBOUND_RETENTION_HOURS
 
 PREFIX = "CASEWORK_"
 Model = TypeVar("Model", bound=BaseModel)
@@ -63,9 +64,14 @@ class RunSettings(Group):
 
 
 class IntakeSettings(Group):
-    """The intake service, the key ring of its vault, and the reminder before a consent lapses."""
+    """The intake service, the key ring of its vault, the reminder before a consent lapses, and
+    how long the broker keeps what intake seals."""
 
     ops_port: int = 8081
+    # How long ``encounters.reported`` and its dead-letter topic keep a record: an agency's
+    # report holds the person's identity unsealed until intake reads it (docs/design.md,
+    # Retention). Every process that creates those topics reads it, and brings them to it.
+    inbound_retention_hours: int = Field(default=INBOUND_RETENTION_HOURS, gt=0)
     pii_keys: str | None = None
     pii_active_key_id: str | None = None
     dev_keyring_path: Path = Path(".local/dev-keyring.json")

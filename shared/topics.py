@@ -2,8 +2,13 @@
 who writes and reads it.
 
 Topics are created by the services at start-up (never by broker auto-creation) with
-these explicit settings. Case topics have several partitions keyed by case (or encounter)
-id, so one case's events keep their order while cases spread over consumers.
+these explicit settings, and a topic that exists already is brought to its retention
+(``shared.kafka.ensure_topics``). Case topics have several partitions keyed by case (or
+encounter) id, so one case's events keep their order while cases spread over consumers.
+
+A topic that carries a person's identity in plain text (``encounters.reported``: agencies
+publish it, intake seals it into its vault at once) and its dead-letter topic keep their
+records only ``CASEWORK_INBOUND_RETENTION_HOURS`` (docs/design.md, Retention).
 
 ``writers`` and ``readers`` name casework's services and the kinds of outside client
 (:data:`CLIENTS`): the broker's ACLs are derived from them (:mod:`shared.acls`), and
@@ -14,7 +19,7 @@ operators only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 CASE_PARTITIONS = 3
 DLQ_SUFFIX = ".dlq"
@@ -24,6 +29,14 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 # A dead letter is the original plus its x-dlq-* headers: its topic takes that much more.
 DLQ_HEADROOM = 1024 * 1024
 AUDIT_RETENTION_MS = 7 * 365 * 24 * 3600 * 1000  # seven years
+# Kept for replay, then dropped: an operator fixes the cause and replays within this time.
+DLQ_RETENTION_MS = 30 * 24 * 3600 * 1000
+# A weekend-long outage of intake; the default of CASEWORK_INBOUND_RETENTION_HOURS.
+INBOUND_RETENTION_HOURS = 72
+HOUR_MS = 3600 * 1000
+# Kafka deletes whole segments, once their newest record is past the retention: a record
+# outlives it by up to its segment's age. Where identity lives, a segment spans an hour.
+IDENTITY_SEGMENT_MS = HOUR_MS
 
 
 SERVICES = ("intake", "referral", "stabilization", "certification", "notify", "status")
@@ -45,6 +58,7 @@ class TopicSpec:
     compacted: bool = False
     restricted: bool = False  # that a T or U visa case exists, or who read what: named readers only
     inbound: bool = False  # written by systems outside casework (agencies, specialist apps)
+    plain_identity: bool = False  # carries a person's identity unsealed: kept only the inbound retention
     config: dict[str, str] = field(default_factory=dict)
     writers: frozenset[str] = frozenset()
     readers: frozenset[str] = frozenset()  # besides operators, who may read every topic
@@ -63,7 +77,8 @@ def _who(*names: str) -> frozenset[str]:
 FOLLOWERS = _who("intake", "stabilization", "notify", "status")  # of the referral service's word
 _TOPICS = (
     # The person's identity in plain text: intake alone reads it, and seals it at once.
-    TopicSpec("encounters.reported", inbound=True, writers=_who("agency"), readers=_who("intake")),
+    TopicSpec("encounters.reported", inbound=True, plain_identity=True, writers=_who("agency"),
+              readers=_who("intake")),
     TopicSpec("roster.specialists", partitions=1, compacted=True, inbound=True, writers=_who(OPERATOR),
               readers=_who("referral", "notify")),
     TopicSpec("providers.registered", partitions=1, compacted=True, inbound=True, writers=_who(OPERATOR),
@@ -109,16 +124,32 @@ INBOUND_TOPICS = frozenset(t.name for t in _TOPICS if t.inbound)
 RESTRICTED_TOPICS = frozenset(t.name for t in _TOPICS if t.restricted)
 
 
-def spec(name: str) -> TopicSpec:
-    """The settings of a contract topic or of its dead-letter topic."""
+def spec(name: str, *, inbound_retention_hours: int = INBOUND_RETENTION_HOURS) -> TopicSpec:
+    """The settings of a contract topic or of its dead-letter topic.
+
+    ``inbound_retention_hours`` (``settings.intake.inbound_retention_hours``) is how long a
+    topic carrying an identity in plain text keeps its records, and so does its dead-letter
+    topic: a dead letter is the original, unchanged.
+    """
     if name.endswith(DLQ_SUFFIX):
-        source = CATALOGUE[name.removesuffix(DLQ_SUFFIX)]
-        # Kept 30 days for replay, then dropped: a dead letter may hold an encounter's PII.
-        return TopicSpec(name, partitions=1, restricted=source.restricted,
-                         config={"retention.ms": str(30 * 24 * 3600 * 1000),
-                                 "max.message.bytes": str(MAX_MESSAGE_BYTES + DLQ_HEADROOM)},
+        source = spec(name.removesuffix(DLQ_SUFFIX), inbound_retention_hours=inbound_retention_hours)
+        kept = identity_kept(inbound_retention_hours) if source.plain_identity else {
+            "retention.ms": str(DLQ_RETENTION_MS)}
+        return TopicSpec(name, partitions=1, restricted=source.restricted, plain_identity=source.plain_identity,
+                         config=kept | {"max.message.bytes": str(MAX_MESSAGE_BYTES + DLQ_HEADROOM)},
                          writers=source.readers & frozenset(SERVICES))
-    return CATALOGUE[name]
+    topic = CATALOGUE[name]
+    if topic.plain_identity:
+        return replace(topic, config=topic.config | identity_kept(inbound_retention_hours))
+    return topic
+
+
+def identity_kept(hours: int) -> dict[str, str]:
+    """How long a topic holding an identity in plain text keeps a record: ``hours``, in
+    segments of an hour at most (a record outlives the retention by its segment's age)."""
+    if hours <= 0:
+        raise ValueError(f"a retention of {hours} hours keeps nothing")
+    return {"retention.ms": str(hours * HOUR_MS), "segment.ms": str(min(IDENTITY_SEGMENT_MS, hours * HOUR_MS))}
 
 
 def dlq(name: str) -> str:

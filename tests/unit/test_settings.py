@@ -47,6 +47,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "CASEWORK_RESTART_MAX_CRASHES": ("run.restart_max_crashes",),
     "CASEWORK_RESTART_WINDOW_SECONDS": ("run.restart_window_seconds",),
     "CASEWORK_RESTART_STABLE_SECONDS": ("run.restart_stable_seconds",),
+    "CASEWORK_INBOUND_RETENTION_HOURS": ("intake.inbound_retention_hours",),
     "CASEWORK_PII_KEYS": ("intake.pii_keys",),
     "CASEWORK_PII_ACTIVE_KEY_ID": ("intake.pii_active_key_id",),
     "CASEWORK_DEV_KEYRING_PATH": ("intake.dev_keyring_path",),
