@@ -12,7 +12,8 @@ authorizer denies what no ACL allows):
   (``Create``, ``DescribeConfigs``, ``AlterConfigs``), and writes the dead letters of what
   it reads;
 * an operator reads every topic and its consumer groups, and writes every inbound topic
-  (a roster or directory load, a replay of an inbound dead letter).
+  (a roster or directory load, a replay of an inbound dead letter) and ``audit.events``
+  (``casework dlq list --reveal`` records its look there before it shows anything).
 
 So a restricted topic is read by its named readers only: the certification topics by
 certification, notify and status; ``audit.events`` by status; ``encounters.reported``,

@@ -44,7 +44,8 @@ SERVICES = ("intake", "referral", "stabilization", "certification", "notify", "s
 # certification requests and records), specialist apps (the specialists' actions, as the
 # dashboard takes them), providers' systems (their answers), dashboards reading
 # ``cases.status``, and operators (the ``casework`` tools: every topic read, every inbound
-# topic written — roster and directory loads, replays of inbound dead letters).
+# topic written — roster and directory loads, replays of inbound dead letters — and the
+# audit trail, where ``casework dlq list --reveal`` records its look before it shows).
 CLIENTS = ("agency", "specialist_app", "provider_system", "dashboard_reader", "operator")
 OPERATOR = "operator"
 # What the dashboard does for a person: the inbound events of a specialist's actions.
@@ -115,8 +116,9 @@ _TOPICS = (
     TopicSpec("cases.status", compacted=True, writers=_who("status"), readers=_who("status", "dashboard_reader")),
     # Who read or did what: append-only, never compacted, kept for years; only the auditors'
     # page reads it (docs/design.md, Audit).
+    # An operator's tool writes one record there: a look at dead letters' content (dlq.revealed).
     TopicSpec("audit.events", restricted=True, config={"retention.ms": str(AUDIT_RETENTION_MS)},
-              writers=_who("intake", "status"), readers=_who("status")),
+              writers=_who("intake", "status", OPERATOR), readers=_who("status")),
 )
 
 CATALOGUE: dict[str, TopicSpec] = {t.name: t for t in _TOPICS}

@@ -1,7 +1,8 @@
 """``audit.events``: who read or did what to which case, granted or refused (docs/design.md, Audit).
 
 Append-only and restricted: written by the services that serve people (the dashboard,
-intake's identity path), read only by the one that serves the auditors' page. No PII: an
+intake's identity path) and by the operator's console where it shows content (``casework
+dlq list --reveal``), read only by the one that serves the auditors' page. No PII: an
 actor's id and role, an action from a fixed vocabulary, a case id, an outcome, a time.
 """
 
@@ -33,6 +34,7 @@ class AuditAction(StrEnum):
     AUDIT_VIEWED = "audit.viewed"
     DISCLOSURE_READ = "disclosure.read"  # a provider read what a consent lets it see
     DISCLOSURE_REFUSED = "disclosure.refused"  # a disclosure link that showed nothing
+    DLQ_REVEALED = "dlq.revealed"  # an operator printed dead letters' content (``casework dlq list --reveal``)
 
 
 class AuditOutcome(StrEnum):
@@ -42,7 +44,8 @@ class AuditOutcome(StrEnum):
 
 
 class AuditRole(StrEnum):
-    """Dashboard roles, and who acts without a token (a failed sign-in)."""
+    """Dashboard roles, who acts without a token (a failed sign-in), and an operator at the
+    console (``casework``, named by ``--operator``)."""
 
     SPECIALIST = "specialist"
     SUPERVISOR = "supervisor"
@@ -50,6 +53,7 @@ class AuditRole(StrEnum):
     AUDITOR = "auditor"
     SERVICE_PROVIDER = "service_provider"  # through a disclosure link
     ANONYMOUS = "anonymous"
+    OPERATOR = "operator"
 
 
 class AuditActor(Contract):
@@ -67,7 +71,7 @@ class AuditRecorded(Payload):
     outcome: AuditOutcome
     at: Timestamp
     case_id: Identifier | None = None
-    via: Identifier  # dashboard_api, dashboard_page, intake_vault
+    via: Identifier  # dashboard_api, dashboard_page, intake_vault, casework_cli
     event_id: ShortText | None = None  # the inbound event a granted action published
     service_request_id: Identifier | None = None  # a disclosure: the request its link belongs to
     scopes: list[ConsentScope] | None = None  # a disclosure: what was shown (consented scopes)
