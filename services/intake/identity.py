@@ -36,7 +36,10 @@ from .state import CaseFile
 PATH = "/internal/v1/cases/{case_id:path}/person"  # any text: a case id that is no id is refused like the rest
 VIA = "intake_vault"
 ACTOR_ID, ACTOR_ROLE, CHANNEL = "x-casework-actor-id", "x-casework-actor-role", "x-casework-via"
-ROLES = frozenset(r.value for r in AuditRole) - {AuditRole.ANONYMOUS.value}
+# The dashboard's roles: whom the dashboard may act for (a provider reads through its link,
+# an operator through the casework tools; neither through this path).
+ROLES = frozenset({AuditRole.SPECIALIST.value, AuditRole.SUPERVISOR.value, AuditRole.ANALYST.value,
+                   AuditRole.AUDITOR.value})
 AUDIT_SECONDS = 5.0  # the broker must have the record by then, or nothing is shown
 REFUSED = "this identity is not readable by this actor"  # every refusal alike: existence does not leak
 NO_STORE = {"Cache-Control": "no-store"}
