@@ -60,6 +60,9 @@ def contract_fields() -> frozenset[str]:
     models: list[type[BaseModel]] = [CloudEvent, *_subclasses(Contract)]
     for model in models:
         _learn(model.model_json_schema(), found)
+        tag = getattr(model, "TYPE", None)  # an event type: the tag of a reader over several types
+        if isinstance(tag, str):
+            found.add(tag)
     return frozenset(found)
 
 

@@ -68,3 +68,17 @@ def test_services_reacting_to_the_same_input_emit_different_ids() -> None:
     services = ["intake", "referral", "stabilization", "certification", "notify", "status"]
     assert len({derived_id("opened-1", 0, by=s) for s in services}) == len(services)
     assert derived_id("opened-1", 0, by="referral") == derived_id("opened-1", 0, by="referral")
+
+
+def test_a_reader_over_several_types_names_the_type_in_the_error_path_never_an_input_tag() -> None:
+    from shared.contracts.inbound import EncounterWithdrawn
+
+    bad = events.encounter()
+    bad["data"]["region"] = "nowhere!"
+    with pytest.raises(ValidationError) as caught:
+        reader(EncounterReported, EncounterWithdrawn).validate_json(json.dumps(bad))
+    assert describe(caught.value).startswith("1 validation error(s): casework.encounter.reported.v1.data.region ")
+    bad = events.encounter() | {"type": events.CANARY_GIVEN}
+    with pytest.raises(ValidationError) as caught:
+        reader(EncounterReported, EncounterWithdrawn).validate_json(json.dumps(bad))
+    assert events.CANARY_GIVEN not in describe(caught.value)
