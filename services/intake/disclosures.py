@@ -10,13 +10,18 @@ service credential as the identity path, with exactly the fields of the scopes a
 (:func:`shared.consent.covering`). Decided on each read, so a revocation or an expiry
 closes the link at once:
 
+* not the dashboard's service credential -> 401
 * the capability does not fit the request (or no such request) -> 404, the same either way
-* the request was declined or completed, or the case withdrawn  -> 410 (the link is closed)
-* every consent that covered an asked scope is revoked or expired -> 410
+* the request was declined or completed, the case closed or withdrawn -> 410 (the link is closed)
+* a consent that disclosed an asked scope was revoked or expired, none is to come -> 410
 * nothing asked is covered (no consent, only a verbal one, not yet) -> 403
+* the case is not known here yet (its opening not folded) -> 503, try again
+
+Only consents recorded by a specialist who accepted the case count: another writer of
+``consents.recorded`` is not trusted with a person's consent.
 * otherwise -> 200 with the covered scopes' fields, and ``until``: when the first of them ends
 
-Every answer but a 503 is on ``audit.events`` before it is given (the provider as actor once
+Every answer but a 5xx is on ``audit.events`` before it is given (the provider as actor once
 the capability fits; the scopes shown, or the refusal's code). The fields go only into the
 one response: never into a log line, an error text, an event or another database.
 """
@@ -32,7 +37,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from shared import disclosure
+from shared import consent, disclosure
 from shared import logging as caselog
 from shared.audit import AuditTrail, Disclosure, as_identifier
 from shared.consent import Uncovered
@@ -47,7 +52,7 @@ from shared.kit.ports import AggregateStore
 
 from . import consents, vault
 from .consents import CaseConsents
-from .holders import Holding
+from .holders import Holding, recorders
 from .identity import NO_STORE, Unanswerable, load, recorded
 from .state import CaseFile
 
@@ -80,16 +85,20 @@ class SentRequest(BaseModel):
 
 
 class Refusal(StrEnum):
+    UNAUTHENTICATED = "unauthenticated"  # 401: not the dashboard's service credential
     INVALID_LINK = "invalid_link"  # 404: no such request, or not its capability
     REQUEST_ENDED = "request_ended"  # 410: declined or completed
     CASE_WITHDRAWN = "case_withdrawn"  # 410
+    CASE_CLOSED = "case_closed"  # 410 (reopened: open again)
     CONSENT_ENDED = "consent_ended"  # 410: revoked or expired
     NOT_CONSENTED = "not_consented"  # 403: no written or electronic consent (yet) for this provider
 
 
-STATUS = {Refusal.INVALID_LINK: 404, Refusal.REQUEST_ENDED: 410, Refusal.CASE_WITHDRAWN: 410,
-          Refusal.CONSENT_ENDED: 410, Refusal.NOT_CONSENTED: 403}
-DETAIL = {404: "this disclosure link is not valid", 410: "this disclosure link is closed",
+STATUS = {Refusal.UNAUTHENTICATED: 401, Refusal.INVALID_LINK: 404, Refusal.REQUEST_ENDED: 410,
+          Refusal.CASE_WITHDRAWN: 410, Refusal.CASE_CLOSED: 410, Refusal.CONSENT_ENDED: 410,
+          Refusal.NOT_CONSENTED: 403}
+DETAIL = {401: "a valid service credential is required", 404: "this disclosure link is not valid",
+          410: "this disclosure link is closed",
           403: "nothing is shared through this link: the person has not consented to it"}
 
 
@@ -108,22 +117,42 @@ def decide(state: SentRequest | None, event: Inbound, now: datetime) -> tuple[Se
     return state, []
 
 
-def judge(request: SentRequest, holding: Holding | None, file: CaseConsents | None,
+def judge(request: SentRequest, holding: Holding, file: CaseConsents | None,
           now: datetime) -> tuple[list[ConsentScope], datetime | None, Refusal | None]:
-    """The scopes to show now and until when, or why none (the request's capability fits)."""
+    """The scopes to show now and until when, or why none (the request's capability fits).
+
+    Only consents recorded by a specialist who accepted the case count (:func:`.holders.recorders`).
+    """
     if request.status is not Open.OPEN:
         return [], None, Refusal.REQUEST_ENDED
-    if holding is not None and holding.withdrawn:
+    if holding.withdrawn:
         return [], None, Refusal.CASE_WITHDRAWN
+    if holding.closed:
+        return [], None, Refusal.CASE_CLOSED
+    trusted = _recorded_by(file, recorders(holding))
     asked = [ConsentScope(s) for s in request.share]
-    covered = {s: consents.covering(file, PROVIDER, request.provider_id, s, now) for s in asked}
+    covered = {s: consents.covering(trusted, PROVIDER, request.provider_id, s, now) for s in asked}
     shown = [s for s, c in covered.items() if c is not None]
     if shown:
         return shown, min(c.expires_at for c in covered.values() if c is not None), None
-    reasons = {consents.why_not(file, PROVIDER, request.provider_id, s, now) for s in asked}
-    if reasons & {Uncovered.REVOKED, Uncovered.EXPIRED}:
-        return [], None, Refusal.CONSENT_ENDED
-    return [], None, Refusal.NOT_CONSENTED
+    return [], None, _refusal(trusted, request, asked, now)
+
+
+def _refusal(file: CaseConsents | None, request: SentRequest, asked: list[ConsentScope],
+             now: datetime) -> Refusal:
+    """410 only when a consent that did disclose has ended and none is still to come; else 403."""
+    reasons = {consent.reason(c, file.revoked, now) for c in file.consents.values()
+               if c.recipient_kind == PROVIDER.value and c.recipient_id == request.provider_id
+               and c.form in consent.DISCLOSING_FORMS and set(c.scope) & {s.value for s in asked}} if file else set()
+    if Uncovered.NOT_YET in reasons or not reasons & {Uncovered.REVOKED, Uncovered.EXPIRED}:
+        return Refusal.NOT_CONSENTED
+    return Refusal.CONSENT_ENDED
+
+
+def _recorded_by(file: CaseConsents | None, who: frozenset[str]) -> CaseConsents | None:
+    if file is None:
+        return None
+    return file.model_copy(update={"consents": {k: c for k, c in file.consents.items() if c.recorded_by in who}})
 
 
 def fields(subject: dict[str, Any], scopes: list[ConsentScope], holding: Holding | None) -> dict[str, Any]:
@@ -155,12 +184,11 @@ class DisclosureReads:
     clock: Clock
 
     async def answer(self, request: Request) -> Response:
-        if not self.credential.admits(bearer(request.headers.get("authorization"))):
-            return JSONResponse({"detail": "a valid service credential is required"}, status_code=401,
-                                headers=NO_STORE | {"WWW-Authenticate": "Bearer"})
         request_id = as_identifier(request.path_params.get("service_request_id"))
-        presented = request.headers.get(CAPABILITY)
         try:
+            if not self.credential.admits(bearer(request.headers.get("authorization"))):
+                return await self.refuse(request_id, None, Refusal.UNAUTHENTICATED)
+            presented = request.headers.get(CAPABILITY)
             sent: SentRequest | None = await load(self.requests, request_id, SentRequest) if request_id else None
             if sent is None or not disclosure.admits(self.key, presented, sent.service_request_id, sent.provider_id):
                 return await self.refuse(request_id, None, Refusal.INVALID_LINK)
@@ -171,6 +199,8 @@ class DisclosureReads:
 
     async def disclose(self, sent: SentRequest) -> Response:
         holding: Holding | None = await load(self.holders, sent.case_id, Holding)
+        if holding is None or holding.case_file is None:  # not folded here yet: nothing decided
+            raise Unanswerable(503, "the case is not known here yet; try again in a moment")
         file: CaseConsents | None = await load(self.consents, sent.case_id, CaseConsents)
         scopes, until, why = judge(sent, holding, file, self.clock.now())
         if why is not None:
@@ -188,9 +218,9 @@ class DisclosureReads:
                              "shared": fields(subject, scopes, holding), "until": until.isoformat() if until else None,
                              "audit_id": audit_id}, headers=NO_STORE)
 
-    async def subject(self, holding: Holding | None) -> dict[str, Any] | None:
+    async def subject(self, holding: Holding) -> dict[str, Any] | None:
         """The sealed subject of the case's file, opened; None if there is no (unwithdrawn) file."""
-        if holding is None or holding.case_file is None:
+        if holding.case_file is None:
             return None
         case: CaseFile | None = await load(self.cases, holding.case_file, CaseFile)
         if case is None or case.case_id != holding.case_id or case.withdrawn is not None:
@@ -210,4 +240,5 @@ class DisclosureReads:
         status = STATUS[why]
         log.info("disclosure refused", service_request_id=request_id, refusal=why.value, status=status,
                  audit_id=audit_id)
-        return JSONResponse({"detail": DETAIL[status]}, status_code=status, headers=NO_STORE)
+        challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        return JSONResponse({"detail": DETAIL[status]}, status_code=status, headers=NO_STORE | challenge)

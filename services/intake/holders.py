@@ -75,6 +75,7 @@ class Holding(BaseModel):
     reopen_count: int = 0
     needs_holder: bool = False  # the accepting specialist left the roster
     ended: list[str] = Field(default_factory=list)  # referrals no longer current
+    accepted_by: list[str] = Field(default_factory=list)  # every specialist who accepted it: who may record a consent
 
     @property
     def holder(self) -> str | None:
@@ -169,12 +170,26 @@ def accepted(h: Holding, referral_id: str, specialist_id: str) -> Holding:
     if referral_id in h.ended:
         return h
     taken = Referral(referral_id=referral_id, specialist_id=specialist_id, accepted=True)
+    h = _accepted_by(h, specialist_id)
     if referral_id == _id(h.current):
         return h.model_copy(update={"current": taken, "needs_holder": False})
     # The offer (a handover), or a referral whose assignment was not seen here: current now.
     others = [r for r in (h.current, h.offer) if r is not None and r.referral_id != referral_id]
     return h.model_copy(update={"current": taken, "offer": None, "needs_holder": False,
                                 "ended": _ended(h.ended, *others)})
+
+
+def _accepted_by(h: Holding, specialist_id: str) -> Holding:
+    if specialist_id in h.accepted_by:
+        return h
+    return h.model_copy(update={"accepted_by": [*h.accepted_by, specialist_id]})
+
+
+def recorders(h: Holding) -> frozenset[str]:
+    """Who may have recorded a consent that counts: a specialist who accepted the case (the
+    dashboard lets only the holder record one; another writer of ``consents.recorded`` is not
+    trusted with a person's consent)."""
+    return frozenset(h.accepted_by) | ({h.holder} if h.holder else set())
 
 
 def kept(h: Holding, event: HolderKept) -> Holding:

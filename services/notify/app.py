@@ -95,7 +95,7 @@ def _sender(settings: Settings, store: DirectoryStore, wall_clock: Callable[[], 
                   WebhookPoster(timeout, lambda recipient: recipient_secrets(keys, recipient),
                                 TargetRules.for_environment(environment.mode(settings)), wall_clock),
                   store.contact, sender=notify.smtp.sender,
-                  links=Links(settings.status.dashboard_url, disclosure_key(settings)))
+                  links=Links(dashboard(settings), disclosure_key(settings)))
 
 
 def mail_server(settings: Settings) -> SmtpSettings:
@@ -106,6 +106,16 @@ def mail_server(settings: Settings) -> SmtpSettings:
         raise RuntimeError("CASEWORK_SMTP_STARTTLS must be true in production: notify sends mail only over "
                            "TLS (CASEWORK_ENVIRONMENT=development on loopback allows the local sink without it)")
     return smtp
+
+
+def dashboard(settings: Settings) -> str:
+    """Where the mails' links point: in production only over https (a provider's link carries
+    its capability to a browser across the Internet), checked at start."""
+    url = settings.status.dashboard_url
+    if environment.production(settings) and not url.startswith("https://"):
+        raise RuntimeError("CASEWORK_DASHBOARD_URL must be an https:// address in production: the links in "
+                           "the mails (a provider's disclosure link among them) travel across the Internet")
+    return url
 
 
 @dataclass(frozen=True)

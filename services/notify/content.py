@@ -83,6 +83,17 @@ class Message:
     disclosure_link: str | None = None
 
 
+# Kept for the message's making, never told: what the specialist asked to share (beside a
+# refused link it would tell a provider what the person declined, and consent is never a
+# condition of service).
+UNTOLD_FACTS = frozenset({"asked_to_share"})
+
+
+def told(n: Notification) -> dict[str, Any]:
+    """The facts a message shows (the mail's table, the webhook's ``facts``)."""
+    return {k: v for k, v in n.facts.items() if v is not None and k not in UNTOLD_FACTS}
+
+
 @dataclass(frozen=True)
 class Links:
     """Where a message may point: the case in the dashboard (for the team), and a provider's
@@ -343,7 +354,7 @@ def _failed(n: Notification, failed: Delivery) -> tuple[str, list[str]]:
 def compose(n: Notification, d: Delivery, links: Links) -> Message:
     """A provider is outside the team working the case: no link into the case system for it;
     asked to provide a service where the specialist would share something, its disclosure link."""
-    facts = Facts({k: shown(v) for k, v in n.facts.items() if v is not None})
+    facts = Facts({k: shown(v) for k, v in told(n).items()})
     if d.about is not None:
         summary, actions = _failed(n, n.deliveries[d.about])
     else:

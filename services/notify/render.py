@@ -17,7 +17,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from .content import Message
+from .content import Message, told
 from .state import Delivery, Notification, recipient_hash
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -67,7 +67,7 @@ def webhook_body(m: Message, n: Notification, d: Delivery) -> bytes:
         "reference": n.reference, "title": m.title, "summary": m.summary, "actions": m.actions,
         "deadline": n.deadline.isoformat() if n.deadline else None, "link": m.link,
         "disclosure_link": m.disclosure_link,
-        "facts": {k: v for k, v in n.facts.items() if v is not None},
+        "facts": told(n),
         "created_at": n.created_at.isoformat(),
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -93,14 +93,23 @@ def utc(moment: datetime) -> datetime:
 def document(record: AuditRecorded) -> dict[str, Any]:
     return {"_id": record.audit_id, "actor": {"id": record.actor.id, "role": record.actor.role.value},
             "action": record.action.value, "outcome": record.outcome.value, "at": record.at,
-            "case_id": record.case_id, "via": record.via, "event_id": record.event_id}
+            "case_id": record.case_id, "via": record.via, "event_id": record.event_id,
+            **disclosure_of(record)}
+
+
+def disclosure_of(record: AuditRecorded) -> dict[str, Any]:
+    """A disclosure's request, the scopes it showed and why it showed none (when it is one)."""
+    found = {"service_request_id": record.service_request_id, "refusal": record.refusal,
+             "scopes": [s.value for s in record.scopes] if record.scopes is not None else None}
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def entry(doc: dict[str, Any]) -> dict[str, Any]:
     """A stored record as the API gives it."""
     return {"audit_id": doc["_id"], "actor": doc["actor"], "action": doc["action"], "outcome": doc["outcome"],
             "at": utc(doc["at"]).isoformat(), "case_id": doc.get("case_id"), "via": doc["via"],
-            "event_id": doc.get("event_id")}
+            "event_id": doc.get("event_id"),
+            **{k: doc[k] for k in ("service_request_id", "scopes", "refusal") if doc.get(k) is not None}}
 
 
 async def keep(collection: AsyncCollection[dict[str, Any]], events: list[Inbound]) -> list[Poison]:

@@ -93,7 +93,7 @@ async def test_a_request_reaches_the_provider_once_and_a_decline_reaches_the_spe
         f"{body['id']}:")
     assert body["kind"] == "service_requested" and body["link"] is None and body["disclosure_link"] == link
     assert body["facts"] == {"service_request_id": "sr-1", "provider_id": SHELTER, "need": "shelter",
-                             "languages": ["es", "en"], "asked_to_share": ["identity"]}
+                             "languages": ["es", "en"]}  # not what the specialist asked to share
     # The specialist: the decline, its reason, the next provider, and the case link.
     assert decline["Subject"] == "Service request declined: case-s"
     decline_text = decline.get_body(("plain",)).get_content()

@@ -36,10 +36,11 @@ def consents(*records: dict) -> CaseConsents:
 
 
 def consent(consent_id: str, provider_id: str = "pr-1", *, form: str = "written",
-            scope: tuple[str, ...] = ("identity", "contact"), expires: datetime = NOW + 30 * DAY) -> dict:
-    return {"case_id": "case-1", "consent_id": consent_id, "recorded_by": {"id": "vs-1", "role": "victim_specialist"},
+            scope: tuple[str, ...] = ("identity", "contact"), expires: datetime = NOW + 30 * DAY,
+            given: datetime = NOW - DAY, by: str = "vs-1") -> dict:
+    return {"case_id": "case-1", "consent_id": consent_id, "recorded_by": {"id": by, "role": "victim_specialist"},
             "scope": list(scope), "recipient": {"kind": "service_provider", "id": provider_id}, "form": form,
-            "given_at": NOW - DAY, "expires_at": expires}
+            "given_at": given, "expires_at": expires}
 
 
 def revoked(consent_id: str) -> dict:
@@ -52,7 +53,7 @@ def request(share: list[str], status: Open = Open.OPEN, provider_id: str = "pr-1
                        status=status)
 
 
-HELD = Holding(case_id="case-1", case_file="ag|enc")
+HELD = Holding(case_id="case-1", case_file="ag|enc", accepted_by=["vs-1"])
 
 
 def test_only_the_asked_scopes_a_consent_covers_are_shown_until_the_first_of_them_ends() -> None:
@@ -75,6 +76,10 @@ def test_only_the_asked_scopes_a_consent_covers_are_shown_until_the_first_of_the
     ([consent("c-1", expires=NOW)], ["identity"], Refusal.CONSENT_ENDED),
     ([consent("c-1"), revoked("c-1")], ["identity"], Refusal.CONSENT_ENDED),
     ([revoked("c-1"), consent("c-1")], ["identity"], Refusal.CONSENT_ENDED),  # revoked before it arrived
+    ([consent("c-1", form="verbal"), revoked("c-1")], ["identity"], Refusal.NOT_CONSENTED),  # it never disclosed
+    ([consent("c-1", expires=NOW), consent("c-2", given=NOW + DAY, expires=NOW + 9 * DAY)], ["identity"],
+     Refusal.NOT_CONSENTED),  # one ended, one to come: not closed for good
+    ([consent("c-1", by="someone-else")], ["identity"], Refusal.NOT_CONSENTED),  # not by a specialist of the case
 ])
 def test_without_a_consent_in_force_for_this_provider_nothing_is_shown(records, share, refusal) -> None:
     file = consents(*records) if records else None
@@ -87,6 +92,15 @@ def test_a_request_that_ended_or_a_withdrawn_case_closes_the_link_whatever_the_c
         assert judge(request(["identity"], status), HELD, file, NOW)[2] is Refusal.REQUEST_ENDED
     withdrawn = HELD.model_copy(update={"withdrawn": True})
     assert judge(request(["identity"]), withdrawn, file, NOW)[2] is Refusal.CASE_WITHDRAWN
+    closed = HELD.model_copy(update={"closed": True})
+    assert judge(request(["identity"]), closed, file, NOW)[2] is Refusal.CASE_CLOSED
+
+
+def test_a_consent_counts_when_recorded_by_any_specialist_who_accepted_the_case() -> None:
+    file = consents(consent("c-1", by="vs-2"))
+    assert judge(request(["identity"]), HELD, file, NOW)[2] is Refusal.NOT_CONSENTED
+    handed_over = HELD.model_copy(update={"accepted_by": ["vs-1", "vs-2"]})
+    assert judge(request(["identity"]), handed_over, file, NOW)[0] == [ConsentScope.IDENTITY]
 
 
 def test_the_case_status_scope_says_only_whether_the_case_is_open_and_held() -> None:

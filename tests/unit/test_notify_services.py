@@ -140,7 +140,7 @@ def test_the_provider_learns_the_request_the_need_the_languages_the_deadline_and
         assert all(word in part for word in ("accepted", "declined", "completed", "pr-shelter"))
     assert hook["kind"] == "service_requested" and hook["deadline"] == "2026-01-05T13:00:00+00:00"
     assert hook["facts"] == {"service_request_id": "sr-77", "provider_id": "pr-shelter", "need": "mental_health",
-                             "languages": ["es", "en"], "asked_to_share": ["identity"]}
+                             "languages": ["es", "en"]}  # not what the specialist asked to share
 
 
 def test_the_provider_gets_no_link_into_the_case_system_and_its_own_footnote() -> None:
@@ -159,6 +159,7 @@ def test_asked_to_share_the_provider_gets_its_own_disclosure_link_and_nothing_el
         message, text, html, hook = wire(state, index)
         assert message.link is None and message.disclosure_link == link and hook["disclosure_link"] == link
         assert link in text and link in html and "/cases/" not in text + html
+        assert "Asked to share" not in text and "asked_to_share" not in hook["facts"]  # the wish is not told
         assert disclosure.admits(b"test-disclosure-key", link.split("#", 1)[1], "sr-77", HOOKED.id)
         assert not disclosure.admits(b"test-disclosure-key", link.split("#", 1)[1], "sr-78", HOOKED.id)
         assert not disclosure.admits(b"another-key", link.split("#", 1)[1], "sr-77", HOOKED.id)

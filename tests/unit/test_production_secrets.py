@@ -23,7 +23,8 @@ SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
 NEEDS: dict[str, tuple[str, ...]] = {
     "intake": ("CASEWORK_PII_KEYS", "CASEWORK_PII_ACTIVE_KEY_ID", "CASEWORK_VAULT_READER_TOKEN",
                "CASEWORK_DISCLOSURE_KEY"),
-    "notify": ("CASEWORK_WEBHOOK_SIGNING_KEY", "CASEWORK_DISCLOSURE_KEY", "CASEWORK_SMTP_STARTTLS"),
+    "notify": ("CASEWORK_WEBHOOK_SIGNING_KEY", "CASEWORK_DISCLOSURE_KEY", "CASEWORK_SMTP_STARTTLS",
+               "CASEWORK_DASHBOARD_URL"),
     "status": ("CASEWORK_DASHBOARD_TOKENS", "CASEWORK_VAULT_READER_TOKEN"),
 }
 MISSING = [(service, variable) for service in SERVICES for variable in NEEDS.get(service, ())]
@@ -43,6 +44,7 @@ def production_environment() -> dict[str, str]:
             "CASEWORK_PII_KEYS": json.dumps({"2026-01": new_key()}), "CASEWORK_PII_ACTIVE_KEY_ID": "2026-01",
             "CASEWORK_VAULT_READER_TOKEN": "cwv_production-reader", "CASEWORK_DISCLOSURE_KEY": "production-disclosure",
             "CASEWORK_WEBHOOK_SIGNING_KEY": "production-signing", "CASEWORK_SMTP_STARTTLS": "true",
+            "CASEWORK_DASHBOARD_URL": "https://casework.example.org",
             "CASEWORK_DASHBOARD_TOKENS": json.dumps([supervisor.model_dump(mode="json")])}
 
 
@@ -99,7 +101,8 @@ def test_production_without_a_secret_refuses_to_start_naming_it(service: str, va
 @pytest.mark.parametrize(("service", "variable"), MISSING)
 def test_a_blank_secret_is_a_missing_one(service: str, variable: str, spare: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    blank = "false" if variable == "CASEWORK_SMTP_STARTTLS" else " "
+    blank = {"CASEWORK_SMTP_STARTTLS": "false", "CASEWORK_DASHBOARD_URL": "http://casework.example.org"}.get(
+        variable, " ")
     with pytest.raises(Exception, match=variable):
         built(service, production_environment() | {variable: blank}, monkeypatch)
 

@@ -60,9 +60,13 @@ async def test_the_capability_goes_to_intake_with_the_service_credential_and_its
 
 async def test_without_a_capability_401_and_intake_down_503_naming_nothing() -> None:
     intake = Intake()
-    async with dashboard(intake).client() as client:
+    dash = dashboard(intake)
+    async with dash.client() as client:
         bare = await client.get("/api/disclosures/sr-1")
         assert bare.status_code == 401 and bare.headers["www-authenticate"] == "Bearer" and not intake.asked
+    [recorded] = dash.audited()  # never reached intake: on the trail all the same
+    assert recorded["refusal"] == "no_capability" and recorded["service_request_id"] == "sr-1"
+    assert recorded["actor"] == {"id": "unknown", "role": "anonymous"}
     broken = Intake(500, {"detail": "boom"})
     async with dashboard(broken).client() as client:
         down = await client.get("/api/disclosures/sr-1", headers={"authorization": f"Bearer {CAPABILITY}"})
@@ -84,4 +88,28 @@ async def test_links_that_are_not_valid_are_slowed_down_per_address_and_valid_on
         for _ in range(limit + 2):
             assert (await client.get("/api/disclosures/sr-1", headers={"authorization": f"Bearer {CAPABILITY}"})
                     ).status_code == 200
-    assert dash.audited() == []  # the dashboard records nothing of its own here: intake does
+    # Intake records what it answers; the dashboard, what never reached intake: the one 429.
+    [held_back] = dash.audited()
+    assert (held_back["action"], held_back["refusal"], held_back["actor"]["role"], held_back["service_request_id"]) \
+        == ("disclosure.refused", "rate_limited", "anonymous", "sr-x")
+
+
+def test_the_auditors_trail_keeps_what_a_disclosure_showed_or_why_it_showed_nothing() -> None:
+    from datetime import UTC, datetime
+
+    from services.status.trail import document, entry
+    from shared.contracts.audit import AuditRecorded
+
+    base = {"audit_id": "a-1", "actor": {"id": "pr-1", "role": "service_provider"}, "outcome": "granted",
+            "at": datetime(2026, 3, 1, tzinfo=UTC), "case_id": "case-1", "via": "intake_vault"}
+
+    def record(**fields: object) -> AuditRecorded:
+        return AuditRecorded.model_validate(base | fields, strict=False)
+
+    shown = record(action="disclosure.read", service_request_id="sr-1", scopes=["identity"])
+    refused = record(audit_id="a-2", action="disclosure.refused", service_request_id="sr-1", refusal="consent_ended")
+    viewed = record(audit_id="a-3", action="case.viewed")
+    assert {k: entry(document(shown))[k] for k in ("service_request_id", "scopes")} == {
+        "service_request_id": "sr-1", "scopes": ["identity"]}
+    assert entry(document(refused))["refusal"] == "consent_ended" and "scopes" not in entry(document(refused))
+    assert not {"service_request_id", "scopes", "refusal"} & set(entry(document(viewed)))

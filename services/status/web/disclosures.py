@@ -17,6 +17,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from shared.audit import AuditTrail, Disclosure, as_identifier
+from shared.contracts.audit import AuditAction, AuditOutcome, AuditRole
 from shared.credentials import bearer
 
 from ..identity import IdentityUnavailable
@@ -24,6 +26,7 @@ from .auth import FailureLimit, client_address
 from .pages import templates
 
 router = APIRouter()
+VIA = "dashboard_api"
 NO_STORE = {"Cache-Control": "no-store"}
 ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"description": "Exactly the fields the person consented to share with this provider (on audit.events)"},
@@ -42,10 +45,12 @@ async def read_disclosure(request: Request, service_request_id: str) -> JSONResp
     limit: FailureLimit = request.app.state.disclosure_limit
     address = client_address(request)
     if not await limit.allows(address):
+        await refused(request, service_request_id, "rate_limited")
         raise HTTPException(429, "too many disclosure links that were not valid; wait a minute")
     capability = bearer(request.headers.get("authorization"))
     if capability is None:
         await limit.failed(address)
+        await refused(request, service_request_id, "no_capability")
         raise HTTPException(401, "present the disclosure link's capability as a bearer token",
                             headers={"WWW-Authenticate": "Bearer"})
     try:
@@ -55,6 +60,17 @@ async def read_disclosure(request: Request, service_request_id: str) -> JSONResp
     if status == 404:
         await limit.failed(address)
     return JSONResponse(body, status_code=status, headers=NO_STORE)
+
+
+async def refused(request: Request, service_request_id: str, why: str) -> None:
+    """An attempt intake never sees, on the trail all the same (intake records the others)."""
+    trail: AuditTrail = request.app.state.audit
+    try:
+        await trail.record(actor_id="unknown", role=AuditRole.ANONYMOUS, action=AuditAction.DISCLOSURE_REFUSED,
+                           outcome=AuditOutcome.REFUSED, via=VIA,
+                           disclosure=Disclosure(as_identifier(service_request_id) or "unknown", refusal=why))
+    except Exception as exc:
+        raise HTTPException(503, "the attempt could not be recorded; try again") from exc
 
 
 @router.get("/disclosures/{service_request_id:path}", response_class=HTMLResponse, include_in_schema=False)

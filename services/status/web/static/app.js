@@ -268,6 +268,8 @@ function disclosure() {
   const button = document.getElementById("show-disclosure");
   const result = document.getElementById("disclosure-result");
   const capability = window.location.hash.slice(1);
+  // Out of the address bar (and so of the history) once read: the notice holds the link.
+  if (capability) window.history.replaceState(null, "", window.location.pathname);
   if (!capability) {
     result.textContent = "This link is incomplete: open it exactly as it came in the notice.";
     button.hidden = true;
