@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 FUZZ_RECORDS ?= 10000
+FUZZ_EXAMPLES ?= 20000
 # uv keeps the pins of the lock it rewrites (-o) unless pyproject.toml no longer allows them;
 # the runtime lock takes its versions from requirements.lock (-c), so the two never differ.
 UV_COMPILE = $(VENV)/bin/uv pip compile -q --python-version 3.11 --generate-hashes --custom-compile-command 'make lock'
@@ -59,7 +60,9 @@ test: setup ## lint and type-check, then the whole test suite on the real Kafka 
 test-unit: $(STAMP) ## only the unit tests (no servers needed)
 	@$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-fuzz: setup ## 10,000 hostile and valid records through the real broker to every service (FUZZ_RECORDS=N)
+fuzz: setup ## 20,000 canaries through every reader's error path (FUZZ_EXAMPLES=N), then 10,000 hostile and valid records through the real broker to every service (FUZZ_RECORDS=N)
+	@CASEWORK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider --hypothesis-show-statistics \
+		tests/unit/test_no_input_in_errors.py
 	@CASEWORK_FUZZ_RECORDS=$(FUZZ_RECORDS) CASEWORK_TEST_WORKERS=0 bash scripts/test.sh tests/e2e/test_fuzz.py -s $(PYTEST_ARGS)
 
 chaos: setup ## 5,000 encounters at 25/s under make run while every service, Kafka and FerretDB are SIGKILLed; a 60 s database outage in a mail burst
