@@ -134,6 +134,10 @@ def _infrastructure(exc: BaseException) -> str:
     if module.startswith("pymongo"):
         code = getattr(exc, "code", None)
         return f"{type(exc).__name__}" + (f" (code {code})" if code is not None else "")
+    if module.startswith("aiosmtplib") and (hasattr(exc, "code") or hasattr(exc, "recipients")):
+        # a server's reply: it quotes the recipient's or sender's address, or the refused message
+        codes = [getattr(r, "code", "?") for r in getattr(exc, "recipients", None) or [exc]]
+        return f"{type(exc).__name__} (code {', '.join(map(str, codes))})"
     if isinstance(exc, OSError | TimeoutError) or module.startswith(("aiokafka", "kafka", "aiosmtplib", "httpx",
                                                                      "httpcore")):
         return f"{type(exc).__name__}: {exc}"

@@ -604,3 +604,31 @@ async def test_an_alert_from_a_hostile_record_shows_on_the_board_without_the_can
     for name, found in [*strings(api.json()), *strings(json.loads(live["data"]))]:
         if name not in alert_echo:
             assert not leaks(placed_.canary, found), (placed_.where, name, found)
+
+
+# -- the infrastructure's errors -----------------------------------------------------------
+
+def _smtp_errors(canary: str, code: int) -> list[BaseException]:
+    """What an SMTP server answers, as aiosmtplib raises it: its reply quotes the recipient's
+    address (an officer's from the encounter, a specialist's from the roster) or the message."""
+    import aiosmtplib
+
+    address = f"{canary}@example.org"
+    refused = aiosmtplib.SMTPRecipientRefused(code, f"5.1.1 <{address}>: Recipient address rejected", address)
+    return [refused, aiosmtplib.SMTPRecipientsRefused([refused]),
+            aiosmtplib.SMTPDataError(code, f"content rejected: {canary}"),
+            aiosmtplib.SMTPSenderRefused(code, f"<{address}> sender rejected", address),
+            aiosmtplib.SMTPResponseException(code, canary)]
+
+
+@settings(max_examples=max(50, EXAMPLES // 10), deadline=None)
+@given(canary=CANARY, code=st.integers(400, 599))
+@example(canary=events.CANARY_EMAIL.split("@")[0], code=550)
+def test_an_smtp_servers_reply_is_described_by_its_code_not_its_words(canary: str, code: int) -> None:
+    """notify puts the description in a NotificationFailed (``notifications.events``) and its logs."""
+    from shared.errors import describe, kind
+
+    for exc in _smtp_errors(canary, code):
+        text = describe(exc)
+        assert not leaks(canary, text) and not leaks(canary, kind(exc)), text
+        assert str(code) in text and type(exc).__name__ in text, text
