@@ -321,7 +321,8 @@ class Workflow(Generic[S]):
             try:
                 state, produced = decide(state, event, now)
             except Exception as exc:  # decide is pure: an error is about this event, not infra
-                log.error("event could not be decided", service=self.service, event_id=event.id,
+                # its (source, id) identity, not its id: a CloudEvent id is any printable text
+                log.error("event could not be decided", service=self.service, event_id=event.identity,
                           event_type=event.type, aggregate=aggregate_id, exc_info=exc)
                 if not isinstance(event.data, TimerFired):
                     poisons[event.identity] = Poison(event, exc)
