@@ -141,7 +141,7 @@ CANARY = st.sampled_from(events.CANARIES) | MADE_UP
 
 @dataclass(frozen=True)
 class Placed:
-    """A record with the canary in one position, and what may echo it there."""
+    """A record with the canary in one position (``where``: which, for the statistics and a failure)."""
 
     topic: str
     record: ConsumerRecord
