@@ -71,7 +71,7 @@ async def replay(settings: Settings, topic: str, records: list[ConsumerRecord]) 
     await producer.start()
     try:
         for record in records:
-            headers = [(k, v) for k, v in record.headers or () if not k.startswith("x-dlq-")]
+            headers = [(k, v) for k, v in record.headers or () if not k.lower().startswith("x-dlq-")]
             await producer.send_and_wait(settings.topic(topic), record.value, key=record.key, headers=headers)
         return len(records)
     finally:

@@ -281,7 +281,8 @@ def dlq_headers(record: ConsumerRecord, exc: BaseException, attempts: int = 1) -
 
 def _original_headers(record: ConsumerRecord) -> dict[str, str]:
     try:
-        return {k: v for k, v in headers_of(record).items() if not k.startswith("x-dlq-")}
+        # Ours are x-dlq-*: a producer's own, however spelled, is not copied as if it were ours.
+        return {k: v for k, v in headers_of(record).items() if not k.lower().startswith("x-dlq-")}
     except Exception:
         return {}
 
