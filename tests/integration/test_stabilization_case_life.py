@@ -137,6 +137,9 @@ async def test_a_closure_keeps_a_minors_hhs_notice_and_silences_the_rest_until_r
         await bus.publish("stabilization.recorded", milestone(case, "needs_assessed", urgent_needs=[]))
         await wait(bus, PROGRESSED, case, change="needs_assessed")
         await wait(bus, PROGRESSED, case, change="specialist_engaged")
+        # Three topics, not ordered with each other: the interview is asked once the opening
+        # (the languages, the needs) is in the plan too, or it is deferred for those as well.
+        await wait(bus, PROGRESSED, case, change="case_opened")
         await bus.publish("interviews.requested", interview(case, "iv-1"))
         [deferred] = await wait(bus, DEFERRED, case)
         assert [r["rule"] for r in deferred["data"]["reasons"]] == ["stabilization_period"]
