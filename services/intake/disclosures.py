@@ -45,16 +45,14 @@ from shared.contracts.audit import AuditAction, AuditOutcome, AuditRole
 from shared.contracts.inbound import ConsentScope, RecipientKind
 from shared.contracts.support import ServiceCompleted, ServiceDeclined, ServiceRequestSent
 from shared.credentials import Credential, bearer
-from shared.crypto import KeyRing, VaultKeyError
-from shared.errors import kind
+from shared.crypto import KeyRing
 from shared.kit import Clock, Inbound
 from shared.kit.ports import AggregateStore
 
-from . import consents, vault
+from . import consents
 from .consents import CaseConsents
 from .holders import Holding, recorders
-from .identity import NO_STORE, Unanswerable, load, recorded
-from .state import CaseFile
+from .identity import NO_STORE, Unanswerable, load, opened_subject, recorded
 
 COLLECTION = "disclosures"
 PATH = "/internal/v1/disclosures/{service_request_id:path}"
@@ -205,7 +203,7 @@ class DisclosureReads:
         scopes, until, why = judge(sent, holding, file, self.clock.now())
         if why is not None:
             return await self.refuse(sent.service_request_id, sent, why)
-        subject = await self.subject(holding)
+        subject = await opened_subject(self.cases, self.keyring, holding)
         if subject is None:
             return await self.refuse(sent.service_request_id, sent, Refusal.CASE_WITHDRAWN)
         audit_id = await recorded(self.audit, actor_id=sent.provider_id, role=AuditRole.SERVICE_PROVIDER,
@@ -217,19 +215,6 @@ class DisclosureReads:
         return JSONResponse({"service_request_id": sent.service_request_id, "case_id": sent.case_id,
                              "shared": fields(subject, scopes, holding), "until": until.isoformat() if until else None,
                              "audit_id": audit_id}, headers=NO_STORE)
-
-    async def subject(self, holding: Holding) -> dict[str, Any] | None:
-        """The sealed subject of the case's file, opened; None if there is no (unwithdrawn) file."""
-        if holding.case_file is None:
-            return None
-        case: CaseFile | None = await load(self.cases, holding.case_file, CaseFile)
-        if case is None or case.case_id != holding.case_id or case.withdrawn is not None:
-            return None
-        try:
-            return vault.open_subject(self.keyring, case)
-        except VaultKeyError as exc:
-            log.error("the vault cannot open a case file", case_id=holding.case_id, error_type=kind(exc))
-            raise Unanswerable(500, "the vault cannot open this record") from None
 
     async def refuse(self, request_id: str | None, sent: SentRequest | None, why: Refusal) -> Response:
         """A refusal, on record first: the provider as actor once its capability fit."""

@@ -99,14 +99,10 @@ class IdentityReads:
         why = holders.refusal(holding, actor_id, role)
         if why is not None or holding is None or holding.case_file is None:
             return why or Refusal.UNKNOWN_CASE, None
-        case: CaseFile | None = await load(self.cases, holding.case_file, CaseFile)
-        if case is None or case.case_id != case_id or case.withdrawn is not None:
+        subject = await opened_subject(self.cases, self.keyring, holding)
+        if subject is None:
             return Refusal.NO_HOLDER, None  # withdrawn here before the withdrawal was folded, or no such file
-        try:
-            return None, vault.open_subject(self.keyring, case)
-        except VaultKeyError as exc:
-            log.error("the vault cannot open a case file", case_id=case_id, error_type=kind(exc))
-            raise Unanswerable(500, "the vault cannot open this record") from None
+        return None, subject
 
     async def record(self, case_id: str | None, actor: tuple[str, str] | None, *, granted: bool) -> str:
         """The read on ``audit.events``, acknowledged by the broker; else nothing is shown."""
@@ -126,6 +122,21 @@ async def recorded(audit: AuditTrail, **fields: Any) -> str:
         log.warning("read not recorded", case_id=fields.get("case_id"), error_type=kind(exc))
         raise Unanswerable(503, "the read could not be recorded; nothing is shown") from None
     return record.audit_id
+
+
+async def opened_subject(cases: AggregateStore, keyring: KeyRing, holding: Holding) -> dict[str, Any] | None:
+    """The person's sealed subject from the case's file, opened; None if there is no such file
+    or it was withdrawn; :class:`Unanswerable` (500) when the key ring cannot open it."""
+    if holding.case_file is None:
+        return None
+    case: CaseFile | None = await load(cases, holding.case_file, CaseFile)
+    if case is None or case.case_id != holding.case_id or case.withdrawn is not None:
+        return None
+    try:
+        return vault.open_subject(keyring, case)
+    except VaultKeyError as exc:
+        log.error("the vault cannot open a case file", case_id=holding.case_id, error_type=kind(exc))
+        raise Unanswerable(500, "the vault cannot open this record") from None
 
 
 async def load(store: AggregateStore, key: str, model: type[Any]) -> Any:
