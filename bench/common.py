@@ -51,7 +51,7 @@ def percentiles(values: Iterable[float]) -> dict[str, float]:
 
 
 async def producer(settings: Settings) -> AIOKafkaProducer:
-    p = AIOKafkaProducer(**connection(settings), acks="all", enable_idempotence=True,
+    p = AIOKafkaProducer(**connection(settings, "admin"), acks="all", enable_idempotence=True,
                          linger_ms=5, max_request_size=MAX_MESSAGE_BYTES)
     await p.start()
     return p
@@ -69,7 +69,7 @@ async def produce_all(settings: Settings, topic: str, items: list[tuple[str, dic
 async def wait_for(settings: Settings, topic: str, count: int, *, timeout: float = 300,
                    match: Any = None) -> list[Any]:
     """Records of a topic from the beginning until ``count`` (matching) have arrived."""
-    consumer = AIOKafkaConsumer(settings.topic(topic), **connection(settings),
+    consumer = AIOKafkaConsumer(settings.topic(topic), **connection(settings, "admin"),
                                 auto_offset_reset="earliest", group_id=None, enable_auto_commit=False)
     await consumer.start()
     records: list[Any] = []

@@ -31,10 +31,10 @@ def encounter(encounter_id: str) -> dict[str, Any]:
 
 async def raw_loop(source: Settings, sink: Settings, count: int) -> float:
     """The same hop with no work: read, parse, publish one event out per message, commit per batch."""
-    consumer = AIOKafkaConsumer(source.topic("encounters.reported"), **connection(source),
+    consumer = AIOKafkaConsumer(source.topic("encounters.reported"), **connection(source, "admin"),
                                 group_id=f"raw-{uuid.uuid4().hex[:6]}", enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_poll_records=500)
-    producer = AIOKafkaProducer(**connection(sink), acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**connection(sink, "admin"), acks="all", enable_idempotence=True)
     await consumer.start()
     await producer.start()
     done, started = 0, None
@@ -63,8 +63,8 @@ async def run(count: int = 5000) -> dict[str, Any]:
     settings, raw = fresh_settings(), fresh_settings()
     try:
         await ensure_topics(settings, ["encounters.reported", "cases.opened", "encounters.reported.dlq",
-                                       "intake.events"])
-        await ensure_topics(raw, ["cases.opened"])
+                                       "intake.events"], principal="admin")
+        await ensure_topics(raw, ["cases.opened"], principal="admin")
         await produce_all(settings, "encounters.reported",
                           [(f"ENC-B-{i}", encounter(f"ENC-B-{i}")) for i in range(count)])
         raw_rate = await raw_loop(settings, raw, count)

@@ -119,8 +119,8 @@ async def run(settings: Settings) -> dict[str, Any]:
         sink = Sink(Path(outbox), on_message=accepted)
         await sink.start(settings.notify.smtp.host, 0)  # a free port of its own
         config = settings.amended(topic_prefix=f"{tag}.", db_prefix=f"{tag}_", notify={"smtp": {"port": sink.port}})
-        await ensure_topics(config, ["roster.specialists", "referrals.events"])
-        producer = AIOKafkaProducer(**connection(config), acks="all", linger_ms=5)
+        await ensure_topics(config, ["roster.specialists", "referrals.events"], principal="admin")
+        producer = AIOKafkaProducer(**connection(config, "admin"), acks="all", linger_ms=5)
         await producer.start()
         try:
             await producer.send_and_wait(config.topic("roster.specialists"), _roster(), key=SPECIALIST.encode())

@@ -86,7 +86,8 @@ async def publish_now(p: AIOKafkaProducer, settings: Settings, count: int, tag: 
 
 async def raw_chain(count: int) -> float:
     settings = fresh_settings()
-    await ensure_topics(settings, ["encounters.reported", "cases.opened", "referrals.events", "notifications.events"])
+    await ensure_topics(settings, ["encounters.reported", "cases.opened", "referrals.events", "notifications.events"],
+                        principal="admin")
     hops = [await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.rawhop", settings.topic_prefix, source, sink, f"rawhop-{uuid.uuid4().hex[:6]}")
         for source, sink in RAW_HOPS]
@@ -231,7 +232,7 @@ async def pipeline(count: int, rate: float, seconds: float, history: int = 0) ->
     settings = fresh_settings(notify=NotifySettings(smtp=SmtpSettings(port=smtp_port)),
                               status=StatusSettings(dashboard_port=free_port()))
     topics = [t for t in CATALOGUE] + [dlq(t) for t in CATALOGUE]
-    await ensure_topics(settings, topics)
+    await ensure_topics(settings, topics, principal="admin")
     p = await producer(settings)
     roster = [specialist(i) for i in range(20)]
     for event in roster:  # a roster the services would dead-letter would measure nothing

@@ -19,7 +19,7 @@ from shared.settings import Settings
 
 
 async def hop(prefix: str, source: str, sink: str, group: str) -> None:
-    broker = connection(Settings())  # the same broker, reached the same way as the services
+    broker = connection(Settings(), "admin")  # the same broker, reached the same way as the services
     consumer = AIOKafkaConsumer(prefix + source, **broker, group_id=group,
                                 enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=500)
     producer = AIOKafkaProducer(**broker, acks="all", enable_idempotence=True)

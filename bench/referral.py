@@ -37,8 +37,8 @@ CHUNK = 5000
 
 
 async def latency(settings: Settings, cases: int, rate: float) -> dict[str, Any]:
-    await ensure_topics(settings, ["roster.specialists", "cases.opened", "referrals.events"])
-    producer = AIOKafkaProducer(**connection(settings), acks="all", enable_idempotence=True)
+    await ensure_topics(settings, ["roster.specialists", "cases.opened", "referrals.events"], principal="admin")
+    producer = AIOKafkaProducer(**connection(settings, "admin"), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for i in range(10):

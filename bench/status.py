@@ -42,7 +42,7 @@ def _event(payload: Any, event_id: str, at: datetime) -> dict[str, Any]:
 
 async def projection(settings: Settings, cases: int, port: int) -> dict[str, Any]:
     now = datetime.now(UTC)
-    await ensure_topics(settings, ["cases.opened", "referrals.events", "cases.status"])
+    await ensure_topics(settings, ["cases.opened", "referrals.events", "cases.status"], principal="admin")
     opened = [(f"c{i}", _event(ev.case_opened(f"c{i}", at=now), f"o{i}", now)) for i in range(cases)]
     referrals = []
     for i in range(cases):
@@ -98,7 +98,7 @@ async def seed(settings: Settings, count: int) -> list[str]:
                  "type": CaseStatus.TYPE, "subject": snapshot["case_id"], "data": snapshot}
         snapshots.append((snapshot["case_id"], event))
         docs.append(doc)
-    await ensure_topics(settings, ["cases.status"])
+    await ensure_topics(settings, ["cases.status"], principal="admin")
     await produce_all(settings, "cases.status", snapshots)
     client = AsyncMongoClient(settings.mongo_uri)
     collection = client[settings.database("status")]["cases"]

@@ -92,7 +92,9 @@ class Infra:
     async def answering(self) -> bool:
         probe = (sys.executable, str(self.root / "infra" / "probe.py"))
         for kind, (host, port) in (("kafka", self.kafka), ("mongo", self.mongo)):
-            done = await asyncio.create_subprocess_exec(*probe, kind, host, str(port),
+            admin = self.state_dir / "kafka" / "principals" / "casework-admin.json"
+            signed_in = [str(admin)] if kind == "kafka" else []
+            done = await asyncio.create_subprocess_exec(*probe, kind, host, str(port), *signed_in,
                                                         stdout=asyncio.subprocess.DEVNULL,
                                                         stderr=asyncio.subprocess.DEVNULL)
             if await done.wait() != 0:

@@ -18,7 +18,7 @@ async def delete_topics(settings: Settings) -> None:
     """Remove the prefixed topics so the broker does not accumulate them (never unprefixed ones)."""
     if not settings.topic_prefix:
         return
-    admin = AIOKafkaAdminClient(**connection(settings))
+    admin = AIOKafkaAdminClient(**connection(settings, "admin"))
     await admin.start()
     try:
         mine = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]

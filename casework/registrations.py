@@ -102,9 +102,9 @@ class Registrations:
 
     async def publish(self, settings: Settings, entries: list[Entry]) -> None:
         """One registration (or tombstone) per entry, keyed by the party's id, acks=all."""
-        await ensure_topics(settings, [self.model.TOPIC])
+        await ensure_topics(settings, [self.model.TOPIC], principal="operator")
         topic = settings.topic(self.model.TOPIC)
-        producer = AIOKafkaProducer(**connection(settings), acks="all", enable_idempotence=True)
+        producer = AIOKafkaProducer(**connection(settings, "operator"), acks="all", enable_idempotence=True)
         await producer.start()
         try:
             for key, payload in entries:

@@ -332,7 +332,7 @@ class Simulation:
 
     async def read_directory(self) -> None:
         """The provider directory as it stands (``providers.registered``, compacted: the last word wins)."""
-        consumer = AIOKafkaConsumer(**connection(self.settings), group_id=None,
+        consumer = AIOKafkaConsumer(**connection(self.settings, "operator"), group_id=None,
                                     enable_auto_commit=False)
         await consumer.start()
         try:
@@ -392,11 +392,11 @@ class Simulation:
         return {t: ends.get(TopicPartition(self.settings.topic(t), 0), 0) for t in DLQ_TOPICS}
 
     async def execute(self, progress: Callable[[int], None] = lambda _: None, *, settle: float = 10.0) -> Summary:
-        await ensure_topics(self.settings, [*CATALOGUE, *DLQ_TOPICS])
+        await ensure_topics(self.settings, [*CATALOGUE, *DLQ_TOPICS], principal="operator")
         started = time.monotonic()
-        self.producer = AIOKafkaProducer(**connection(self.settings), acks="all",
+        self.producer = AIOKafkaProducer(**connection(self.settings, "operator"), acks="all",
                                          enable_idempotence=True)
-        consumer = AIOKafkaConsumer(**connection(self.settings),
+        consumer = AIOKafkaConsumer(**connection(self.settings, "operator"),
                                     group_id=f"{self.settings.topic_prefix}casework.simulate.{self.run}",
                                     auto_offset_reset="latest", enable_auto_commit=False)
         await self.producer.start()

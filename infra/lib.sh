@@ -19,7 +19,11 @@ KAFKA_HOME="$LOCAL/kafka"
 KAFKA_LIBS="$KAFKA_HOME/libs"
 KAFKA_JAR="$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar"
 KAFKA_STAMP="$KAFKA_HOME/libs.pom.sha256"
-KAFKA_PROPS="$STATE_DIR/kafka/server.properties"
+KAFKA_STATE="$STATE_DIR/kafka" # server.properties, tls/, principals/, clients/ (casework/localkafka.py)
+KAFKA_PROPS="$KAFKA_STATE/server.properties"
+KAFKA_ADMIN_PROPS="$KAFKA_STATE/admin.properties" # casework-admin's client settings for the Java tools
+KAFKA_SECURED="$STATE_DIR/data/kafka/.casework-scram" # the data was formatted with the SCRAM users
+PY="$ROOT/.venv/bin/python"
 KAFKA_DATA="$DATA_DIR/kafka"
 KAFKA_PORTS_FILE="$DATA_DIR/kafka.controller-port"
 KAFKA_LOG="$LOG_DIR/kafka.log"
@@ -120,7 +124,23 @@ port_owner() {
     fi
 }
 
-# probe kafka|mongo PORT: one readiness check (exit 0 when the server answers).
+# admin_password: casework-admin's SCRAM password (casework/localkafka.py wrote it).
+admin_password() {
+    sed -n 's/.*"sasl_password": "\([^"]*\)".*/\1/p' "$KAFKA_STATE/principals/casework-admin.json"
+}
+
+# admin_properties PASSWORD: the Java tools' client settings for casework-admin.
+admin_properties() {
+    printf '%s\n' "security.protocol=SASL_SSL" "sasl.mechanism=SCRAM-SHA-512" \
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"casework-admin\" password=\"$1\";" \
+        "ssl.truststore.type=PEM" "ssl.truststore.location=$KAFKA_STATE/tls/ca.pem"
+}
+
+# probe kafka|mongo PORT: one readiness check (exit 0 when the server answers); Kafka as casework-admin.
 probe() {
-    python3 "$INFRA/probe.py" "$1" 127.0.0.1 "$2"
+    if [ "$1" = kafka ]; then
+        python3 "$INFRA/probe.py" kafka 127.0.0.1 "$2" "$KAFKA_STATE/principals/casework-admin.json"
+    else
+        python3 "$INFRA/probe.py" "$1" 127.0.0.1 "$2"
+    fi
 }

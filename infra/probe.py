@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Readiness probes for the local servers, standard library only.
 
-    python3 infra/probe.py kafka 127.0.0.1 9092
+    python3 infra/probe.py kafka 127.0.0.1 9092 [CONNECTION_FILE]
     python3 infra/probe.py mongo 127.0.0.1 27017
 
 kafka: sends ApiVersions, then a Metadata request (all topics) at a version the
-broker supports, and succeeds when the broker lists itself with a controller.
+broker supports, and succeeds when the broker lists itself with a controller. The local
+broker is secured (SASL_SSL, SCRAM-SHA-512): the probe speaks TLS with the CA and
+authenticates as the user of CONNECTION_FILE (a casework/localkafka.py connection file;
+by default the admin's, under $CASEWORK_STATE_DIR or .local), PLAINTEXT when there is none.
 mongo: sends OP_MSG {hello: 1, $db: "admin"} and succeeds when ok == 1.
 
 Exit 0 and one summary line on stdout when the server answers; exit 1 and the
@@ -14,9 +17,17 @@ reason on stderr otherwise. Works before the project's virtualenv exists.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
 import socket
+import ssl
 import struct
 import sys
+from pathlib import Path
 
 TIMEOUT = 3.0
 
@@ -83,9 +94,62 @@ def kafka_call(sock, api_key, version, corr, body, flexible_req, flexible_resp):
     return r
 
 
-def probe_kafka(host: str, port: int) -> str:
-    with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
-        sock.settimeout(TIMEOUT)
+def _bytes(data: bytes) -> bytes:
+    return struct.pack(">i", len(data)) + data
+
+
+def _string(text: str) -> bytes:
+    return struct.pack(">h", len(text.encode())) + text.encode()
+
+
+def scram_sha512(sock, user: str, password: str) -> None:
+    """SaslHandshake v1 then SCRAM-SHA-512 (RFC 5802) in two SaslAuthenticate v0 exchanges."""
+    r = kafka_call(sock, 17, 1, 10, _string("SCRAM-SHA-512"), False, False)
+    if (error := r.take(">h")) != 0:
+        raise ValueError(f"SaslHandshake error code {error}")
+
+    def authenticate(corr: int, payload: bytes) -> bytes:
+        r = kafka_call(sock, 36, 0, corr, _bytes(payload), False, False)
+        error, message = r.take(">h"), r.string(False)
+        if error:
+            raise ValueError(f"authentication failed (error code {error}: {message})")
+        n = r.take(">i")
+        return r.data[r.pos : r.pos + n]
+
+    nonce = secrets.token_urlsafe(18)
+    first_bare = f"n={user},r={nonce}"
+    server_first = authenticate(11, f"n,,{first_bare}".encode()).decode()
+    fields = dict(item.split("=", 1) for item in server_first.split(","))
+    if not fields["r"].startswith(nonce):
+        raise ValueError("SCRAM: the server's nonce does not extend ours")
+    salted = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(fields["s"]), int(fields["i"]))
+    client_key = hmac.digest(salted, b"Client Key", "sha512")
+    without_proof = f"c=biws,r={fields['r']}"
+    message = f"{first_bare},{server_first},{without_proof}".encode()
+    signature = hmac.digest(hashlib.sha512(client_key).digest(), message, "sha512")
+    proof = base64.b64encode(bytes(a ^ b for a, b in zip(client_key, signature, strict=True))).decode()
+    server_final = authenticate(12, f"{without_proof},p={proof}".encode()).decode()
+    server_key = hmac.digest(salted, b"Server Key", "sha512")
+    expected = base64.b64encode(hmac.digest(server_key, message, "sha512")).decode()
+    if server_final != f"v={expected}":
+        raise ValueError("SCRAM: the server's signature does not verify")
+
+
+def default_connection() -> Path:
+    state = Path(os.environ.get("CASEWORK_STATE_DIR") or Path(__file__).resolve().parents[1] / ".local")
+    return state / "kafka" / "principals" / "casework-admin.json"
+
+
+def probe_kafka(host: str, port: int, connection: Path | None = None) -> str:
+    path = connection or default_connection()
+    settings = json.loads(path.read_text()) if path.exists() else {"security_protocol": "PLAINTEXT"}
+    with socket.create_connection((host, port), timeout=TIMEOUT) as raw:
+        raw.settimeout(TIMEOUT)
+        sock = raw
+        if settings["security_protocol"] == "SASL_SSL":
+            tls = ssl.create_default_context(cafile=settings["ssl_cafile"])
+            sock = tls.wrap_socket(raw, server_hostname=host)
+            scram_sha512(sock, settings["sasl_username"], settings["sasl_password"])
         # ApiVersions v0 (key 18): every broker answers it.
         r = kafka_call(sock, 18, 0, 1, b"", False, False)
         error = r.take(">h")
@@ -207,14 +271,15 @@ def probe_mongo(host: str, port: int) -> str:
 
 
 def main() -> int:
-    if len(sys.argv) != 4 or sys.argv[1] not in ("kafka", "mongo"):
+    if len(sys.argv) not in (4, 5) or sys.argv[1] not in ("kafka", "mongo"):
         print(__doc__, file=sys.stderr)
         return 2
     kind, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    connection = Path(sys.argv[4]) if len(sys.argv) == 5 else None
     try:
-        print(probe_kafka(host, port) if kind == "kafka" else probe_mongo(host, port))
+        print(probe_kafka(host, port, connection) if kind == "kafka" else probe_mongo(host, port))
         return 0
-    except (OSError, ValueError, struct.error, IndexError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, KeyError, struct.error, IndexError, UnicodeDecodeError) as exc:
         print(f"{kind} {host}:{port}: not ready: {exc}", file=sys.stderr)
         return 1
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Start the local servers as background daemons and wait until they answer:
-#   Kafka 4.4.0 (KRaft, single node)  127.0.0.1:${CASEWORK_KAFKA_PORT:-9092}
+#   Kafka 4.4.0 (KRaft, single node)  127.0.0.1:${CASEWORK_KAFKA_PORT:-9092}, SASL_SSL (SCRAM-SHA-512,
+#                                     the StandardAuthorizer, the catalogue's ACLs applied)
 #                                     (controller on ${CASEWORK_KAFKA_CONTROLLER_PORT:-9093})
 #   FerretDB 1.24.2 (SQLite)          127.0.0.1:${CASEWORK_MONGO_PORT:-27017}
 # Data: .local/data/{kafka,ferretdb}; logs: .local/logs/{kafka,ferretdb}.log;
 # pid files: .local/run/. Idempotent: servers already up are left alone.
+# The broker's CA and certificate, one SCRAM user per principal and each outside client
+# kind's connection file: .local/kafka/{tls,principals,clients} (casework/localkafka.py).
 # Stop with infra/down.sh; wipe data with infra/reset.sh.
 set -euo pipefail
 
@@ -99,22 +102,43 @@ start_kafka() {
     local cp="$KAFKA_LIBS/*"
     local log4j="-Dlog4j2.configurationFile=$INFRA/kafka/log4j2.xml"
     mkdir -p "$(dirname "$KAFKA_PROPS")" "$KAFKA_DATA"
+    # Certificates, users and connection files (kept); the users new since the last start.
+    NEW_USERS="$(cd "$ROOT" && "$PY" -m casework.localkafka prepare "$KAFKA_STATE" "$KAFKA_PORT")" ||
+        fail kafka "" "could not prepare the broker's certificate and users under $(shown "$KAFKA_STATE")"
+    local admin_password
+    admin_password="$(admin_password)"
+    umask 077
     sed -e "s#@DATA_DIR@#$(sed_escape "$KAFKA_DATA")#g" \
         -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" \
         -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+        -e "s#@TLS_DIR@#$(sed_escape "$KAFKA_STATE/tls")#g" \
+        -e "s#@ADMIN_PASSWORD@#$admin_password#g" \
         "$INFRA/kafka/server.properties.in" >"$KAFKA_PROPS"
+    admin_properties "$admin_password" >"$KAFKA_ADMIN_PROPS"
+    umask 022
 
+    if [ -f "$KAFKA_DATA/meta.properties" ] && [ ! -f "$KAFKA_SECURED" ]; then
+        # Data of a broker from before it was secured: it has no SCRAM users, so nobody could sign in.
+        say "kafka: $(shown "$KAFKA_DATA") was formatted without SCRAM users (an unsecured broker): formatting it again"
+        rm -rf "$KAFKA_DATA"
+        mkdir -p "$KAFKA_DATA"
+    fi
     if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
-        # Format once; the data (and cluster id) is kept across restarts.
-        local t cid
+        # Format once, with every user; the data (and cluster id) is kept across restarts.
+        local t cid scram=() line
         t="$(now_ms)"
         cid="$("$JAVA" -Xmx256m "$log4j" -cp "$cp" kafka.tools.StorageTool random-uuid)" ||
             fail kafka "" "kafka.tools.StorageTool random-uuid failed"
+        while IFS= read -r line; do
+            scram+=(--add-scram "SCRAM-SHA-512=[name=${line%%=*},password=${line#*=}]")
+        done < <(cd "$ROOT" && "$PY" -m casework.localkafka credentials "$KAFKA_STATE")
         "$JAVA" -Xmx256m "$log4j" -cp "$cp" kafka.tools.StorageTool format --standalone \
-            -t "$cid" -c "$KAFKA_PROPS" >"$LOG_DIR/kafka-format.log" 2>&1 ||
+            -t "$cid" -c "$KAFKA_PROPS" "${scram[@]}" >"$LOG_DIR/kafka-format.log" 2>&1 ||
             fail kafka "$LOG_DIR/kafka-format.log" "formatting $KAFKA_DATA failed"
         printf '%s\n' "$KAFKA_CONTROLLER_PORT" >"$KAFKA_PORTS_FILE"
-        say "kafka: formatted $(shown "$KAFKA_DATA"), cluster id $cid ($(elapsed "$t" "$(now_ms)") s)"
+        : >"$KAFKA_SECURED"
+        NEW_USERS=""
+        say "kafka: formatted $(shown "$KAFKA_DATA") with ${#scram[@]} SCRAM arguments, cluster id $cid ($(elapsed "$t" "$(now_ms)") s)"
     else
         local formatted_port
         formatted_port="$(cat "$KAFKA_PORTS_FILE" 2>/dev/null || echo "$KAFKA_CONTROLLER_PORT")"
@@ -180,4 +204,18 @@ fi
 if [ -n "$KAFKA_T0" ]; then
     wait_ready kafka kafka "$KAFKA_PORT" "$KAFKA_PID" "$KAFKA_LOG" "$KAFKA_T0"
 fi
-say "up: Kafka bootstrap 127.0.0.1:$KAFKA_PORT, MongoDB URI mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true"
+# A principal the catalogue gained since the data was formatted gets its SCRAM user now.
+while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    "$JAVA" -Xmx256m "-Dlog4j2.configurationFile=$INFRA/kafka/log4j2.xml" -cp "$KAFKA_LIBS/*" \
+        kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --command-config "$KAFKA_ADMIN_PROPS" \
+        --alter --entity-type users --entity-name "${line%%=*}" \
+        --add-config "SCRAM-SHA-512=[password=${line#*=}]" >>"$LOG_DIR/kafka-users.log" 2>&1 ||
+        fail kafka "$LOG_DIR/kafka-users.log" "could not create the SCRAM user ${line%%=*}"
+    say "kafka: created the SCRAM user ${line%%=*}"
+done <<<"${NEW_USERS:-}"
+# The ACLs of the topic catalogue (shared/acls.py), for the topics without a prefix.
+(cd "$ROOT" && CASEWORK_ENVIRONMENT=development CASEWORK_STATE_DIR="$STATE_DIR" \
+    CASEWORK_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT" "$PY" -m casework kafka acls --apply --quiet) ||
+    fail kafka "$KAFKA_LOG" "could not apply the ACLs (casework kafka acls --apply)"
+say "up: Kafka bootstrap 127.0.0.1:$KAFKA_PORT (SASL_SSL, SCRAM-SHA-512; each client kind's connection: $(shown "$KAFKA_STATE/clients")/<kind>.json), MongoDB URI mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true"

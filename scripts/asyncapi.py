@@ -27,6 +27,9 @@ def generate(service: str, out: Path) -> None:
     env["CASEWORK_ENVIRONMENT"] = "development"  # a local build of the app, never served
     env["CASEWORK_DEV_KEYRING_PATH"] = str(Path(tempfile.gettempdir()) / "casework-docs-keyring.json")
     env["CASEWORK_DEV_VAULT_READER_TOKEN_PATH"] = str(Path(tempfile.gettempdir()) / "casework-docs-vault-reader")
+    # The broker as every deployment has it (SASL_SSL, SCRAM-SHA-512), whatever this checkout runs.
+    env |= {"CASEWORK_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "CASEWORK_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "CASEWORK_KAFKA_SASL_USERNAME": f"casework-{service}", "CASEWORK_KAFKA_SASL_PASSWORD": "documented-only"}
     done = subprocess.run([sys.executable, "-m", "faststream", "docs", "gen", "--factory",
                            f"services.{service}.app:create_app",
                            "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True)

@@ -11,7 +11,8 @@ authorizer denies what no ACL allows):
 * a service also creates the topics it touches and sets their configuration at start
   (``Create``, ``DescribeConfigs``, ``AlterConfigs``), and writes the dead letters of what
   it reads;
-* an operator reads every topic and its consumer groups, and writes every inbound topic
+* an operator reads and provisions every topic (creates it, reads and sets its configuration)
+  and reads its consumer groups, and writes every inbound topic
   (a roster or directory load, a replay of an inbound dead letter) and ``audit.events``
   (``casework dlq list --reveal`` records its look there before it shows anything).
 
@@ -28,6 +29,9 @@ from dataclasses import dataclass
 from shared.topics import CATALOGUE, CLIENTS, OPERATOR, SERVICES, dlq, spec
 
 PRINCIPAL_PREFIX = "casework-"
+# An operator reads every topic and provisions it (creates it before the services first start,
+# brings its configuration to the catalogue's): ``casework simulate``, a roster load.
+OPERATOR_ON_EVERY_TOPIC = ("Read", "Describe", "Create", "DescribeConfigs", "AlterConfigs")
 
 
 @dataclass(frozen=True, order=True)
@@ -56,7 +60,7 @@ def acls(topic_prefix: str = "") -> list[Acl]:
     for name in (*CATALOGUE, *(dlq(t) for t in CATALOGUE)):
         topic = f"{topic_prefix}{name}"
         found |= _topic(topic, spec(name).writers, spec(name).readers)
-        found |= {Acl(OPERATOR, "topic", topic, op) for op in ("Read", "Describe")}
+        found |= {Acl(OPERATOR, "topic", topic, op) for op in OPERATOR_ON_EVERY_TOPIC}
         if spec(name).inbound:
             found.add(Acl(OPERATOR, "topic", topic, "Write"))
     for service in SERVICES:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
+import json
 import logging
 import re
 import ssl
@@ -20,6 +22,7 @@ from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from shared import logging as caselog
+from shared.acls import PRINCIPAL_PREFIX
 from shared.contracts.common import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN
 from shared.settings import Settings
 from shared.topics import DLQ_HEADROOM, MAX_MESSAGE_BYTES, TopicSpec, spec
@@ -27,21 +30,27 @@ from shared.topics import DLQ_HEADROOM, MAX_MESSAGE_BYTES, TopicSpec, spec
 log = caselog.get_logger("casework.kafka")
 
 
-def connection(settings: Settings) -> dict[str, Any]:
+def connection(settings: Settings, principal: str) -> dict[str, Any]:
     """How a direct aiokafka client (consumer, producer, admin) reaches the broker: the
-    bootstrap servers and, as configured, TLS and SASL. Every client is built with it."""
+    bootstrap servers and, as configured, TLS and SASL. Every client is built with it.
+
+    ``principal`` is who the client is (a service, a client kind of :data:`shared.topics.CLIENTS`,
+    or ``admin``): it picks the client's own credentials in development (one file each under
+    ``CASEWORK_KAFKA_CREDENTIALS_DIR``); a production process has one principal, named by
+    ``CASEWORK_KAFKA_SASL_USERNAME``, and that one is used whatever is asked.
+    """
     options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap,
                                "security_protocol": settings.kafka_security_protocol}
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
         options["ssl_context"] = _tls(settings)
     if settings.kafka_security_protocol.startswith("SASL_"):
-        username, password = _credentials(settings)
+        username, password = _credentials(settings, principal)
         options |= {"sasl_mechanism": settings.kafka_sasl_mechanism, "sasl_plain_username": username,
                     "sasl_plain_password": password}
     return options
 
 
-def security(settings: Settings) -> BaseSecurity | None:
+def security(settings: Settings, principal: str) -> BaseSecurity | None:
     """The same, as a FastStream broker takes it (None: PLAINTEXT)."""
     protocol = settings.kafka_security_protocol
     if protocol == "PLAINTEXT":
@@ -49,30 +58,42 @@ def security(settings: Settings) -> BaseSecurity | None:
     tls = _tls(settings) if protocol in ("SSL", "SASL_SSL") else None
     if protocol == "SSL":
         return BaseSecurity(ssl_context=tls, use_ssl=True)
-    username, password = _credentials(settings)
+    username, password = _credentials(settings, principal)
     mechanisms: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
         "PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
     return mechanisms[settings.kafka_sasl_mechanism](username, password, ssl_context=tls, use_ssl=tls is not None)
 
 
-def _tls(settings: Settings) -> ssl.SSLContext:
-    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+@functools.cache
+def _tls_context(cafile: str | None) -> ssl.SSLContext:
     context: ssl.SSLContext = create_ssl_context(cafile=cafile)
     return context
 
 
-def _credentials(settings: Settings) -> tuple[str, str]:
-    if not settings.kafka_sasl_username or not settings.kafka_sasl_password:
-        raise ValueError(f"CASEWORK_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
-                         "CASEWORK_KAFKA_SASL_USERNAME and CASEWORK_KAFKA_SASL_PASSWORD")
-    return settings.kafka_sasl_username, settings.kafka_sasl_password
+def _tls(settings: Settings) -> ssl.SSLContext:
+    return _tls_context(str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
 
 
-def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
+def _credentials(settings: Settings, principal: str) -> tuple[str, str]:
+    if settings.kafka_sasl_username and settings.kafka_sasl_password:
+        return settings.kafka_sasl_username, settings.kafka_sasl_password
+    if settings.kafka_credentials_dir and not settings.kafka_sasl_username:
+        path = settings.kafka_credentials_dir / f"{PRINCIPAL_PREFIX}{principal}.json"
+        try:
+            found = json.loads(path.read_text())
+            return str(found["sasl_username"]), str(found["sasl_password"])
+        except (OSError, ValueError, KeyError):
+            raise ValueError(f"no readable credentials for the Kafka principal {principal!r} in "
+                             f"CASEWORK_KAFKA_CREDENTIALS_DIR ({path}): run make infra-up") from None
+    raise ValueError(f"CASEWORK_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
+                     "CASEWORK_KAFKA_SASL_USERNAME and CASEWORK_KAFKA_SASL_PASSWORD")
+
+
+def make_broker(settings: Settings, client_id: str, *, principal: str) -> KafkaBroker:
     """acks=all with an idempotent producer; offsets committed only after processing."""
     broker = KafkaBroker(
         settings.kafka_bootstrap,
-        security=security(settings),
+        security=security(settings, principal),
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
@@ -180,12 +201,12 @@ def tolerant(get_msg: Callable[[Any], Awaitable[tuple[ConsumerRecord, ...]]],
     return fetch
 
 
-async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
+async def ensure_topics(settings: Settings, names: Iterable[str], *, principal: str) -> list[str]:
     """Create the missing topics with their catalogue settings, and bring those that exist to
     their catalogue retention (idempotent); return those created."""
     hours = settings.intake.inbound_retention_hours
     wanted = {settings.topic(n): spec(n, inbound_retention_hours=hours) for n in names}
-    admin = AIOKafkaAdminClient(**connection(settings), client_id="casework-admin")
+    admin = AIOKafkaAdminClient(**connection(settings, principal), client_id=f"casework-{principal}-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -284,7 +305,7 @@ def _raise_for(resource: Mapping[str, Any], what: str) -> None:
         raise for_code(resource["error_code"])(f"{what}: {resource['error_message'] or resource['error_code']}")
 
 
-async def partitions_of(settings: Settings, topics: list[str], *,
+async def partitions_of(settings: Settings, topics: list[str], *, principal: str,
                         wait_seconds: float = 30.0) -> list[TopicPartition]:
     """Every partition of these topics, waiting for a topic created a moment ago to be known.
 
@@ -293,7 +314,7 @@ async def partitions_of(settings: Settings, topics: list[str], *,
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
-    admin = AIOKafkaAdminClient(**connection(settings), client_id="casework-admin")
+    admin = AIOKafkaAdminClient(**connection(settings, principal), client_id=f"casework-{principal}-admin")
     await admin.start()
     try:
         while True:

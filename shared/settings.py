@@ -14,11 +14,12 @@ say development (shared/environment.py).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.contracts.common import Priority
@@ -228,6 +229,10 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: str | None = None
     kafka_ssl_cafile: Path | None = None  # the CA that signed the broker's certificate (else the system's)
+    # Development: a directory of connection files, one per principal (``casework-<name>.json``,
+    # casework/localkafka.py); each client signs in as its own principal from it, unless
+    # CASEWORK_KAFKA_SASL_USERNAME names one (a production process: one principal, its own).
+    kafka_credentials_dir: Path | None = None
     mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     kafka_replication_factor: int = Field(default=1, ge=1)
     # Isolation for tests and side-by-side deployments; empty in normal operation.
@@ -247,6 +252,22 @@ class Settings(BaseSettings):
     certification: CertificationSettings = Field(default_factory=CertificationSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     status: StatusSettings = Field(default_factory=StatusSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_broker(cls, data: Any) -> Any:
+        """Development on this checkout reaches the local broker the way it is secured (make
+        infra-up: SASL_SSL, each principal's password under ``<state>/kafka``), unless the
+        broker's security is configured: the developer path needs no setting."""
+        if not isinstance(data, dict) or str(data.get("environment", "")).lower() != "development":
+            return data
+        if {"kafka_security_protocol", "kafka_sasl_username", "kafka_credentials_dir"} & data.keys():
+            return data
+        kafka = (Path(os.environ.get(f"{PREFIX}STATE_DIR") or ".local") / "kafka").resolve()
+        if not (kafka / "principals").is_dir():
+            return data
+        return {**data, "kafka_security_protocol": "SASL_SSL", "kafka_sasl_mechanism": "SCRAM-SHA-512",
+                "kafka_ssl_cafile": kafka / "tls" / "ca.pem", "kafka_credentials_dir": kafka / "principals"}
 
     def topic(self, name: str) -> str:
         """The physical Kafka topic for a contract topic name."""

@@ -28,12 +28,14 @@ RETRY_SECONDS = 1.0
 class TopicScan:
     """One consumer over every partition of some topics (contract names), from the beginning."""
 
-    def __init__(self, settings: Settings, topics: Iterable[str], *, client_id: str, max_records: int = 500,
+    def __init__(self, settings: Settings, topics: Iterable[str], *, principal: str, client_id: str,
+                 max_records: int = 500,
                  **options: Any) -> None:
         self.settings = settings
         self.topics = sorted({settings.topic(t) for t in topics})
         self.max_records = max_records
-        self.consumer = AIOKafkaConsumer(**connection(settings), group_id=None, enable_auto_commit=False,
+        self.principal = principal
+        self.consumer = AIOKafkaConsumer(**connection(settings, principal), group_id=None, enable_auto_commit=False,
                                          auto_offset_reset="earliest", client_id=client_id, **options)
         self.ends: dict[TopicPartition, int] = {}  # as seen at the start
         self.behind: set[TopicPartition] = set()  # partitions not yet read up to that end
@@ -41,7 +43,8 @@ class TopicScan:
     async def open(self) -> TopicScan:
         await self.consumer.start()
         try:
-            partitions = await partitions_of(self.settings, self.topics)  # a new topic is not read as empty
+            # A new topic is not read as empty.
+            partitions = await partitions_of(self.settings, self.topics, principal=self.principal)
             self.consumer.assign(partitions)
             await self.consumer.seek_to_beginning(*partitions)
             self.ends = await self.consumer.end_offsets(partitions)
@@ -114,24 +117,26 @@ class TopicScan:
             self.consumer.pause(*done)
 
 
-async def read_to_end(settings: Settings, topics: Iterable[str], *, client_id: str, max_records: int = 500,
+async def read_to_end(settings: Settings, topics: Iterable[str], *, principal: str, client_id: str,
+                      max_records: int = 500,
                       stall_seconds: float = STALL_SECONDS,
                       **options: Any) -> AsyncGenerator[list[ConsumerRecord], None]:
     """Batches of every record of these topics, from the beginning up to the end offsets seen
     at the start (see :meth:`TopicScan.to_end`). Wrap it in ``contextlib.aclosing`` when the
     loop may stop early, so the consumer is closed at once."""
-    async with TopicScan(settings, topics, client_id=client_id, max_records=max_records, **options) as scan:
+    async with TopicScan(settings, topics, principal=principal, client_id=client_id, max_records=max_records,
+                         **options) as scan:
         async for records in scan.to_end(stall_seconds):
             yield records
 
 
-async def events_to_end(settings: Settings, reader: TopicReader, *, client_id: str) -> list[Inbound]:
+async def events_to_end(settings: Settings, reader: TopicReader, *, principal: str, client_id: str) -> list[Inbound]:
     """A topic's readable events up to the end offsets seen at the start: a service's start-up
     read of a compacted topic. What cannot be read is left to the topic's subscriber, which
     dead-letters it; so is the rest when the read stalls (a warning says so)."""
     events: list[Inbound] = []
     try:
-        async for records in read_to_end(settings, [reader.topic], client_id=client_id):
+        async for records in read_to_end(settings, [reader.topic], principal=principal, client_id=client_id):
             events += _readable(reader, records)
     except TimeoutError as exc:
         log.warning("topic only partly read at start-up; its subscriber reads the rest", client=client_id,

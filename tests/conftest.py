@@ -6,7 +6,7 @@ import io
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient
 from casework.namespace import forget
 from shared import logging as caselog
 from shared.settings import KitSettings, Settings
+from tests.support import acls
 from tests.support.kafka import Bus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,10 +51,14 @@ def infra() -> None:
 
 
 @pytest.fixture
-def settings(infra: None) -> Settings:
+def settings(infra: None) -> Iterator[Settings]:
+    """A test's own topic prefix and databases; the services it runs sign in as themselves and may
+    do on its topics what the catalogue's ACLs allow them (tests/support/acls.py), nothing else."""
     tag = uuid.uuid4().hex[:8]
-    return Settings(topic_prefix=f"t{tag}.", db_prefix=f"t{tag}_",
-                    kit=KitSettings(timer_sweep_seconds=0.2, outbox_relay_seconds=0.5, batch_timeout_ms=20))
+    settings = Settings(topic_prefix=f"t{tag}.", db_prefix=f"t{tag}_",
+                        kit=KitSettings(timer_sweep_seconds=0.2, outbox_relay_seconds=0.5, batch_timeout_ms=20))
+    with acls.granted(settings.topic_prefix):
+        yield settings
 
 
 @pytest.fixture

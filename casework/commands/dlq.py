@@ -53,7 +53,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 async def dead_letters(settings: Settings, topic: str, idle_ms: int = 1500) -> list[ConsumerRecord]:
-    consumer = AIOKafkaConsumer(settings.topic(dlq(topic)), **connection(settings),
+    consumer = AIOKafkaConsumer(settings.topic(dlq(topic)), **connection(settings, "operator"),
                                 group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     records: list[ConsumerRecord] = []
@@ -66,7 +66,7 @@ async def dead_letters(settings: Settings, topic: str, idle_ms: int = 1500) -> l
 
 
 async def replay(settings: Settings, topic: str, records: list[ConsumerRecord]) -> int:
-    producer = AIOKafkaProducer(**connection(settings), acks="all", enable_idempotence=True,
+    producer = AIOKafkaProducer(**connection(settings, "operator"), acks="all", enable_idempotence=True,
                                 max_request_size=MAX_MESSAGE_BYTES + 64 * 1024)
     await producer.start()
     try:
@@ -170,7 +170,7 @@ async def record_reveal(settings: Settings, operator: str) -> AuditRecorded:
     The topic is not created here: an operator may write it, not create or configure it
     (:mod:`shared.acls`); the services that write it create it at start.
     """
-    broker = make_broker(settings, "casework-cli")
+    broker = make_broker(settings, "casework-cli", principal="operator")
     try:
         await broker.start()
         trail = AuditTrail(KafkaPublisher(broker, settings), source=SOURCE,

@@ -1,23 +1,50 @@
-"""``casework kafka acls``: the broker's access control list, as derived from the topic catalogue."""
+"""``casework kafka acls``: the broker's access control list, as derived from the topic catalogue;
+``--apply`` creates it on the broker (as a principal allowed to: the local ``casework-admin``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated
 
 import typer
+from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.acls import acls
+from shared import authorizer
+from shared.acls import Acl, acls
+from shared.kafka import connection
 from shared.settings import Settings
+
+
+async def apply(settings: Settings, rules: list[Acl]) -> int:
+    admin = AIOKafkaAdminClient(**connection(settings, "admin"), client_id="casework-acls")
+    await admin.start()
+    try:
+        return await authorizer.create(admin, rules)
+    finally:
+        await admin.close()
 
 
 def register(app: typer.Typer) -> None:
     kafka = typer.Typer(help="The broker's principals and ACLs.", no_args_is_help=True)
 
     @kafka.command("acls")
-    def show(as_json: Annotated[bool, typer.Option("--json", help="One JSON object per ACL")] = False) -> None:
+    def show(as_json: Annotated[bool, typer.Option("--json", help="One JSON object per ACL")] = False,
+             to_broker: Annotated[bool, typer.Option("--apply", help="Create them on the broker (idempotent)")] = False,
+             quiet: Annotated[bool, typer.Option("--quiet", help="With --apply: print one line only")] = False) -> None:
         """Print every ACL: principal, operation, resource (topics named with CASEWORK_TOPIC_PREFIX)."""
-        rules = acls(Settings().topic_prefix)
+        settings = Settings()
+        rules = acls(settings.topic_prefix)
+        if to_broker:
+            try:
+                sent = asyncio.run(apply(settings, rules))
+            except (authorizer.AclError, ValueError, OSError) as exc:
+                typer.echo(f"could not apply the ACLs: {exc}", err=True)
+                raise typer.Exit(1) from None
+            principals = len({r.principal for r in rules})
+            typer.echo(f"kafka: {sent} ACLs applied for {principals} principals (casework kafka acls lists them)")
+            if quiet:
+                return
         if as_json:
             for rule in rules:
                 typer.echo(json.dumps({"principal": f"User:{rule.user}", "operation": rule.operation,

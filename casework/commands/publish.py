@@ -72,7 +72,7 @@ def fill(text: str, case_id: str | None, referral_id: str | None, encounter_id: 
 
 
 async def send(settings: Settings, items: list[tuple[str, str, bytes]]) -> list[str]:
-    producer = AIOKafkaProducer(**connection(settings), acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**connection(settings, "operator"), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         sent = []

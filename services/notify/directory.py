@@ -191,12 +191,12 @@ class DirectoryStore:
     async def load_roster(self, settings: Settings) -> int:
         """Read the whole compacted roster before consuming anything else, so the first
         notifications after a start find their recipients."""
-        events = await events_to_end(settings, ROSTER, client_id="casework-notify-roster")
+        events = await events_to_end(settings, ROSTER, principal="notify", client_id="casework-notify-roster")
         await self.apply_roster(events)
         return len(events)
 
     async def load_providers(self, settings: Settings) -> int:
         """The same for the provider directory, so a request sent just after a start finds its provider."""
-        events = await events_to_end(settings, PROVIDERS, client_id="casework-notify-providers")
+        events = await events_to_end(settings, PROVIDERS, principal="notify", client_id="casework-notify-providers")
         await self.apply_providers(events)
         return len(events)

@@ -77,7 +77,7 @@ class RosterStore:
 
     async def read_topic(self, settings: Settings, reader: TopicReader) -> list[Inbound]:
         """The whole compacted topic, read once before consuming it (start-up)."""
-        events = await events_to_end(settings, reader, client_id="casework-referral-roster")
+        events = await events_to_end(settings, reader, principal="referral", client_id="casework-referral-roster")
         log.info("roster read from the topic", records=len(events))
         return events
 

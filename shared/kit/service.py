@@ -59,7 +59,7 @@ class Service:
         self.clock = clock or SystemClock(timedelta(seconds=self.settings.clock_offset_seconds))
         self.source = f"casework/{name}"
         self.ops_port = ops_port
-        self.broker = make_broker(self.settings, client_id=f"casework-{name}")
+        self.broker = make_broker(self.settings, client_id=f"casework-{name}", principal=name)
         self.router = KafkaRouter(ack_policy=AckPolicy.NACK_ON_ERROR)
         self.broker.include_router(self.router)
         self.mongo = make_client(self.settings)  # connects on first use
@@ -212,7 +212,7 @@ class Service:
     # -- lifecycle ----------------------------------------------------------------------
 
     async def _prepare(self) -> None:
-        await ensure_topics(self.settings, sorted(self.topics))
+        await ensure_topics(self.settings, sorted(self.topics), principal=self.name)
         for flow in self.workflows:
             await flow.store.ensure_indexes()
             await flow.keep_watermarks()

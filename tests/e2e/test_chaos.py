@@ -75,7 +75,7 @@ async def test_every_encounter_comes_through_kills_of_every_service_kafka_and_fe
     roster = demo_roster(capacity=size.encounters)
     emails = {p["specialist_id"]: p["email"] for p in roster["specialists"]}
     run.load_roster(roster)
-    traffic, watch = Traffic(run.bootstrap, size), Watch(run.bootstrap)
+    traffic, watch = Traffic(run.kafka("agency"), size), Watch(run.kafka("operator"))
     chaos = Chaos(run, traffic, kills)
     began = time.monotonic()
     follower = asyncio.create_task(watch.follow())

@@ -66,7 +66,7 @@ class Tail:
         self.undecodable: list[tuple[str, int, int]] = []  # what this reader could not decode either
         self.fetch = tolerant(self._getmany, self._passed_over)
         self.consumer = AIOKafkaConsumer(*(settings.topic(t) for t in topics),
-                                         **connection(settings), auto_offset_reset="earliest",
+                                         **connection(settings, "admin"), auto_offset_reset="earliest",
                                          enable_auto_commit=False, group_id=None,
                                          fetch_max_bytes=64 * 1024 * 1024,
                                          max_partition_fetch_bytes=MAX_MESSAGE_BYTES * 2)
@@ -140,7 +140,7 @@ async def test_no_message_stops_a_consumer_and_every_valid_event_has_its_effect_
     fuzz = Fuzz(SEED)
     share = 0.08 if RECORDS <= 3000 else 0.05
     tail = Tail(settings, sorted(CATALOGUE) + [dlq(t) for t in TOPICS])
-    producer = AIOKafkaProducer(**connection(settings), acks="all", enable_idempotence=True,
+    producer = AIOKafkaProducer(**connection(settings, "admin"), acks="all", enable_idempotence=True,
                                 max_request_size=MAX_MESSAGE_BYTES + 64 * 1024, linger_ms=5)
     await producer.start()
     await tail.start()

@@ -85,7 +85,7 @@ async def test_a_unique_index_on_another_field_sets_the_event_aside(settings, bu
 
 async def test_a_dead_letter_the_broker_refuses_goes_as_a_reference(settings, bus: Bus) -> None:
     # A dead-letter topic created before its headroom existed: it takes at most 1 MiB.
-    admin = AIOKafkaAdminClient(**connection(settings))
+    admin = AIOKafkaAdminClient(**connection(settings, "admin"))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(settings.topic("encounters.reported.dlq"), 1, 1,

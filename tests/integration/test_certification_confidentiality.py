@@ -83,13 +83,13 @@ def text(record: ConsumerRecord) -> str:
 
 async def read_everything(settings: Settings) -> dict[str, list[ConsumerRecord]]:
     """Every record on every topic of this test's deployment, by contract topic name."""
-    admin = AIOKafkaAdminClient(**connection(settings))
+    admin = AIOKafkaAdminClient(**connection(settings, "admin"))
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
     finally:
         await admin.close()
-    consumer = AIOKafkaConsumer(**connection(settings), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**connection(settings, "admin"), enable_auto_commit=False)
     await consumer.start()
     try:
         parts = [TopicPartition(t, p) for t in names for p in await _partitions(consumer, t)]

@@ -90,7 +90,7 @@ async def test_a_dead_letter_topic_created_with_the_old_thirty_days_is_brought_t
     await create(settings, LETTERS, 1, {"retention.ms": str(DLQ_RETENTION_MS),
                                         "max.message.bytes": str(MAX_MESSAGE_BYTES + DLQ_HEADROOM)})
     await create(settings, "referrals.responded.dlq", 1, {"retention.ms": str(WEEK_MS)})
-    created = await ensure_topics(settings, [ENCOUNTERS, LETTERS, "referrals.responded.dlq"])
+    created = await ensure_topics(settings, [ENCOUNTERS, LETTERS, "referrals.responded.dlq"], principal="admin")
     assert created == [settings.topic(ENCOUNTERS)]
     expected = {ENCOUNTERS: kept(72, **{"max.message.bytes": str(MAX_MESSAGE_BYTES)}),
                 LETTERS: kept(72, **{"max.message.bytes": str(MAX_MESSAGE_BYTES + DLQ_HEADROOM)}),

@@ -18,7 +18,7 @@ from tests.support.procs import ServiceProcess
 
 async def committed(settings: Settings, topic: str) -> int:
     """Messages of ``topic`` the service has committed, over all partitions."""
-    admin = AIOKafkaAdminClient(**connection(settings))
+    admin = AIOKafkaAdminClient(**connection(settings, "admin"))
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(

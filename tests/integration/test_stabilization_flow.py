@@ -129,7 +129,7 @@ async def rewind(settings: Settings, service_name: str) -> None:
     """Move the service's committed offsets back to the start: every event is delivered again."""
     for topic in CONSUMED:
         name = settings.topic(topic)
-        consumer = AIOKafkaConsumer(**connection(settings), enable_auto_commit=False,
+        consumer = AIOKafkaConsumer(**connection(settings, "admin"), enable_auto_commit=False,
                                     group_id=f"{settings.topic_prefix}casework.{service_name}.{topic}")
         await consumer.start()
         try:

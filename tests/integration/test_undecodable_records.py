@@ -33,7 +33,7 @@ async def test_a_record_with_a_header_name_that_is_not_utf8_is_set_aside_and_the
     assert b"Zephyrine" not in letter.value  # a reference: where it is, not what it says
 
     # the offset named is the record that could not be decoded
-    reader = AIOKafkaConsumer(**connection(settings), group_id=None)
+    reader = AIOKafkaConsumer(**connection(settings, "admin"), group_id=None)
     await reader.start()
     try:
         tp = TopicPartition(topic, int(partition))

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
@@ -38,6 +39,8 @@ from aiokafka.errors import KafkaError
 
 from casework.readiness import answers_ready
 from shared.cloudevents import CONTENT_TYPE
+from shared.kafka import connection
+from shared.settings import Settings
 from shared.topics import CATALOGUE, dlq
 from tests.support import events
 from tests.support.procs import ROOT, free_port, free_ports
@@ -129,6 +132,15 @@ class RunUnderTest:
         self.proc: subprocess.Popen[bytes] | None = None
         self.seen: set[int] = set()
 
+    def kafka(self, principal: str) -> Callable[[], dict[str, Any]]:
+        """How a client of this run's broker signs in as ``principal`` (the run writes the
+        credentials when it first starts its Kafka: read them when connecting)."""
+        kafka = self.state / "kafka"
+        settings = Settings(environment="development", kafka_bootstrap=self.bootstrap,
+                            kafka_security_protocol="SASL_SSL", kafka_ssl_cafile=kafka / "tls" / "ca.pem",
+                            kafka_credentials_dir=kafka / "principals")
+        return lambda: connection(settings, principal)
+
     def start(self, *, within: float = 240) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
         with self.console.open("wb") as out:
@@ -180,7 +192,7 @@ class RunUnderTest:
 
     async def answers(self, victim: str, client: httpx.AsyncClient) -> bool:
         if victim == "kafka":
-            return await _probe("kafka", self.kafka_port)
+            return await _probe("kafka", self.kafka_port, self.state / "kafka" / "principals" / "casework-admin.json")
         if victim == "ferretdb":
             return await _probe("mongo", self.mongo_port)
         return await answers_ready(client, self.ports[victim])
@@ -216,9 +228,9 @@ def _alive(pid: int) -> bool:
         return False
 
 
-async def _probe(kind: str, port: int) -> bool:
+async def _probe(kind: str, port: int, *signed_in: Path) -> bool:
     done = await asyncio.create_subprocess_exec(sys.executable, str(ROOT / "infra" / "probe.py"), kind, "127.0.0.1",
-                                                str(port), stdout=asyncio.subprocess.DEVNULL,
+                                                str(port), *map(str, signed_in), stdout=asyncio.subprocess.DEVNULL,
                                                 stderr=asyncio.subprocess.DEVNULL)
     return await done.wait() == 0
 
@@ -229,8 +241,8 @@ async def _probe(kind: str, port: int) -> bool:
 class Traffic:
     """Encounters at ``rate`` per second, each re-sent until the broker has it (the broker may be down)."""
 
-    def __init__(self, bootstrap: str, size: Size) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: Callable[[], dict[str, Any]], size: Size) -> None:
+        self.kafka = kafka  # an agency's connection
         self.size = size
         self.rng = random.Random(size.seed + 1)
         self.run = f"{size.seed:x}"[-6:]
@@ -263,7 +275,7 @@ class Traffic:
                 while True:
                     try:
                         if producer is None:
-                            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                            producer = AIOKafkaProducer(**self.kafka(), acks="all",
                                                         enable_idempotence=True, request_timeout_ms=10000)
                             await asyncio.wait_for(producer.start(), 15)
                         await asyncio.wait_for(producer.send_and_wait(
@@ -298,13 +310,13 @@ class Seen:
 class Watch:
     """Every record of the outputs the verdict needs, read from the beginning for the whole run."""
 
-    bootstrap: str
+    kafka: Callable[[], dict[str, Any]]  # an operator's connection (reads every topic)
     topics: tuple[str, ...] = ("cases.opened", "referrals.events", "cases.status", "notifications.events",
                                *DEAD_LETTERS)
     records: dict[str, list[Seen]] = field(default_factory=lambda: defaultdict(list))
 
     async def follow(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, auto_offset_reset="earliest",
+        consumer = AIOKafkaConsumer(**self.kafka(), group_id=None, auto_offset_reset="earliest",
                                     enable_auto_commit=False, metadata_max_age_ms=5000)
         await consumer.start()
         try:  # the services made their topics at start; a dead-letter topic no service reads is not there

@@ -20,7 +20,7 @@ class Bus:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.producer = AIOKafkaProducer(**connection(settings), acks="all",
+        self.producer = AIOKafkaProducer(**connection(settings, "admin"), acks="all",
                                          enable_idempotence=True,
                                          max_request_size=MAX_MESSAGE_BYTES + 64 * 1024)
 
@@ -31,7 +31,7 @@ class Bus:
         await self.producer.stop()
 
     async def ensure(self, *topics: str) -> None:
-        await ensure_topics(self.settings, topics)
+        await ensure_topics(self.settings, topics, principal="admin")
 
     async def publish(self, topic: str, event: dict[str, Any] | bytes | None, key: str | None = None,
                       headers: dict[str, str] | None = None) -> None:
@@ -53,7 +53,7 @@ class Bus:
         With ``settle``, keep reading that many seconds after ``until`` first holds, to catch
         duplicates that must not be there.
         """
-        consumer = AIOKafkaConsumer(self.settings.topic(topic), **connection(self.settings),
+        consumer = AIOKafkaConsumer(self.settings.topic(topic), **connection(self.settings, "admin"),
                                     auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
         await consumer.start()
         records: list[ConsumerRecord] = []
@@ -101,13 +101,15 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 30.0, interva
 _UNDECODABLE = """
 import asyncio, os, sys
 from aiokafka import AIOKafkaProducer
+from shared.kafka import connection
+from shared.settings import Settings
 
 class NotUtf8(str):  # a header name as a client that is not aiokafka may write it
     def encode(self, *args, **kwargs):
         return b"\\xff\\xfe" + str(self).encode()
 
 async def main():
-    producer = AIOKafkaProducer(bootstrap_servers=sys.argv[1], acks="all")
+    producer = AIOKafkaProducer(**connection(Settings(kafka_bootstrap=sys.argv[1]), "admin"), acks="all")
     await producer.start()
     await producer.send_and_wait(sys.argv[2], sys.stdin.buffer.read(), key=sys.argv[3].encode(),
                                  headers=[(NotUtf8("trace"), b"1")])

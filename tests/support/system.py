@@ -27,6 +27,7 @@ from shared.settings import (
     StabilizationSettings,
     StatusSettings,
 )
+from tests.support import acls
 from tests.support.procs import ROOT, ServiceProcess, free_port
 
 SERVICES = ("intake", "referral", "stabilization", "certification", "notify", "status")
@@ -135,10 +136,11 @@ async def running(settings: Settings, workdir: Path, people: dict | None = None)
     """Every service started with a roster loaded (the test roster unless ``people``); stopped
     and its topics and databases forgotten afterwards."""
     system = System(settings, workdir)
-    try:
-        await system.start()
-        system.load_roster(workdir / "roster.yaml", people=people)
-        yield system
-    finally:
-        system.stop()
-        await forget(settings)
+    with acls.granted(settings.topic_prefix):
+        try:
+            await system.start()
+            system.load_roster(workdir / "roster.yaml", people=people)
+            yield system
+        finally:
+            system.stop()
+            await forget(settings)

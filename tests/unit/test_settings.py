@@ -24,6 +24,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "CASEWORK_KAFKA_SASL_USERNAME": ("kafka_sasl_username",),
     "CASEWORK_KAFKA_SASL_PASSWORD": ("kafka_sasl_password",),
     "CASEWORK_KAFKA_SSL_CAFILE": ("kafka_ssl_cafile",),
+    "CASEWORK_KAFKA_CREDENTIALS_DIR": ("kafka_credentials_dir",),
     "CASEWORK_MONGO_URI": ("mongo_uri",),
     "CASEWORK_KAFKA_REPLICATION_FACTOR": ("kafka_replication_factor",),
     "CASEWORK_TOPIC_PREFIX": ("topic_prefix",),
@@ -128,7 +129,7 @@ def compose_variables() -> set[str]:
 
 
 ALTERNATIVES = {"PLAINTEXT": "SASL_SSL", "SCRAM-SHA-512": "SCRAM-SHA-256"}  # a choice among values
-PATHS_UNSET_BY_DEFAULT = {"kafka_ssl_cafile"}
+PATHS_UNSET_BY_DEFAULT = {"kafka_ssl_cafile", "kafka_credentials_dir"}
 
 
 def sample(default: Any) -> tuple[str, Any]:

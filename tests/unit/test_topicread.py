@@ -34,7 +34,7 @@ class Broker:
 
 
 def scan_of(broker: Broker, end: int) -> TopicScan:
-    scan = TopicScan(Settings(), ["cases.status"], client_id="test")
+    scan = TopicScan(Settings(), ["cases.status"], client_id="test", principal="admin")
     scan.consumer = broker  # type: ignore[assignment]
     scan.ends, scan.behind = {TP: end}, {TP}
     return scan
