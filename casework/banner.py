@@ -21,6 +21,16 @@ def dashboard_tokens(settings: Settings, root: Path) -> list[tuple[str, str]]:
         return []
 
 
+def _clients(settings: Settings) -> str:
+    """Where the client kinds' connection files are, beside the principals' (casework/localkafka.py)."""
+    assert settings.kafka_credentials_dir is not None
+    clients = settings.kafka_credentials_dir.parent / "clients"
+    try:
+        return str(clients.relative_to(Path.cwd()))
+    except ValueError:
+        return str(clients)
+
+
 def banner_lines(settings: Settings, policy: RestartPolicy, *, mongo: tuple[str, int], logs: str,
                  tokens: list[tuple[str, str]], given_up: list[str]) -> list[str]:
     s, p = settings, policy
@@ -31,6 +41,9 @@ def banner_lines(settings: Settings, policy: RestartPolicy, *, mongo: tuple[str,
         *[f"              {name:<15} {token}" for name, token in tokens],
         f"  Mail        {s.notify.outbox_dir}/ (one .eml per message)",
         f"  Servers     Kafka {s.kafka_bootstrap}, FerretDB {mongo[0]}:{mongo[1]}",
+        *([f"  Clients     Kafka is {s.kafka_security_protocol}: each outside client's connection in "
+           f"{_clients(s)}/<kind>.json", "              (agency, specialist_app, provider_system, dashboard_reader, "
+           "operator; examples/kafka_client.py)"] if s.kafka_credentials_dir else []),
         "  Try         .venv/bin/casework publish examples/events/encounter.json",
         "              .venv/bin/casework simulate --encounters 50 --rate 5",
         "              .venv/bin/casework case show <case id>",

@@ -19,7 +19,7 @@ Each connection file holds ``bootstrap_servers``, ``security_protocol``, ``sasl_
 readable by its owner only. A development process finds them by itself
 (:data:`shared.settings.Settings.kafka_credentials_dir`); nothing here is used in production.
 
-    python -m casework.localkafka prepare KAFKA_STATE_DIR PORT  # the users new since the last call
+    python -m casework.localkafka prepare KAFKA_STATE_DIR PORT [HOST…]  # the users new since the last call
     python -m casework.localkafka credentials KAFKA_STATE_DIR   # every user=password (to format)
 """
 
@@ -69,8 +69,9 @@ def _pem(key: ec.EllipticCurvePrivateKey) -> str:
                              serialization.NoEncryption()).decode()
 
 
-def certificates(tls: Path) -> bool:
-    """A CA and the broker's certificate signed by it, unless they exist; True when made."""
+def certificates(tls: Path, hosts: tuple[str, ...] = ()) -> bool:
+    """A CA and the broker's certificate signed by it (for 127.0.0.1, localhost and ``hosts``),
+    unless they exist; True when made."""
     if (tls / "ca.pem").exists() and (tls / "broker.pem").exists():
         return False
     now = datetime.datetime.now(datetime.UTC)
@@ -88,9 +89,9 @@ def certificates(tls: Path) -> bool:
     broker = (x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(ca.subject)
               .public_key(key.public_key()).serial_number(x509.random_serial_number())
               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + VALID)
-              .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                          x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                             critical=False)
+              .add_extension(x509.SubjectAlternativeName([
+                  x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                  *(x509.DNSName(h) for h in hosts)]), critical=False)
               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
@@ -103,15 +104,16 @@ def certificates(tls: Path) -> bool:
     return True
 
 
-def connection(kafka: Path, port: int, user: str, password: str) -> dict[str, str]:
-    return {"bootstrap_servers": f"127.0.0.1:{port}", "security_protocol": PROTOCOL, "sasl_mechanism": MECHANISM,
+def connection(kafka: Path, port: int, user: str, password: str, host: str = "127.0.0.1") -> dict[str, str]:
+    return {"bootstrap_servers": f"{host}:{port}", "security_protocol": PROTOCOL, "sasl_mechanism": MECHANISM,
             "sasl_username": user, "sasl_password": password, "ssl_cafile": str((kafka / "tls" / "ca.pem").resolve())}
 
 
-def prepare(kafka: Path, port: int) -> list[str]:
-    """Certificates, a password per user and the connection files; the users without a
-    password before this call (to be created on the broker), as ``user=password``."""
-    certificates(kafka / "tls")
+def prepare(kafka: Path, port: int, hosts: tuple[str, ...] = ()) -> list[str]:
+    """Certificates, a password per user and the connection files (for the broker at the first
+    of ``hosts``, else 127.0.0.1); the users without a password before this call (to be
+    created on the broker), as ``user=password``."""
+    certificates(kafka / "tls", hosts)
     fresh = []
     for user in users():
         path = kafka / "principals" / f"{user}.json"
@@ -119,7 +121,7 @@ def prepare(kafka: Path, port: int) -> list[str]:
         password = known.get("sasl_password") or secrets.token_hex(24)
         if not known:
             fresh.append(f"{user}={password}")
-        _private(path, json.dumps(connection(kafka, port, user, password), indent=2) + "\n")
+        _private(path, json.dumps(connection(kafka, port, user, password, *hosts[:1]), indent=2) + "\n")
     for kind in CLIENTS:
         source = kafka / "principals" / f"{PRINCIPAL_PREFIX}{kind}.json"
         _private(kafka / "clients" / f"{kind}.json", source.read_text())
@@ -132,11 +134,12 @@ def credentials(kafka: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 3 or argv[1] not in ("prepare", "credentials") or (argv[1] == "prepare") != (len(argv) == 4):
-        print("usage: python -m casework.localkafka prepare KAFKA_STATE_DIR PORT | credentials KAFKA_STATE_DIR",
+    if len(argv) < 3 or argv[1] not in ("prepare", "credentials") or (argv[1] == "prepare") != (len(argv) >= 4):
+        print("usage: python -m casework.localkafka prepare KAFKA_STATE_DIR PORT [HOST…] | credentials KAFKA_STATE_DIR",
               file=sys.stderr)
         return 2
-    lines = prepare(Path(argv[2]), int(argv[3])) if argv[1] == "prepare" else credentials(Path(argv[2]))
+    kafka = Path(argv[2])
+    lines = prepare(kafka, int(argv[3]), tuple(argv[4:])) if argv[1] == "prepare" else credentials(kafka)
     for line in lines:
         print(line)
     return 0

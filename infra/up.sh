@@ -113,6 +113,7 @@ start_kafka() {
         -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
         -e "s#@TLS_DIR@#$(sed_escape "$KAFKA_STATE/tls")#g" \
         -e "s#@ADMIN_PASSWORD@#$admin_password#g" \
+        -e "s#@LISTEN_HOST@#127.0.0.1#g" -e "s#@ADVERTISED_HOST@#127.0.0.1#g" \
         "$INFRA/kafka/server.properties.in" >"$KAFKA_PROPS"
     admin_properties "$admin_password" >"$KAFKA_ADMIN_PROPS"
     umask 022

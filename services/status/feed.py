@@ -123,8 +123,9 @@ class StatusFeed:
 
     async def start(self) -> None:
         self.started_at = time.monotonic()
-        self._scan = await TopicScan(self.settings, [CaseStatus.TOPIC], principal="status", client_id="casework-status-feed",
-                                     max_records=5000, max_partition_fetch_bytes=4 << 20).open()
+        self._scan = await TopicScan(self.settings, [CaseStatus.TOPIC], principal="status",
+                                     client_id="casework-status-feed", max_records=5000,
+                                     max_partition_fetch_bytes=4 << 20).open()
         self._task = asyncio.create_task(self._run(self._scan), name="status-feed")
 
     async def stop(self) -> None:

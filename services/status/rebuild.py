@@ -96,7 +96,8 @@ async def replay(settings: Settings, flow: Workflow[CaseView], report: Report) -
                                                        max_bytes=settings.kit.max_message_bytes)
                for p in sources.INPUTS}
     topics = [p[0].TOPIC for p in sources.INPUTS]
-    async with aclosing(read_to_end(settings, topics, principal="status", client_id="casework-status-rebuild", max_records=BATCH)) as read:
+    async with aclosing(read_to_end(settings, topics, principal="status", client_id="casework-status-rebuild",
+                                    max_records=BATCH)) as read:
         async for records in read:
             events = _read(readers, records, report)
             if events:

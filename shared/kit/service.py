@@ -51,15 +51,17 @@ WATERMARK_SECONDS = 1.0
 class Service:
     def __init__(self, name: str, settings: Settings | None = None, *, clock: Clock | None = None,
                  description: str = "", ops_port: int | None = None, backend: Backend | None = None,
-                 publisher: Publisher | None = None) -> None:
+                 publisher: Publisher | None = None, principal: str | None = None) -> None:
         refuse_start(name)
         self.name = name
+        # Who it is on the broker: the service itself (a test's own service may sign in as another).
+        self.principal = principal or name
         self.settings = settings or Settings()
         announce_mode(name, self.settings)  # development off loopback refuses to start here
         self.clock = clock or SystemClock(timedelta(seconds=self.settings.clock_offset_seconds))
         self.source = f"casework/{name}"
         self.ops_port = ops_port
-        self.broker = make_broker(self.settings, client_id=f"casework-{name}", principal=name)
+        self.broker = make_broker(self.settings, client_id=f"casework-{name}", principal=self.principal)
         self.router = KafkaRouter(ack_policy=AckPolicy.NACK_ON_ERROR)
         self.broker.include_router(self.router)
         self.mongo = make_client(self.settings)  # connects on first use
@@ -212,7 +214,7 @@ class Service:
     # -- lifecycle ----------------------------------------------------------------------
 
     async def _prepare(self) -> None:
-        await ensure_topics(self.settings, sorted(self.topics), principal=self.name)
+        await ensure_topics(self.settings, sorted(self.topics), principal=self.principal)
         for flow in self.workflows:
             await flow.store.ensure_indexes()
             await flow.keep_watermarks()

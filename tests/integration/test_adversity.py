@@ -58,7 +58,7 @@ def coded(state: Coded | None, event: Inbound, now) -> tuple[Coded, list]:
 
 
 async def test_a_unique_index_on_another_field_sets_the_event_aside(settings, bus: Bus) -> None:
-    service = Service("unique", settings)
+    service = Service("unique", settings, principal="admin")  # a test's own service: the harness's principal
     flow = service.workflow("coded", Coded, Pure(coded),
                             indexes=[IndexModel("state.code", name="code", unique=True)])
     service.consume(ReferralResponded, handler=flow)

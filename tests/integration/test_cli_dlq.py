@@ -23,7 +23,7 @@ NOWHERE = "127.0.0.1:9"  # the discard port: nothing listens there
 def ignoring(settings, *payloads) -> Service:
     """A service that reads ``payloads`` and does nothing with them: what it cannot read is
     dead-lettered by the kit as every service's is."""
-    service = Service("dlqtest", settings)
+    service = Service("dlqtest", settings, principal="admin")  # a test's own service: the harness's principal
 
     async def ignore(batch):
         return []

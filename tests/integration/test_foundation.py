@@ -18,7 +18,7 @@ from tests.support.kafka import Bus
 
 def echo_service(settings) -> Service:
     """A one-handler service: every referral response becomes a (dummy) event out."""
-    service = Service("echo", settings)
+    service = Service("echo", settings, principal="admin")  # a test's own service: the harness's principal
     received: list[Inbound] = []
 
     async def handler(batch: list[Inbound]) -> list:

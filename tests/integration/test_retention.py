@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.intake.app import bootstrap as intake
-from shared.kafka import ensure_topics, own_settings
+from shared.kafka import connection, ensure_topics, own_settings
 from shared.settings import Settings
 from shared.topics import DLQ_HEADROOM, DLQ_RETENTION_MS, HOUR_MS, MAX_MESSAGE_BYTES
 from tests.support.kafka import Bus, eventually
@@ -22,7 +22,7 @@ WEEK_MS = 7 * 24 * HOUR_MS
 
 async def own(settings: Settings, *names: str) -> dict[str, dict[str, str]]:
     """Each topic's own settings, as the broker describes them (once it knows every topic)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**connection(settings, "admin"))
     await admin.start()
 
     async def described() -> list[dict] | None:
@@ -40,7 +40,7 @@ async def own(settings: Settings, *names: str) -> dict[str, dict[str, str]]:
 
 
 async def create(settings: Settings, name: str, partitions: int, configs: dict[str, str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**connection(settings, "admin"))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(settings.topic(name), partitions, 1, topic_configs=configs)])

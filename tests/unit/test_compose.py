@@ -51,10 +51,32 @@ def test_every_variable_is_a_real_setting() -> None:
 
 def test_servers_are_kafka_in_kraft_mode_and_mongodb() -> None:
     services = compose()["services"]
-    assert services["kafka"]["image"].startswith("apache/kafka:4.")
-    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    kafka = services["kafka"]
+    assert kafka["image"].startswith("apache/kafka:4.") and kafka["command"] == ["/bin/sh", "/casework/kafka.sh"]
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in kafka["volumes"]}
+    assert mounted["/casework/server.properties.in"] == "./infra/kafka/server.properties.in"  # the local broker's
+    template = (ROOT / "infra" / "kafka" / "server.properties.in").read_text()
+    assert {"process.roles=broker,controller", "auto.create.topics.enable=false"} <= set(template.splitlines())
     assert services["mongo"]["image"].startswith("mongo:")
+
+
+def test_the_broker_is_secured_and_every_service_signs_in_as_itself() -> None:
+    services = compose()["services"]
+    template = dict(line.split("=", 1) for line in (ROOT / "infra" / "kafka" / "server.properties.in").read_text()
+                    .splitlines() if "=" in line and not line.startswith("#"))
+    assert template["listeners"].split(",")[0].startswith("SASL_SSL://")  # no PLAINTEXT listener for clients
+    assert template["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert template["allow.everyone.if.no.acl.found"] == "false"
+    script = (ROOT / "infra" / "compose" / "kafka.sh").read_text()
+    assert "--add-scram" in script and "@LISTEN_HOST@#0.0.0.0" in script and "@ADVERTISED_HOST@#kafka" in script
+    assert services["kafka-secrets"]["command"][-3:] == ["/app/.local", "9092", "kafka"]  # a certificate for "kafka"
+    assert services["kafka-acls"]["command"][-4:] == ["kafka", "acls", "--apply", "--quiet"]
+    for name in SERVICES:
+        env = services[name]["environment"]
+        assert env["CASEWORK_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
+        assert env["CASEWORK_KAFKA_CREDENTIALS_DIR"] == "/app/.local/kafka/principals", name
+        assert "kafka-secrets:/app/.local/kafka:ro" in services[name]["volumes"], name
+        assert services[name]["depends_on"]["kafka-acls"] == {"condition": "service_completed_successfully"}
 
 
 def test_the_trial_keeps_its_development_secrets_on_the_compose_network() -> None:

@@ -84,6 +84,17 @@ def test_the_banner_says_where_to_look_and_what_was_left_stopped() -> None:
                                                     tokens=[], given_up=[]))
 
 
+def test_the_banner_says_where_outside_clients_find_their_connection(tmp_path) -> None:
+    secured = Settings(kafka_security_protocol="SASL_SSL", kafka_credentials_dir=tmp_path / "kafka" / "principals")
+    text = "\n".join(banner_lines(secured, RestartPolicy(), mongo=("h", 1), logs="l", tokens=[], given_up=[]))
+    clients = tmp_path / "kafka" / "clients"
+    assert f"Kafka is SASL_SSL: each outside client's connection in {clients}/<kind>.json" in text
+    assert "examples/kafka_client.py" in text
+    plain = Settings(environment="production", kafka_security_protocol="PLAINTEXT")
+    assert "Clients" not in "\n".join(banner_lines(plain, RestartPolicy(), mongo=("h", 1), logs="l", tokens=[],
+                                                    given_up=[]))
+
+
 def test_ctrl_c_says_what_it_stopped_and_what_it_left_running() -> None:
     assert stopped_line(["intake", "status"], ["kafka", "ferretdb"], [], []) == \
         "[bold]stopped[/] intake, status; Kafka and FerretDB stopped too"
