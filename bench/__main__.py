@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import actions, database, intake, notify, pipeline, referral, status
+from bench import actions, database, intake, notify, pipeline, referral, security, status
 from bench.common import machine
 from shared.settings import Settings
 
@@ -45,6 +45,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Awaitable[dict[str, Any]]]]] = {
     "status": ("Status: snapshots per second; dashboard API p99 with 100,000 cases", lambda: status.run(_settings())),
     "actions": ("Dashboard actions: requests/s and p99 at concurrency 8 (each published and audited)",
                 lambda: actions.run(_settings())),
+    "security": ("The broker's TLS and SASL against PLAINTEXT: client and service start-up, the pipeline",
+                 lambda: security.run()),
 }
 
 

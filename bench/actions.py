@@ -19,7 +19,7 @@ import httpx
 
 from bench.common import ServiceProcess, fresh_settings, percentiles
 from bench.status import seed
-from casework.namespace import forget
+from casework.namespace import admit, forget
 from services.status.access import Role, new_token
 from shared.settings import Settings
 from tests.support.procs import free_port
@@ -79,6 +79,7 @@ async def load(settings: Settings, cases: int, requests: int, port: int) -> dict
 async def run(settings: Settings | None = None, *, cases: int = 2000, requests: int = 2000) -> dict[str, Any]:
     base = settings or Settings()
     fresh = fresh_settings(kafka_bootstrap=base.kafka_bootstrap, mongo_uri=base.mongo_uri)
+    await admit(fresh)  # the services sign in as themselves: the catalogue's ACLs on these topics
     try:
         return await load(fresh, cases, requests, port=free_port())
     finally:

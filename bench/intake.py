@@ -12,7 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import ServiceProcess, fresh_settings, produce_all, sampling, wait_for
-from casework.namespace import forget
+from casework.namespace import admit, forget
 from shared.kafka import connection, ensure_topics
 from shared.settings import Settings
 
@@ -61,6 +61,7 @@ async def raw_loop(source: Settings, sink: Settings, count: int) -> float:
 
 async def run(count: int = 5000) -> dict[str, Any]:
     settings, raw = fresh_settings(), fresh_settings()
+    await admit(settings)  # intake signs in as itself: the catalogue's ACLs on these topics
     try:
         await ensure_topics(settings, ["encounters.reported", "cases.opened", "encounters.reported.dlq",
                                        "intake.events"], principal="admin")

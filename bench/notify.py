@@ -26,7 +26,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from casework.namespace import forget
+from casework.namespace import admit, forget
 from services.notify.app import bootstrap
 from services.notify.sink import Sink
 from services.notify.state import notification_id
@@ -119,6 +119,7 @@ async def run(settings: Settings) -> dict[str, Any]:
         sink = Sink(Path(outbox), on_message=accepted)
         await sink.start(settings.notify.smtp.host, 0)  # a free port of its own
         config = settings.amended(topic_prefix=f"{tag}.", db_prefix=f"{tag}_", notify={"smtp": {"port": sink.port}})
+        await admit(config)  # notify signs in as itself: the catalogue's ACLs on these topics
         await ensure_topics(config, ["roster.specialists", "referrals.events"], principal="admin")
         producer = AIOKafkaProducer(**connection(config, "admin"), acks="all", linger_ms=5)
         await producer.start()

@@ -42,7 +42,7 @@ from bench.common import (
 )
 from bench.history import seed
 from bench.intake import encounter
-from casework.namespace import forget
+from casework.namespace import admit, forget
 from services.notify.sink import Sink
 from shared.contracts.inbound import SpecialistRegistered
 from shared.kafka import ensure_topics
@@ -222,15 +222,18 @@ async def latency(p: AIOKafkaProducer, settings: Settings, mailbox: Mailbox, rat
             "p50_ms": round(lat["p50"] * 1000), "p99_ms": round(lat["p99"] * 1000), "max_ms": round(lat["max"] * 1000)}
 
 
-async def pipeline(count: int, rate: float, seconds: float, history: int = 0) -> dict[str, Any]:
+async def pipeline(count: int, rate: float, seconds: float, history: int = 0,
+                   servers: dict[str, Any] | None = None) -> dict[str, Any]:
     """The figures of one system; with ``history``, after each service's collections were
-    brought to that many earlier (finished) cases and the services restarted on them."""
+    brought to that many earlier (finished) cases and the services restarted on them;
+    ``servers``: other servers than the settings' (bench/security.py: a PLAINTEXT broker)."""
     mailbox = Mailbox()
     sink = Sink(Path(tempfile.mkdtemp(prefix="casework-bench-outbox-")), on_message=mailbox.on_message)
     smtp_port = free_port()
     await sink.start("127.0.0.1", smtp_port)
     settings = fresh_settings(notify=NotifySettings(smtp=SmtpSettings(port=smtp_port)),
-                              status=StatusSettings(dashboard_port=free_port()))
+                              status=StatusSettings(dashboard_port=free_port()), **(servers or {}))
+    await admit(settings)  # each service signs in as itself: the catalogue's ACLs on these topics
     topics = [t for t in CATALOGUE] + [dlq(t) for t in CATALOGUE]
     await ensure_topics(settings, topics, principal="admin")
     p = await producer(settings)
@@ -245,10 +248,12 @@ async def pipeline(count: int, rate: float, seconds: float, history: int = 0) ->
     stop = asyncio.Event()
     sampler = asyncio.create_task(sampling(procs, stop))
     try:
+        launched = time.perf_counter()
         for proc in procs:
             await proc.start()
         for proc in procs:
             await proc.ready()
+        services_ready_s = time.perf_counter() - launched
         await publish_now(p, settings, 200, "warm")
         await mailbox.until(200)
         seeded: dict[str, int] = {}
@@ -286,6 +291,7 @@ async def pipeline(count: int, rate: float, seconds: float, history: int = 0) ->
         "burst": count, "delivered": delivered,
         "offered_rate": rate, "latency_p50_ms": target["p50_ms"], "latency_p99_ms": target["p99_ms"],
         "latency_at_offered_rate": target, f"latency_at_{EASY_RATE:g}_per_s": easy,
+        "services_ready_s": round(services_ready_s, 2),
         "peak_rss_mib": {proc.name: round(proc.peak_rss / 2**20) for proc in procs},
         "profile_of_the_burst": profile.per_encounter(count),
         **({"history_documents": seeded} if history else {}),

@@ -24,7 +24,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from bench.common import percentiles, wait_for
-from casework.namespace import forget
+from casework.namespace import admit, forget
 from services.referral.app import bootstrap
 from shared.cloudevents import derived_id
 from shared.kafka import connection, ensure_topics
@@ -160,8 +160,10 @@ async def run(settings: Settings, *, cases: int = 300, rate: float = 25.0, open_
     tag = f"bench{uuid.uuid4().hex[:6]}"
     config = settings.model_copy(update={"topic_prefix": f"{tag}.", "db_prefix": f"{tag}_"})
     try:
+        await admit(config)  # referral signs in as itself: the catalogue's ACLs on these topics
         assignment = await latency(config, cases, rate)
         await forget(config)
+        await admit(config)
         sweep = await sweep_cost(config, open_referrals, closed_referrals, due_now)
     finally:
         await forget(config)

@@ -21,7 +21,7 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from bench.common import ServiceProcess, fresh_settings, percentiles, produce_all, sampling, wait_for
-from casework.namespace import forget
+from casework.namespace import admit, forget
 from services.status import domain
 from services.status.access import Role, new_token
 from services.status.state import CaseView, Opened, Referral
@@ -155,6 +155,8 @@ async def run(settings: Settings | None = None, *, cases: int = 100_000, project
     base = settings or Settings()
     first, second = (fresh_settings(kafka_bootstrap=base.kafka_bootstrap, mongo_uri=base.mongo_uri)
                      for _ in range(2))
+    for fresh in (first, second):
+        await admit(fresh)  # status signs in as itself: the catalogue's ACLs on these topics
     try:
         figures = {"projection": await projection(first, projection_cases, port=free_port())}
         figures["dashboard_api"] = await api(second, cases, requests, port=free_port())

@@ -1,5 +1,8 @@
 """A prefixed namespace on the servers (``CASEWORK_TOPIC_PREFIX``, ``CASEWORK_DB_PREFIX``):
-what tests and benchmarks create for themselves, and remove again when they are done."""
+what tests and benchmarks create for themselves, and remove again when they are done. The
+broker's ACLs come with it: :func:`admit` gives each principal what the catalogue allows it on
+the prefix's topics (the services under test or measurement sign in as themselves), and
+:func:`forget` takes them away with the topics and databases."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
+from shared import authorizer
+from shared.acls import acls
 from shared.kafka import connection
 from shared.settings import Settings
 
@@ -24,6 +29,30 @@ async def delete_topics(settings: Settings) -> None:
         mine = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
         if mine:
             await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+async def admit(settings: Settings) -> int:
+    """The catalogue's ACLs for the prefix's topics and groups; how many (none on PLAINTEXT)."""
+    if not settings.topic_prefix or settings.kafka_security_protocol == "PLAINTEXT":
+        return 0
+    admin = AIOKafkaAdminClient(**connection(settings, "admin"))
+    await admin.start()
+    try:
+        return await authorizer.create(admin, acls(settings.topic_prefix))
+    finally:
+        await admin.close()
+
+
+async def revoke(settings: Settings) -> int:
+    """The prefix's ACLs away again; how many the broker had."""
+    if not settings.topic_prefix or settings.kafka_security_protocol == "PLAINTEXT":
+        return 0
+    admin = AIOKafkaAdminClient(**connection(settings, "admin"))
+    await admin.start()
+    try:
+        return await authorizer.delete(admin, acls(settings.topic_prefix))
     finally:
         await admin.close()
 
@@ -48,6 +77,7 @@ async def drop_databases(settings: Settings) -> None:
 
 
 async def forget(settings: Settings) -> None:
-    """Everything created under the prefixes: topics and databases."""
+    """Everything created under the prefixes: topics, their ACLs and databases."""
     await delete_topics(settings)
+    await revoke(settings)
     await drop_databases(settings)

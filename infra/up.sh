@@ -102,6 +102,17 @@ start_kafka() {
     local cp="$KAFKA_LIBS/*"
     local log4j="-Dlog4j2.configurationFile=$INFRA/kafka/log4j2.xml"
     mkdir -p "$(dirname "$KAFKA_PROPS")" "$KAFKA_DATA"
+    if [ "$KAFKA_LISTENER" = PLAINTEXT ]; then
+        # The benchmarks' comparison broker alone (a state directory of its own): no TLS, no SASL, no ACLs.
+        sed -e "s#@DATA_DIR@#$(sed_escape "$KAFKA_DATA")#g" -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" \
+            -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+            -e "s#@LISTEN_HOST@#127.0.0.1#g" -e "s#@ADVERTISED_HOST@#127.0.0.1#g" -e "s#SASL_SSL#PLAINTEXT#g" \
+            -e "s#^listener.security.protocol.map=.*#listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT#" \
+            -e "/^sasl\./d" -e "/^ssl\./d" -e "/^listener\.name\./d" -e "/^authorizer/d" -e "/^super\.users/d" \
+            -e "/^allow\.everyone/d" "$INFRA/kafka/server.properties.in" >"$KAFKA_PROPS"
+        : >"$KAFKA_SECURED"  # nothing to sign in with: formatted as it is
+        NEW_USERS=""
+    else
     # Certificates, users and connection files (kept); the users new since the last start.
     NEW_USERS="$(cd "$ROOT" && "$PY" -m casework.localkafka prepare "$KAFKA_STATE" "$KAFKA_PORT")" ||
         fail kafka "" "could not prepare the broker's certificate and users under $(shown "$KAFKA_STATE")"
@@ -117,6 +128,7 @@ start_kafka() {
         "$INFRA/kafka/server.properties.in" >"$KAFKA_PROPS"
     admin_properties "$admin_password" >"$KAFKA_ADMIN_PROPS"
     umask 022
+    fi
 
     if [ -f "$KAFKA_DATA/meta.properties" ] && [ ! -f "$KAFKA_SECURED" ]; then
         # Data of a broker from before it was secured: it has no SCRAM users, so nobody could sign in.
@@ -130,11 +142,13 @@ start_kafka() {
         t="$(now_ms)"
         cid="$("$JAVA" -Xmx256m "$log4j" -cp "$cp" kafka.tools.StorageTool random-uuid)" ||
             fail kafka "" "kafka.tools.StorageTool random-uuid failed"
-        while IFS= read -r line; do
-            scram+=(--add-scram "SCRAM-SHA-512=[name=${line%%=*},password=${line#*=}]")
-        done < <(cd "$ROOT" && "$PY" -m casework.localkafka credentials "$KAFKA_STATE")
+        if [ "$KAFKA_LISTENER" != PLAINTEXT ]; then
+            while IFS= read -r line; do
+                scram+=(--add-scram "SCRAM-SHA-512=[name=${line%%=*},password=${line#*=}]")
+            done < <(cd "$ROOT" && "$PY" -m casework.localkafka credentials "$KAFKA_STATE")
+        fi
         "$JAVA" -Xmx256m "$log4j" -cp "$cp" kafka.tools.StorageTool format --standalone \
-            -t "$cid" -c "$KAFKA_PROPS" "${scram[@]}" >"$LOG_DIR/kafka-format.log" 2>&1 ||
+            -t "$cid" -c "$KAFKA_PROPS" ${scram[@]+"${scram[@]}"} >"$LOG_DIR/kafka-format.log" 2>&1 ||
             fail kafka "$LOG_DIR/kafka-format.log" "formatting $KAFKA_DATA failed"
         printf '%s\n' "$KAFKA_CONTROLLER_PORT" >"$KAFKA_PORTS_FILE"
         : >"$KAFKA_SECURED"
@@ -216,7 +230,12 @@ while IFS= read -r line; do
     say "kafka: created the SCRAM user ${line%%=*}"
 done <<<"${NEW_USERS:-}"
 # The ACLs of the topic catalogue (shared/acls.py), for the topics without a prefix.
-(cd "$ROOT" && CASEWORK_ENVIRONMENT=development CASEWORK_STATE_DIR="$STATE_DIR" \
+[ "$KAFKA_LISTENER" = PLAINTEXT ] || (cd "$ROOT" && CASEWORK_ENVIRONMENT=development CASEWORK_STATE_DIR="$STATE_DIR" \
     CASEWORK_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT" "$PY" -m casework kafka acls --apply --quiet) ||
     fail kafka "$KAFKA_LOG" "could not apply the ACLs (casework kafka acls --apply)"
-say "up: Kafka bootstrap 127.0.0.1:$KAFKA_PORT (SASL_SSL, SCRAM-SHA-512; each client kind's connection: $(shown "$KAFKA_STATE/clients")/<kind>.json), MongoDB URI mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true"
+if [ "$KAFKA_LISTENER" = PLAINTEXT ]; then
+    secured="PLAINTEXT: the benchmarks' comparison broker"
+else
+    secured="SASL_SSL, SCRAM-SHA-512; each client kind's connection: $(shown "$KAFKA_STATE/clients")/<kind>.json"
+fi
+say "up: Kafka bootstrap 127.0.0.1:$KAFKA_PORT ($secured), MongoDB URI mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true"

@@ -40,6 +40,10 @@ class KitSettings(Group):
 
     batch_max_records: int = Field(default=500, gt=0)
     batch_timeout_ms: int = Field(default=20, ge=0)
+    # How long the broker holds a consumer's fetch when nothing is new (Kafka's long poll). Over
+    # TLS it also bounds a consumer's stop: the broker reads the TLS close only once the fetch in
+    # flight is answered. The tests shorten it, since they stop services all the time.
+    fetch_max_wait_ms: int = Field(default=500, gt=0, le=5000)
     timer_sweep_seconds: float = Field(default=1.0, gt=0)
     outbox_relay_seconds: float = Field(default=5.0, gt=0)
     max_message_bytes: int = Field(default=256 * 1024, gt=0)

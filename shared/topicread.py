@@ -23,6 +23,7 @@ from shared.settings import Settings
 log = caselog.get_logger("casework.topicread")
 STALL_SECONDS = 60.0  # the broker handing over nothing for this long while records are due: give up
 RETRY_SECONDS = 1.0
+SCAN_FETCH_WAIT_MS = 100
 
 
 class TopicScan:
@@ -35,6 +36,9 @@ class TopicScan:
         self.topics = sorted({settings.topic(t) for t in topics})
         self.max_records = max_records
         self.principal = principal
+        # A read to the end stops once there: a short long poll, since a consumer's stop waits for
+        # the fetch in flight over TLS (see KitSettings.fetch_max_wait_ms).
+        options.setdefault("fetch_max_wait_ms", SCAN_FETCH_WAIT_MS)
         self.consumer = AIOKafkaConsumer(**connection(settings, principal), group_id=None, enable_auto_commit=False,
                                          auto_offset_reset="earliest", client_id=client_id, **options)
         self.ends: dict[TopicPartition, int] = {}  # as seen at the start

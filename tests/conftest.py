@@ -56,7 +56,8 @@ def settings(infra: None) -> Iterator[Settings]:
     do on its topics what the catalogue's ACLs allow them (tests/support/acls.py), nothing else."""
     tag = uuid.uuid4().hex[:8]
     settings = Settings(topic_prefix=f"t{tag}.", db_prefix=f"t{tag}_",
-                        kit=KitSettings(timer_sweep_seconds=0.2, outbox_relay_seconds=0.5, batch_timeout_ms=20))
+                        kit=KitSettings(timer_sweep_seconds=0.2, outbox_relay_seconds=0.5, batch_timeout_ms=20,
+                                        fetch_max_wait_ms=50))
     with acls.granted(settings.topic_prefix):
         yield settings
 

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import TopicAuthorizationFailedError
 from rich.console import Console
 
 from shared.audit import AuditTrail, as_identifier
@@ -245,7 +246,14 @@ def register(app: typer.Typer) -> None:
             return
         if not yes:
             typer.confirm(f"replay {len(records)} message(s) to {topic}?", abort=True)
-        console.print(f"[green]replayed[/] {asyncio.run(replay(settings, topic, records))} message(s) to {topic}")
+        try:
+            replayed = asyncio.run(replay(settings, topic, records))
+        except TopicAuthorizationFailedError:
+            console.print(f"[red]the broker refuses to let the operator write {topic}[/]: only its own service "
+                          f"writes an internal topic (casework kafka acls); fix the cause and let that service "
+                          f"read its input again instead")
+            raise typer.Exit(1) from None
+        console.print(f"[green]replayed[/] {replayed} message(s) to {topic}")
 
     app.add_typer(group, name="dlq")
 

@@ -125,7 +125,8 @@ class StatusFeed:
         self.started_at = time.monotonic()
         self._scan = await TopicScan(self.settings, [CaseStatus.TOPIC], principal="status",
                                      client_id="casework-status-feed", max_records=5000,
-                                     max_partition_fetch_bytes=4 << 20).open()
+                                     max_partition_fetch_bytes=4 << 20,
+                                     fetch_max_wait_ms=self.settings.kit.fetch_max_wait_ms).open()
         self._task = asyncio.create_task(self._run(self._scan), name="status-feed")
 
     async def stop(self) -> None:

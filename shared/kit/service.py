@@ -129,7 +129,8 @@ class Service:
         subscriber = self.router.subscriber(
             self.settings.topic(topic), batch=True, group_id=self.group_id(topic),
             auto_offset_reset="earliest", max_records=self.settings.kit.batch_max_records,
-            batch_timeout_ms=self.settings.kit.batch_timeout_ms, parser=parse_batch, decoder=raw_records,
+            batch_timeout_ms=self.settings.kit.batch_timeout_ms, fetch_max_wait_ms=self.settings.kit.fetch_max_wait_ms,
+            parser=parse_batch, decoder=raw_records,
             listener=Reassigned(self.workflows), title=f"{topic}:{self.name}",
             description=description or ", ".join(f"`{p.TYPE}`" for p in payloads),
         )

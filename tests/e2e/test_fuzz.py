@@ -46,7 +46,7 @@ DLQ_HEADERS = ("x-dlq-error-type", "x-dlq-error", "x-dlq-source", "x-dlq-attempt
 def fuzz_settings(tmp: Path) -> Settings:
     tag = os.urandom(4).hex()
     return Settings(
-        topic_prefix=f"f{tag}.", db_prefix=f"f{tag}_", kit=KitSettings(timer_sweep_seconds=0.5),
+        topic_prefix=f"f{tag}.", db_prefix=f"f{tag}_", kit=KitSettings(timer_sweep_seconds=0.5, fetch_max_wait_ms=100),
         notify=NotifySettings(smtp=SmtpSettings(port=free_port()), outbox_dir=tmp / "outbox",
                               delivery=DeliverySettings(retry_base_seconds=0.5)),
         status=StatusSettings(dashboard_port=free_port(), dashboard_url="http://127.0.0.1:8080"))

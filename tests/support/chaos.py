@@ -119,7 +119,7 @@ class RunUnderTest:
         self.kafka_port, self.controller_port, self.mongo_port = free_port(), free_port(), free_port()
         self.bootstrap = f"127.0.0.1:{self.kafka_port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")} | {
-            "CASEWORK_STATE_DIR": str(self.state),
+            "CASEWORK_ENVIRONMENT": "development", "CASEWORK_STATE_DIR": str(self.state),
             "CASEWORK_KAFKA_BOOTSTRAP": self.bootstrap, "CASEWORK_KAFKA_CONTROLLER_PORT": str(self.controller_port),
             "CASEWORK_MONGO_URI": f"mongodb://127.0.0.1:{self.mongo_port}/?directConnection=true",
             "CASEWORK_OPS_BASE_PORT": str(base), "CASEWORK_DASHBOARD_PORT": str(self.ports["status"]),

@@ -54,7 +54,8 @@ class Bus:
         duplicates that must not be there.
         """
         consumer = AIOKafkaConsumer(self.settings.topic(topic), **connection(self.settings, "admin"),
-                                    auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
+                                    auto_offset_reset="earliest", enable_auto_commit=False, group_id=None,
+                                    fetch_max_wait_ms=50)  # its stop waits for the fetch in flight (TLS)
         await consumer.start()
         records: list[ConsumerRecord] = []
         deadline = time.monotonic() + timeout

@@ -123,7 +123,7 @@ class System:
 def e2e_settings(tmp: Path) -> Settings:
     tag = os.urandom(4).hex()
     return Settings(
-        topic_prefix=f"e{tag}.", db_prefix=f"e{tag}_", kit=KitSettings(timer_sweep_seconds=0.5),
+        topic_prefix=f"e{tag}.", db_prefix=f"e{tag}_", kit=KitSettings(timer_sweep_seconds=0.5, fetch_max_wait_ms=100),
         referral=ReferralSettings(ack_sla_seconds_urgent=4, ack_sla_seconds_high=4, ack_sla_seconds_normal=4),
         stabilization=StabilizationSettings(min_stabilization_hours=0),
         notify=NotifySettings(smtp=SmtpSettings(port=free_port()), outbox_dir=tmp / "outbox",

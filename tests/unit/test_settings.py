@@ -35,6 +35,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "CASEWORK_OPS_PORT": SERVICE_PORTS,
     "CASEWORK_BATCH_MAX_RECORDS": ("kit.batch_max_records",),
     "CASEWORK_BATCH_TIMEOUT_MS": ("kit.batch_timeout_ms",),
+    "CASEWORK_FETCH_MAX_WAIT_MS": ("kit.fetch_max_wait_ms",),
     "CASEWORK_TIMER_SWEEP_SECONDS": ("kit.timer_sweep_seconds",),
     "CASEWORK_OUTBOX_RELAY_SECONDS": ("kit.outbox_relay_seconds",),
     "CASEWORK_MAX_MESSAGE_BYTES": ("kit.max_message_bytes",),
