@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.cloudevents import CONTENT_TYPE
 from shared.contracts.vocabulary import INDICATORS
-from shared.kafka import connection, ensure_topics
+from shared.kafka import connection, ensure_topics, stopped
 from shared.settings import Settings
 from shared.topics import CATALOGUE, dlq, spec
 
@@ -352,7 +352,7 @@ class Simulation:
                         except (ValueError, KeyError, TypeError):
                             continue
         finally:
-            await consumer.stop()
+            await stopped(consumer)
 
     async def request_interview(self, case_id: str, encounter: dict[str, Any]) -> None:
         location = self.rng.choices(["neutral", "shelter", "police_station"], weights=[0.6, 0.25, 0.15])[0]
@@ -419,7 +419,7 @@ class Simulation:
         finally:
             for task in list(self.tasks):
                 task.cancel()
-            await consumer.stop()
+            await stopped(consumer)
             await self.producer.stop()
         self.summary.elapsed = time.monotonic() - started
         return self.summary

@@ -89,6 +89,30 @@ def _credentials(settings: Settings, principal: str) -> tuple[str, str]:
                      "CASEWORK_KAFKA_SASL_USERNAME and CASEWORK_KAFKA_SASL_PASSWORD")
 
 
+STOP_SECONDS = 2.0  # a client's graceful close, before its connections are cut
+
+
+async def stopped(client: Any, seconds: float = STOP_SECONDS) -> None:
+    """Stop an aiokafka client, cutting its connections if it takes longer than ``seconds``.
+
+    A client's stop waits for each connection's graceful close, and over TLS that waits for
+    the broker's answer to the close (asyncio gives up only after 30 s): the broker reads it only
+    once it is done with the request in flight on that connection, and a read to the end was
+    seen to wait the full 30 s. Everything a caller needs is done by then (a scan has read
+    what it reads, a consumer without a group commits nothing), so the rest may be cut.
+    """
+    conns = getattr(getattr(client, "_client", client), "_conns", {})
+    transports = [c._writer.transport for c in conns.values() if getattr(c, "_writer", None) is not None]
+    stopping = asyncio.ensure_future(client.stop())
+    done, _ = await asyncio.wait([stopping], timeout=seconds)
+    if not done:
+        for transport in transports:
+            transport.abort()
+        await stopping
+    else:
+        stopping.result()
+
+
 def make_broker(settings: Settings, client_id: str, *, principal: str) -> KafkaBroker:
     """acks=all with an idempotent producer; offsets committed only after processing."""
     broker = KafkaBroker(

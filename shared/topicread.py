@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared import logging as caselog
-from shared.kafka import connection, partitions_of
+from shared.kafka import connection, partitions_of, stopped
 from shared.kit.inbound import Inbound, Skip, TopicReader
 from shared.settings import Settings
 
@@ -50,16 +50,20 @@ class TopicScan:
             # A new topic is not read as empty.
             partitions = await partitions_of(self.settings, self.topics, principal=self.principal)
             self.consumer.assign(partitions)
-            await self.consumer.seek_to_beginning(*partitions)
+            # Positions asked for and set here, not left to the fetcher's reset: a request for
+            # them retries until a partition created a moment ago has its leader, where the
+            # fetcher's reset, refused then (NotLeaderForPartition), was seen to wait 30 s.
+            for partition, first in (await self.consumer.beginning_offsets(partitions)).items():
+                self.consumer.seek(partition, first)
             self.ends = await self.consumer.end_offsets(partitions)
         except BaseException:
-            await self.consumer.stop()
+            await stopped(self.consumer)
             raise
         self.behind = {tp for tp, end in self.ends.items() if end > 0}
         return self
 
     async def close(self) -> None:
-        await self.consumer.stop()
+        await stopped(self.consumer)
 
     async def __aenter__(self) -> TopicScan:
         return await self.open()

@@ -35,7 +35,7 @@ from rich.console import Console
 from shared.audit import AuditTrail, as_identifier
 from shared.contracts.audit import AuditAction, AuditOutcome, AuditRecorded, AuditRole
 from shared.errors import kind, one_line
-from shared.kafka import connection, headers_of, make_broker
+from shared.kafka import connection, headers_of, make_broker, stopped
 from shared.kit.clock import SystemClock
 from shared.kit.outbox import KafkaPublisher
 from shared.settings import Settings
@@ -62,7 +62,7 @@ async def dead_letters(settings: Settings, topic: str, idle_ms: int = 1500) -> l
         while batch := await consumer.getmany(timeout_ms=idle_ms):
             records += [r for recs in batch.values() for r in recs]
     finally:
-        await consumer.stop()
+        await stopped(consumer)
     return sorted(records, key=lambda r: (r.partition, r.offset))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from shared.kafka import connection, ensure_topics
+from shared.kafka import connection, ensure_topics, stopped
 from shared.settings import Settings
 from shared.topics import MAX_MESSAGE_BYTES
 
@@ -71,7 +71,7 @@ class Bus:
                     break
             return records
         finally:
-            await consumer.stop()
+            await stopped(consumer)
 
     async def events(self, topic: str, *, count: int | None = None,
                      where: Callable[[dict[str, Any]], bool] | None = None,

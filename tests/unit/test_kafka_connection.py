@@ -90,3 +90,35 @@ def test_every_kafka_client_in_the_code_is_built_with_the_connection_options() -
                         k.arg is None for k in node.keywords):
                     bare.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert bare == []
+
+
+async def test_a_stop_that_hangs_on_the_tls_close_is_cut_after_its_bound() -> None:
+    import asyncio
+
+    from shared.kafka import stopped
+
+    class Transport:
+        aborted = False
+
+        def abort(self) -> None:
+            self.aborted = True
+            closing.set()
+
+    class Connection:
+        def __init__(self) -> None:
+            self._writer = type("Writer", (), {"transport": transport})()
+
+    class Client:
+        def __init__(self) -> None:
+            self._client = type("Inner", (), {"_conns": {("node", 0): Connection()}})()
+
+        async def stop(self) -> None:
+            await closing.wait()  # as a TLS close waits for the broker's answer
+
+    closing, transport = asyncio.Event(), Transport()
+    await asyncio.wait_for(stopped(Client(), seconds=0.05), 5)
+    assert transport.aborted
+    transport = Transport()
+    quick = Client()  # its stop returns at once (the close is answered): nothing is cut
+    await stopped(quick, seconds=5)
+    assert not transport.aborted
