@@ -5,11 +5,13 @@ The local Kafka is secured the way production is (docs/design.md, "Least privile
 of :mod:`shared.acls`. What that needs is generated once, under ``<state>/kafka`` (``.local/kafka``
 unless ``CASEWORK_STATE_DIR`` moves it), and kept:
 
-* ``tls/ca.pem`` — a certificate authority of this checkout alone, and ``tls/broker.pem``
+* ``tls/ca.pem`` — a certificate authority of this checkout alone (its key is not kept), and ``tls/broker.pem``
   (the broker's key and certificate, for ``127.0.0.1`` and ``localhost``, signed by it);
 * ``principals/<user>.json`` — one per principal: ``casework-admin`` (the broker itself and
   the operator tools that create ACLs and delete test topics), one per service and one per
   kind of outside client, each with a password of its own;
+* ``for/<name>/`` (with ``HOST`` given: containers) — the CA and the one principal's file, what
+  the container of the admin or of one service mounts, and nothing of any other's;
 * ``clients/<kind>.json`` — the same for each outside client kind (``agency``,
   ``specialist_app``, ``provider_system``, ``dashboard_reader``, ``operator``), the file an
   integrator's code loads.
@@ -39,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from shared.acls import PRINCIPAL_PREFIX, principals
-from shared.topics import CLIENTS
+from shared.topics import CLIENTS, SERVICES
 
 ADMIN = "admin"
 MECHANISM = "SCRAM-SHA-512"
@@ -96,8 +98,7 @@ def certificates(tls: Path, hosts: tuple[str, ...] = ()) -> bool:
               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
               .sign(ca_key, hashes.SHA256()))
-    pem = serialization.Encoding.PEM
-    _private(tls / "ca.key", _pem(ca_key))
+    pem = serialization.Encoding.PEM  # the CA's key is not kept: nothing is signed with it again
     # Kafka's PEM key store: the private key (PKCS#8), then the certificate chain.
     _private(tls / "broker.pem", _pem(key) + broker.public_bytes(pem).decode() + ca.public_bytes(pem).decode())
     _private(tls / "ca.pem", ca.public_bytes(pem).decode())
@@ -125,6 +126,12 @@ def prepare(kafka: Path, port: int, hosts: tuple[str, ...] = ()) -> list[str]:
     for kind in CLIENTS:
         source = kafka / "principals" / f"{PRINCIPAL_PREFIX}{kind}.json"
         _private(kafka / "clients" / f"{kind}.json", source.read_text())
+    if hosts:  # containers (docker-compose.yml): each mounts its own directory and no other's
+        for name in (ADMIN, *SERVICES):
+            own = kafka / "for" / name
+            _private(own / "tls" / "ca.pem", (kafka / "tls" / "ca.pem").read_text())
+            user = f"{PRINCIPAL_PREFIX}{name}.json"
+            _private(own / "principals" / user, (kafka / "principals" / user).read_text())
     return fresh
 
 

@@ -104,6 +104,11 @@ start_kafka() {
     mkdir -p "$(dirname "$KAFKA_PROPS")" "$KAFKA_DATA"
     if [ "$KAFKA_LISTENER" = PLAINTEXT ]; then
         # The benchmarks' comparison broker alone (a state directory of its own): no TLS, no SASL, no ACLs.
+        [ "$STATE_DIR" != "$LOCAL" ] ||
+            fail kafka "" "CASEWORK_BENCH_KAFKA_LISTENER=PLAINTEXT is for a comparison broker in a CASEWORK_STATE_DIR of its own, never the usual one"
+        [ ! -f "$KAFKA_DATA/meta.properties" ] || [ -f "$KAFKA_STATE/plaintext" ] ||
+            fail kafka "" "$(shown "$KAFKA_DATA") belongs to a secured broker: a PLAINTEXT one never reuses it"
+        mkdir -p "$KAFKA_STATE" && : >"$KAFKA_STATE/plaintext"
         sed -e "s#@DATA_DIR@#$(sed_escape "$KAFKA_DATA")#g" -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" \
             -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
             -e "s#@LISTEN_HOST@#127.0.0.1#g" -e "s#@ADVERTISED_HOST@#127.0.0.1#g" -e "s#SASL_SSL#PLAINTEXT#g" \
@@ -118,6 +123,7 @@ start_kafka() {
         fail kafka "" "could not prepare the broker's certificate and users under $(shown "$KAFKA_STATE")"
     local admin_password
     admin_password="$(admin_password)"
+    USER_UMASK="$(umask)"
     umask 077
     sed -e "s#@DATA_DIR@#$(sed_escape "$KAFKA_DATA")#g" \
         -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" \
@@ -127,7 +133,8 @@ start_kafka() {
         -e "s#@LISTEN_HOST@#127.0.0.1#g" -e "s#@ADVERTISED_HOST@#127.0.0.1#g" \
         "$INFRA/kafka/server.properties.in" >"$KAFKA_PROPS"
     admin_properties "$admin_password" >"$KAFKA_ADMIN_PROPS"
-    umask 022
+    chmod 600 "$KAFKA_PROPS" "$KAFKA_ADMIN_PROPS" # they hold the admin's password (a file from before kept its mode)
+    umask "$USER_UMASK"
     fi
 
     if [ -f "$KAFKA_DATA/meta.properties" ] && [ ! -f "$KAFKA_SECURED" ]; then
@@ -143,9 +150,12 @@ start_kafka() {
         cid="$("$JAVA" -Xmx256m "$log4j" -cp "$cp" kafka.tools.StorageTool random-uuid)" ||
             fail kafka "" "kafka.tools.StorageTool random-uuid failed"
         if [ "$KAFKA_LISTENER" != PLAINTEXT ]; then
+            local users
+            users="$(cd "$ROOT" && "$PY" -m casework.localkafka credentials "$KAFKA_STATE")" && [ -n "$users" ] ||
+                fail kafka "" "could not read the principals' passwords under $(shown "$KAFKA_STATE/principals")"
             while IFS= read -r line; do
                 scram+=(--add-scram "SCRAM-SHA-512=[name=${line%%=*},password=${line#*=}]")
-            done < <(cd "$ROOT" && "$PY" -m casework.localkafka credentials "$KAFKA_STATE")
+            done <<<"$users"
         fi
         "$JAVA" -Xmx256m "$log4j" -cp "$cp" kafka.tools.StorageTool format --standalone \
             -t "$cid" -c "$KAFKA_PROPS" ${scram[@]+"${scram[@]}"} >"$LOG_DIR/kafka-format.log" 2>&1 ||

@@ -11,8 +11,8 @@ authorizer denies what no ACL allows):
 * a service also creates the topics it touches and sets their configuration at start
   (``Create``, ``DescribeConfigs``, ``AlterConfigs``), and writes the dead letters of what
   it reads;
-* an operator reads and provisions every topic (creates it, reads and sets its configuration)
-  and reads its consumer groups, and writes every inbound topic
+* an operator reads every topic and its consumer groups, and writes and provisions (creates,
+  reads and sets the configuration of) every inbound topic
   (a roster or directory load, a replay of an inbound dead letter) and ``audit.events``
   (``casework dlq list --reveal`` records its look there before it shows anything).
 
@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from shared.topics import CATALOGUE, CLIENTS, OPERATOR, SERVICES, dlq, spec
 
 PRINCIPAL_PREFIX = "casework-"
-# An operator reads every topic and provisions it (creates it before the services first start,
-# brings its configuration to the catalogue's): ``casework simulate``, a roster load.
-OPERATOR_ON_EVERY_TOPIC = ("Read", "Describe", "Create", "DescribeConfigs", "AlterConfigs")
+# An operator provisions the inbound topics it writes (creates one before the services first
+# start, brings its configuration to the catalogue's: a roster load, ``casework simulate``),
+# never an internal or a restricted one (the audit trail's retention is not an operator's to change).
+OPERATOR_PROVISIONS = ("Create", "DescribeConfigs", "AlterConfigs")
 
 
 @dataclass(frozen=True, order=True)
@@ -60,9 +61,9 @@ def acls(topic_prefix: str = "") -> list[Acl]:
     for name in (*CATALOGUE, *(dlq(t) for t in CATALOGUE)):
         topic = f"{topic_prefix}{name}"
         found |= _topic(topic, spec(name).writers, spec(name).readers)
-        found |= {Acl(OPERATOR, "topic", topic, op) for op in OPERATOR_ON_EVERY_TOPIC}
+        found |= {Acl(OPERATOR, "topic", topic, op) for op in ("Read", "Describe")}
         if spec(name).inbound:
-            found.add(Acl(OPERATOR, "topic", topic, "Write"))
+            found |= {Acl(OPERATOR, "topic", topic, op) for op in ("Write", *OPERATOR_PROVISIONS)}
     for service in SERVICES:
         touched = {n for n in (*CATALOGUE, *(dlq(t) for t in CATALOGUE))
                    if service in spec(n).readers | spec(n).writers}

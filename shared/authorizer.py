@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import for_code
-from aiokafka.protocol.admin import CreateAclsRequest_v1, DeleteAclsRequest_v1
+from aiokafka.protocol.admin import CreateAclsRequest_v1, DeleteAclsRequest_v1, DescribeAclsRequest_v1
 from aiokafka.protocol.api import Request
 
 from shared.acls import Acl
@@ -51,11 +51,42 @@ class _Create(Request[CreateAclsRequest_v1]):  # type: ignore[misc]  # aiokafka 
 class _Delete(Request[DeleteAclsRequest_v1]):  # type: ignore[misc]
     API_KEY = 31
 
-    def __init__(self, rules: Sequence[Acl]) -> None:
+    def __init__(self, rules: Sequence[Acl | tuple[Any, ...]]) -> None:
         self.rules = rules
 
     def build(self, request_struct_class: type[DeleteAclsRequest_v1]) -> DeleteAclsRequest_v1:
-        return request_struct_class([binding(a) for a in self.rules])
+        return request_struct_class([a if isinstance(a, tuple) else binding(a) for a in self.rules])
+
+
+class _Describe(Request[DescribeAclsRequest_v1]):  # type: ignore[misc]
+    API_KEY = 29
+
+    def build(self, request_struct_class: type[DescribeAclsRequest_v1]) -> DescribeAclsRequest_v1:
+        return request_struct_class(1, None, 1, None, None, 1, 1)  # every ACL
+
+
+async def stale(admin: AIOKafkaAdminClient, rules: Sequence[Acl], prefix: str) -> list[tuple[Any, ...]]:
+    """The ACLs of casework's principals on the broker, on the topics and groups ``rules`` names,
+    that ``rules`` no longer has: what a catalogue change took away."""
+    response = await admin._send_request(_Describe())
+    _raise([(response.error_code, response.error_message)], "describe")
+    wanted = {binding(a) for a in rules}
+    ours = {f"User:{a.user}" for a in rules}
+    names = {a.name for a in rules}  # another prefix's (a test's, a second deployment's) are not ours
+    found = [(kind, name, pattern, principal, host, operation, permission)
+             for kind, name, pattern, entries in response.resources
+             for principal, host, operation, permission in entries]
+    return [b for b in found if b[3] in ours and b[1] in names and b[1].startswith(prefix) and b not in wanted]
+
+
+async def converge(admin: AIOKafkaAdminClient, rules: Sequence[Acl], prefix: str) -> tuple[int, int]:
+    """Create every ACL of ``rules`` and delete casework's principals' ACLs it does not have."""
+    created = await create(admin, rules)
+    gone = await stale(admin, rules, prefix)
+    for start in range(0, len(gone), AT_ONCE):
+        response = await admin._send_request(_Delete(gone[start:start + AT_ONCE]))
+        _raise([(r[0], r[1]) for r in response.filter_responses], "delete")
+    return created, len(gone)
 
 
 def _raise(errors: list[tuple[int, str | None]], what: str) -> None:

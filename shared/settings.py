@@ -260,18 +260,20 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _local_broker(cls, data: Any) -> Any:
-        """Development on this checkout reaches the local broker the way it is secured (make
-        infra-up: SASL_SSL, each principal's password under ``<state>/kafka``), unless the
-        broker's security is configured: the developer path needs no setting."""
-        if not isinstance(data, dict) or str(data.get("environment", "")).lower() != "development":
+        """On this checkout, a process reaches the local broker the way it is secured (make
+        infra-up: SASL_SSL, each principal's password under ``<state>/kafka``) unless the broker's
+        security is configured or production is said explicitly: the developer path needs no
+        setting (``casework publish`` in a fresh shell). It fails closed elsewhere: those
+        passwords and that CA open the checkout's own broker only."""
+        if not isinstance(data, dict) or str(data.get("environment", "development")).lower() != "development":
             return data
         if {"kafka_security_protocol", "kafka_sasl_username", "kafka_credentials_dir"} & data.keys():
             return data
         kafka = (Path(os.environ.get(f"{PREFIX}STATE_DIR") or ".local") / "kafka").resolve()
         if not (kafka / "principals").is_dir():
             return data
-        return {**data, "kafka_security_protocol": "SASL_SSL", "kafka_sasl_mechanism": "SCRAM-SHA-512",
-                "kafka_ssl_cafile": kafka / "tls" / "ca.pem", "kafka_credentials_dir": kafka / "principals"}
+        return {"kafka_security_protocol": "SASL_SSL", "kafka_sasl_mechanism": "SCRAM-SHA-512",
+                "kafka_ssl_cafile": kafka / "tls" / "ca.pem", "kafka_credentials_dir": kafka / "principals", **data}
 
     def topic(self, name: str) -> str:
         """The physical Kafka topic for a contract topic name."""

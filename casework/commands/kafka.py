@@ -16,11 +16,11 @@ from shared.kafka import connection
 from shared.settings import Settings
 
 
-async def apply(settings: Settings, rules: list[Acl]) -> int:
+async def apply(settings: Settings, rules: list[Acl]) -> tuple[int, int]:
     admin = AIOKafkaAdminClient(**connection(settings, "admin"), client_id="casework-acls")
     await admin.start()
     try:
-        return await authorizer.create(admin, rules)
+        return await authorizer.converge(admin, rules, settings.topic_prefix)
     finally:
         await admin.close()
 
@@ -37,12 +37,13 @@ def register(app: typer.Typer) -> None:
         rules = acls(settings.topic_prefix)
         if to_broker:
             try:
-                sent = asyncio.run(apply(settings, rules))
+                sent, removed = asyncio.run(apply(settings, rules))
             except (authorizer.AclError, ValueError, OSError) as exc:
                 typer.echo(f"could not apply the ACLs: {exc}", err=True)
                 raise typer.Exit(1) from None
             principals = len({r.principal for r in rules})
-            typer.echo(f"kafka: {sent} ACLs applied for {principals} principals (casework kafka acls lists them)")
+            typer.echo(f"kafka: {sent} ACLs applied for {principals} principals, {removed} no longer in the "
+                       f"catalogue removed (casework kafka acls lists them)")
             if quiet:
                 return
         if as_json:

@@ -104,3 +104,25 @@ async def test_a_client_without_valid_credentials_is_refused(settings: Settings)
     with pytest.raises(KafkaError):
         await impostor.start()
     await impostor.stop()
+
+
+async def test_applying_again_removes_what_the_catalogue_no_longer_grants(settings: Settings) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from shared import authorizer
+    from shared.acls import Acl
+
+    rules = acls(settings.topic_prefix)
+    over = Acl("operator", "topic", settings.topic("referrals.events"), "Write")  # an internal topic: not an operator's
+    elsewhere = Acl("operator", "topic", f"x{settings.topic('referrals.events')}", "Write")  # another prefix's
+    admin = AIOKafkaAdminClient(**connection(settings, "admin"))
+    await admin.start()
+    try:
+        await authorizer.create(admin, [over, elsewhere])
+        assert authorizer.binding(over) in await authorizer.stale(admin, rules, settings.topic_prefix)
+        created, removed = await authorizer.converge(admin, rules, settings.topic_prefix)
+        assert (created, removed) == (len(rules), 1)
+        assert await authorizer.stale(admin, rules, settings.topic_prefix) == []
+        assert await authorizer.delete(admin, [elsewhere]) == 1  # left alone: not under this prefix's names
+    finally:
+        await admin.close()

@@ -16,6 +16,7 @@ import contextlib
 import importlib.util
 import itertools
 import json
+import os
 import socket
 import ssl
 import time
@@ -33,7 +34,7 @@ _spec = importlib.util.spec_from_file_location("casework_probe", ROOT / "infra" 
 assert _spec and _spec.loader
 probe: Any = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(probe)
-ADMIN = ROOT / ".local" / "kafka" / "principals" / "casework-admin.json"
+ADMIN = Path(os.environ.get("CASEWORK_STATE_DIR") or ROOT / ".local") / "kafka" / "principals" / "casework-admin.json"
 ANY, LITERAL = 1, 3  # resource type, operation and permission ANY; the pattern type LITERAL
 
 

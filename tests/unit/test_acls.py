@@ -30,7 +30,9 @@ TOPICS = sorted((*CATALOGUE, *(dlq(t) for t in CATALOGUE)))
     ("operator", "Write", "encounters.reported", True),
     ("operator", "Write", "referrals.events", False),  # internal topics: their services only
     ("operator", "Write", "audit.events", True),  # its own look at dead letters' content, only
-    ("operator", "Create", "encounters.reported", True),  # provisions topics before the services start
+    ("operator", "Create", "encounters.reported", True),  # provisions inbound topics before the services start
+    ("operator", "AlterConfigs", "audit.events", False),  # never the audit trail's retention
+    ("operator", "Create", "referrals.events", False),
     ("operator", "Delete", "audit.events", False),
 ])
 def test_the_named_cases(principal: str, operation: str, topic: str, expected: bool) -> None:

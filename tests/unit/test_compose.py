@@ -71,11 +71,16 @@ def test_the_broker_is_secured_and_every_service_signs_in_as_itself() -> None:
     assert "--add-scram" in script and "@LISTEN_HOST@#0.0.0.0" in script and "@ADVERTISED_HOST@#kafka" in script
     assert services["kafka-secrets"]["command"][-3:] == ["/app/.local", "9092", "kafka"]  # a certificate for "kafka"
     assert services["kafka-acls"]["command"][-4:] == ["kafka", "acls", "--apply", "--quiet"]
+    assert services["kafka-acls"]["volumes"][0]["volume"] == {"subpath": "for/admin"}
+    assert template["controller.quorum.bootstrap.servers"].startswith("127.0.0.1:")  # the controller on loopback
     for name in SERVICES:
         env = services[name]["environment"]
         assert env["CASEWORK_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
         assert env["CASEWORK_KAFKA_CREDENTIALS_DIR"] == "/app/.local/kafka/principals", name
-        assert "kafka-secrets:/app/.local/kafka:ro" in services[name]["volumes"], name
+        [secrets] = [v for v in services[name]["volumes"] if isinstance(v, dict) and v["source"] == "kafka-secrets"]
+        # Its own password and the CA only: no other principal's, not the admin's.
+        assert (secrets["target"], secrets["read_only"], secrets["volume"]) == (
+            "/app/.local/kafka", True, {"subpath": f"for/{name}"}), name
         assert services[name]["depends_on"]["kafka-acls"] == {"condition": "service_completed_successfully"}
 
 

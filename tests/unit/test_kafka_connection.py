@@ -70,7 +70,10 @@ def test_development_on_this_checkout_finds_the_local_broker_s_credentials(tmp_p
     principals = tmp_path / "kafka" / "principals"
     assert (found.kafka_security_protocol, found.kafka_credentials_dir) == ("SASL_SSL", principals)
     assert found.kafka_ssl_cafile == tmp_path / "kafka" / "tls" / "ca.pem"
-    # Production never reads local files; what is configured is kept as it is.
+    # Nor with the mode unset (a newcomer's shell: `casework publish` as the README has it).
+    monkeypatch.delenv("CASEWORK_ENVIRONMENT", raising=False)
+    assert Settings().kafka_credentials_dir == principals and Settings().environment == "production"
+    # Production said explicitly never reads local files; what is configured is kept as it is.
     assert Settings(environment="production").kafka_credentials_dir is None
     assert Settings(environment="development", kafka_security_protocol="PLAINTEXT").kafka_credentials_dir is None
     monkeypatch.setenv("CASEWORK_STATE_DIR", str(tmp_path / "elsewhere"))
