@@ -7,12 +7,13 @@ the prefix's topics (the services under test or measurement sign in as themselve
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from shared import authorizer
-from shared.acls import acls
+from shared.acls import Acl, acls
 from shared.kafka import connection
 from shared.settings import Settings
 
@@ -35,24 +36,21 @@ async def delete_topics(settings: Settings) -> None:
 
 async def admit(settings: Settings) -> int:
     """The catalogue's ACLs for the prefix's topics and groups; how many (none on PLAINTEXT)."""
-    if not settings.topic_prefix or settings.kafka_security_protocol == "PLAINTEXT":
-        return 0
-    admin = AIOKafkaAdminClient(**connection(settings, "admin"))
-    await admin.start()
-    try:
-        return await authorizer.create(admin, acls(settings.topic_prefix))
-    finally:
-        await admin.close()
+    return await _acls(settings, authorizer.create)
 
 
 async def revoke(settings: Settings) -> int:
     """The prefix's ACLs away again; how many the broker had."""
+    return await _acls(settings, authorizer.delete)
+
+
+async def _acls(settings: Settings, change: Callable[[AIOKafkaAdminClient, Sequence[Acl]], Awaitable[int]]) -> int:
     if not settings.topic_prefix or settings.kafka_security_protocol == "PLAINTEXT":
         return 0
     admin = AIOKafkaAdminClient(**connection(settings, "admin"))
     await admin.start()
     try:
-        return await authorizer.delete(admin, acls(settings.topic_prefix))
+        return await change(admin, acls(settings.topic_prefix))
     finally:
         await admin.close()
 
