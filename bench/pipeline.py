@@ -129,6 +129,34 @@ async def _db_commands(procs: list[ServiceProcess]) -> dict[str, dict[str, float
     return found
 
 
+async def _stages(procs: list[ServiceProcess]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per service and workflow stage, the seconds spent and the batches seen so far."""
+    found: dict[str, dict[str, tuple[float, float]]] = {}
+    async with httpx.AsyncClient(timeout=5) as client:
+        for proc in procs:
+            text = (await client.get(f"http://127.0.0.1:{proc.port}/metrics")).text
+            mine: dict[str, list[float]] = {}
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    if sample.name in ("casework_workflow_stage_seconds_sum", "casework_workflow_stage_seconds_count"):
+                        slot = mine.setdefault(sample.labels["stage"], [0.0, 0.0])
+                        slot[sample.name.endswith("_count")] += sample.value
+            found[proc.name] = {stage: (v[0], v[1]) for stage, v in mine.items()}
+    return found
+
+
+def _stage_means(before: dict[str, dict[str, tuple[float, float]]],
+                 after: dict[str, dict[str, tuple[float, float]]]) -> dict[str, dict[str, float]]:
+    """Mean milliseconds per batch in each stage between two readings (stages seen only)."""
+    means: dict[str, dict[str, float]] = {}
+    for name, stages in after.items():
+        for stage, (seconds, count) in stages.items():
+            s0, c0 = before.get(name, {}).get(stage, (0.0, 0.0))
+            if count > c0:
+                means.setdefault(name, {})[stage] = round((seconds - s0) * 1000 / (count - c0), 1)
+    return means
+
+
 def _summed(figures: Any) -> dict[str, float]:
     total: dict[str, float] = {}
     for figure in figures:
@@ -191,7 +219,7 @@ class Mailbox:
         if b"Referral assigned" in content.split(b"\r\n\r\n", 1)[0]:
             self.count += 1
             for case in set(CASE.findall(content)):
-                self.arrived.setdefault(case.decode(), time.perf_counter())
+                self.arrived.setdefault(case.decode(), time.time())
 
     async def until(self, count: int, timeout: float = 300) -> None:
         deadline = time.perf_counter() + timeout
@@ -202,24 +230,35 @@ class Mailbox:
 
 
 async def latency(p: AIOKafkaProducer, settings: Settings, mailbox: Mailbox, rate: float, seconds: float,
-                  tag: str) -> dict[str, Any]:
+                  tag: str, procs: list[ServiceProcess]) -> dict[str, Any]:
     """Encounters offered at a steady ``rate`` for ``seconds``: publish → referral mail accepted."""
+    stages = await _stages(procs)
     sent: dict[str, float] = {}
     total, before = int(rate * seconds), mailbox.count
     start = time.perf_counter()
     for i in range(total):
         await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
         eid = f"ENC-{tag}-{i}"
-        sent[eid] = time.perf_counter()
+        sent[eid] = time.time()
         await p.send(settings.topic("encounters.reported"), json.dumps(encounter(eid)).encode(), key=eid.encode())
     await mailbox.until(before + total, timeout=600)
-    opened = [json.loads(r.value)["data"] for r in await wait_for(settings, "cases.opened", before + total)]
-    case_of = {o["encounter_id"]: o["case_id"] for o in opened}
-    seconds_each = [mailbox.arrived[case_of[e]] - t for e, t in sent.items()
-                    if e in case_of and case_of[e] in mailbox.arrived]
-    lat = percentiles(seconds_each)
-    return {"offered_per_s": rate, "samples": len(seconds_each), "of": total,
-            "p50_ms": round(lat["p50"] * 1000), "p99_ms": round(lat["p99"] * 1000), "max_ms": round(lat["max"] * 1000)}
+    stage_means = _stage_means(stages, await _stages(procs))
+    opened = {json.loads(r.value)["data"]["encounter_id"]: r
+              for r in await wait_for(settings, "cases.opened", before + total)}
+    case_of = {e: json.loads(r.value)["data"]["case_id"] for e, r in opened.items()}
+    assigned = {json.loads(r.value)["subject"]: r.timestamp / 1000 for r in await wait_for(
+        settings, "referrals.events", before + total, match=lambda r: b"referral.assigned" in r.value)}
+    mine = [e for e in sent if e in case_of and case_of[e] in mailbox.arrived]
+    lat = percentiles([mailbox.arrived[case_of[e]] - sent[e] for e in mine])
+    # where the time goes, hop by hop (the brokers' record timestamps: this machine's one clock)
+    hops = {"intake": [opened[e].timestamp / 1000 - sent[e] for e in mine],
+            "referral": [assigned[case_of[e]] - opened[e].timestamp / 1000 for e in mine if case_of[e] in assigned],
+            "notify": [mailbox.arrived[case_of[e]] - assigned[case_of[e]] for e in mine if case_of[e] in assigned]}
+    return {"offered_per_s": rate, "samples": len(mine), "of": total,
+            "p50_ms": round(lat["p50"] * 1000), "p99_ms": round(lat["p99"] * 1000), "max_ms": round(lat["max"] * 1000),
+            "by_hop_p50_p99_ms": {hop: [round(q * 1000) for q in (h["p50"], h["p99"])]
+                                  for hop, each in hops.items() if each for h in [percentiles(each)]},
+            "workflow_stage_ms_per_batch": stage_means}
 
 
 async def pipeline(count: int, rate: float, seconds: float, history: int = 0,
@@ -267,8 +306,8 @@ async def pipeline(count: int, rate: float, seconds: float, history: int = 0,
             await publish_now(p, settings, 50, "rewarm")
             await mailbox.until(250, timeout=300)
 
-        easy = await latency(p, settings, mailbox, EASY_RATE, seconds, "easy")
-        target = await latency(p, settings, mailbox, rate, seconds, "target")
+        easy = await latency(p, settings, mailbox, EASY_RATE, seconds, "easy", procs)
+        target = await latency(p, settings, mailbox, rate, seconds, "target", procs)
 
         # throughput: a burst into the idle system
         before = mailbox.count

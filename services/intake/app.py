@@ -120,7 +120,7 @@ def serve_identities(service: Service, cases: Workflow[CaseFile], keyring: KeyRi
     """Who holds each case (folded from the referral service's word and intake's own openings
     and withdrawals), and the endpoint that reads an identity for its holder alone."""
     held = service.workflow(holders.COLLECTION, holders.Holding, Pure(holders.decide),
-                            aggregate_id=lambda e: e.data.case_id)
+                            aggregate_id=lambda e: e.data.case_id, gather=service.settings.intake.holder_gather_seconds)
     service.consume(*REFERRAL_EVENTS, handler=held)
     service.consume(CaseOpened, CaseWithdrawn, handler=held,
                     description="`casework.case.opened.v1`, `casework.case.withdrawn.v1`: which case file a "

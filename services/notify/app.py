@@ -53,9 +53,14 @@ class Notify:
     sender: Sender
 
     async def on_events(self, events: list[Inbound]) -> list[Any]:
-        await self.store.note_cases(events)
+        # The cases' records are written beside the decisions, not before them (the decisions
+        # read them from memory, or wait for the write); both are done before the commit.
+        writing = self.store.note_cases(events)
         wanted = [e for e in events if notifiable(e.data)]
-        poisons = await self.notifications.handle(wanted) if wanted else []
+        try:
+            poisons = await self.notifications.handle(wanted) if wanted else []
+        finally:
+            await writing
         await self.dispatcher.wait_capacity()  # back-pressure: Kafka lag rather than memory
         return poisons
 

@@ -17,13 +17,16 @@ consuming their topics), a case's record written only when it changes and truste
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
-from pymongo import ASCENDING, DeleteOne, IndexModel, UpdateOne
+from pymongo import ASCENDING, DeleteOne, IndexModel, InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from shared import registry
 from shared.contracts.inbound import ProviderRegistered, SpecialistRegistered
@@ -33,7 +36,7 @@ from shared.contracts.referrals import CaseUnassigned, HolderKept, ReferralAccep
 from shared.contracts.stabilization import PlanEvent
 from shared.kit import Inbound
 from shared.kit.inbound import TopicReader
-from shared.mongo import bulk_write, chunks, ensure_indexes, find_by_ids
+from shared.mongo import DUPLICATE_KEY, MAX_INSERTS_PER_COMMAND, bulk_write, chunks, ensure_indexes, find_by_ids
 from shared.settings import Settings
 from shared.topicread import events_to_end
 
@@ -90,6 +93,7 @@ class DirectoryStore:
         self._providers: dict[str, Contact] = {}
         self._providers_read_at = -FRESH_SECONDS
         self._facts: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()  # case -> (read at, record)
+        self._writing: dict[str, asyncio.Future[None]] = {}  # case -> its record's write under way
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(self.contacts, [IndexModel([("role", ASCENDING), ("on_duty", ASCENDING)],
@@ -114,10 +118,18 @@ class DirectoryStore:
         self._providers_read_at = -FRESH_SECONDS
         return []
 
-    async def note_cases(self, events: Iterable[Inbound]) -> None:
-        """Write each case's routing record where these events change it (in topic order);
-        what is known not to change it is not written again."""
-        ops = []
+    def note_cases(self, events: Iterable[Inbound]) -> asyncio.Future[None]:
+        """Write each case's routing record where these events change it (in topic order), one
+        write per case; what is known not to change it is not written again.
+
+        The memory changes at once and the write starts at once, so the batch's own decisions
+        need not wait for it: whatever reads a case whose write is under way waits for that
+        write (:meth:`_case_records`). The caller awaits the returned write before its offsets
+        are committed. A case's opening is an insert (the cheap write): its record is new, and
+        then known exactly; should it exist already (a redelivery, a referral event read
+        first), it is updated instead.
+        """
+        changes: dict[str, tuple[bool, dict[str, Any]]] = {}  # case -> (opened here, the fields to set)
         for event in events:
             update = case_facts(event.data)
             if update is None:
@@ -126,11 +138,46 @@ class DirectoryStore:
             entry = self._facts.get(case_id)
             if entry is not None and merged(entry[1], update) == entry[1]:
                 continue
-            ops.append(UpdateOne({"_id": case_id}, update, upsert=True))
+            opening, fields = changes.get(case_id, (entry is None and isinstance(event.data, CaseOpened), {}))
+            changes[case_id] = (opening, merged(fields, update))
             if entry is not None:
                 self._facts[case_id] = (entry[0], merged(entry[1], update))
-        for chunk in chunks(ops):
-            await bulk_write(self.cases, chunk, ordered=True)
+        if not changes:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        task = asyncio.ensure_future(self._write_cases(changes))
+        for case_id in changes:
+            self._writing[case_id] = task
+        task.add_done_callback(partial(self._written, list(changes)))
+        return task
+
+    def _written(self, case_ids: list[str], task: asyncio.Future[None]) -> None:
+        for case_id in case_ids:
+            if self._writing.get(case_id) is task:
+                del self._writing[case_id]
+        if not task.cancelled():
+            task.exception()  # retrieved here too: the caller may have stopped waiting (its batch failed)
+
+    async def _write_cases(self, changes: dict[str, tuple[bool, dict[str, Any]]]) -> None:
+        openings = [(c, fields) for c, (opening, fields) in changes.items() if opening]
+        existed: set[str] = set()
+        for chunk in chunks(openings, MAX_INSERTS_PER_COMMAND):
+            try:
+                await bulk_write(self.cases, [InsertOne({"_id": c, **fields}) for c, fields in chunk], ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                existed |= {chunk[e["index"]][0] for e in errors}
+        now, this = self.clock(), asyncio.current_task()
+        for case_id, fields in openings:  # what was inserted is the whole record, unless written since
+            if case_id not in existed and self._writing.get(case_id) is this:
+                self._remember(case_id, dict(fields), now)
+        ops = [UpdateOne({"_id": c}, {"$set": fields}, upsert=True)
+               for c, (opening, fields) in changes.items() if not opening or c in existed]
+        for updates in chunks(ops):
+            await bulk_write(self.cases, updates, ordered=True)
 
     async def directory_for(self, payloads: Sequence[Any]) -> Directory:
         """Everything the batch's recipients are chosen from (from memory, mostly)."""
@@ -170,6 +217,9 @@ class DirectoryStore:
         return self._providers
 
     async def _case_records(self, case_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        under_way = {self._writing[c] for c in case_ids if c in self._writing}
+        if under_way:  # a batch's own writes come first: what it noted is then in memory or stored
+            await asyncio.gather(*under_way, return_exceptions=True)
         now = self.clock()
         known = {c: entry[1] for c in case_ids if (entry := self._facts.get(c)) and now - entry[0] < FRESH_SECONDS}
         missing = [c for c in case_ids if c not in known]

@@ -3,8 +3,8 @@
 The workflow calls :meth:`Dispatcher.after_write` once a claim is durably written; each
 claimed delivery is then sent in its own task, at most ``concurrency`` at a time, so a
 slow or failing recipient never holds a partition or another notification. The outcome
-goes back through ``decide`` as a :class:`DeliveryAttempted` (many outcomes share one
-write). A crash after the recipient accepted and before that write is the one window for
+goes back through ``decide`` as a :class:`DeliveryAttempted` (the outcomes of about a tenth
+of a second share one write). A crash after the recipient accepted and before that write is the one window for
 a duplicate, and the Message-ID / Idempotency-Key let the receiver drop it; a claim whose
 outcome never arrives is retried when its lease runs out.
 """
@@ -33,6 +33,7 @@ log = caselog.get_logger("casework.notify")
 
 ATTEMPTS = Counter("casework_notify_attempts_total", "Delivery attempts by channel and outcome",
                    ["channel", "outcome"])
+RECORD_GATHER_SECONDS = 0.1
 RECORD_BACKOFF_SECONDS = 0.2
 RECORD_BACKOFF_MAX_SECONDS = 5.0
 
@@ -62,6 +63,10 @@ class Recorder:
 
     async def _drain(self) -> None:
         while self._waiting:
+            # The outcomes that finish meanwhile join this write: the workflow is written by one
+            # batch at a time, and the claims of new notifications (the mails still to send)
+            # should not queue behind a stream of small writes of outcomes already delivered.
+            await asyncio.sleep(RECORD_GATHER_SECONDS)
             batch, self._waiting = self._waiting, []
             await self._write([event for event, _ in batch])
             for _, future in batch:

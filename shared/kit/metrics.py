@@ -26,6 +26,11 @@ class Metrics:
     latency: Histogram = field(default_factory=lambda: Histogram(
         "casework_handler_seconds", "Time to process one batch, read to commit", ["service", "topic"],
         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)))
+    stage: Histogram = field(default_factory=lambda: Histogram(
+        "casework_workflow_stage_seconds",
+        "Time a workflow's batch spends in each stage: waiting for the writing lock, deciding, "
+        "noting timers, writing, publishing", ["service", "stage"],
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)))
     batch_size: Histogram = field(default_factory=lambda: Histogram(
         "casework_batch_size", "Messages per batch", ["service", "topic"],
         buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)))

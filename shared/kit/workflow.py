@@ -13,6 +13,7 @@ and outboxes a crash left behind go out through :meth:`relay`, both the same pat
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -129,7 +130,9 @@ class Workflow(Generic[S]):
         self.joining.append(mine)
         if first and self.gather > 0:
             await asyncio.sleep(self.gather)  # let the other topics' batches join this one
+        waited = time.perf_counter()
         async with self.writing:
+            self._took("lock", waited)
             if not mine[1].done():
                 group = self.joining[:]
                 self.joining.clear()
@@ -152,7 +155,7 @@ class Workflow(Generic[S]):
         pending = _group(events, self._aggregate_of)
         poisons: dict[str, Poison] = {}
         for round_ in range(MAX_CONFLICT_ROUNDS):
-            now = self.clock.now()
+            now, began = self.clock.now(), time.perf_counter()
             decide = await self.decision.for_batch(_flatten(pending))
             records = self._remembered(pending) if round_ == 0 else await self._load(list(pending))
             known = dict(poisons)
@@ -164,24 +167,35 @@ class Workflow(Generic[S]):
                        } if round_ == 0 else set()
             poisons.update({k: p for k, p in known.items() if self._aggregate_of(p.event) not in guessed})
             changes = [c for c in changes if c.id not in guessed]
+            began = self._took("decide", began)
             redo = await self.before_write(changes) if self.before_write and changes else set()
+            began = self._took("before_write", began) if self.before_write and changes else began
             ready = [c for c in changes if c.id not in redo]
             redo |= await self._write([c.write for c in ready]) | guessed
+            began = self._took("write", began) if ready else began
             written = [c for c in ready if c.id not in redo]
             if written:  # something landed: the window between a write and its publish
                 failpoint("after-write")
             if self.after_write and written:
                 await self.after_write(written)
+                began = self._took("after_write", began)
             # A redelivered batch changes nothing, but what a failed publish left is sent now.
             changed = {c.id for c in changes}
             leftovers = [r.as_write(now) for i, r in records.items()
                          if r.outbox and i not in changed and not self.watermarks.covers(r.stamp)]
             await self.publish([c.write for c in written] + leftovers)
+            self._took("publish", began)
             if not redo:
                 return list(poisons.values())
             METRICS.conflicts.labels(self.service).inc(len(redo))
             pending = {k: v for k, v in pending.items() if k in redo}
         raise ConcurrencyConflict(f"{len(pending)} aggregate(s) kept changing; batch retried")
+
+    def _took(self, stage: str, since: float) -> float:
+        """Note how long ``stage`` took (``casework_workflow_stage_seconds``); return now."""
+        now = time.perf_counter()
+        METRICS.stage.labels(self.service, stage).observe(now - since)
+        return now
 
     def _remembered(self, ids: Iterable[str]) -> dict[str, Record]:
         """The first round reads nothing: what this process wrote last, else a new aggregate."""

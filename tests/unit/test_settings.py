@@ -42,6 +42,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "CASEWORK_MAX_DELIVERY_ATTEMPTS": ("kit.max_delivery_attempts",),
     "CASEWORK_STATE_DIR": ("run.state_dir",),
     "CASEWORK_PLAN_GATHER_SECONDS": ("stabilization.plan_gather_seconds",),
+    "CASEWORK_HOLDER_GATHER_SECONDS": ("intake.holder_gather_seconds",),
     "CASEWORK_SNAPSHOT_GATHER_SECONDS": ("status.snapshot_gather_seconds",),
     "CASEWORK_OPS_BASE_PORT": ("run.ops_base_port",),
     "CASEWORK_RESTART_FIRST_DELAY_SECONDS": ("run.restart_first_delay_seconds",),
