@@ -6,8 +6,10 @@ on the case page they accept it, record the needs assessment and the urgent need
 the person's identity (the one audited path that shows it) and close the case. A second
 specialist sees none of it: nothing on their board, 403 on the page and on every route.
 The canary identity is in the holder's page and nowhere else: not on any topic but the
-agency's own report, not in any log or mail, not on the second specialist's pages. Screenshots
-are kept under ``tests/artifacts/``.
+agency's own report, not in any log, mail or webhook, not on the second specialist's pages.
+The shelter and the holder also have webhooks (a small HTTP receiver of the test's): the
+shelter's notice comes signed with its own secret, with the request and its disclosure link.
+Screenshots are kept under ``tests/artifacts/``.
 """
 
 from __future__ import annotations
@@ -27,30 +29,37 @@ from playwright.async_api import Error as PlaywrightError
 
 from services.status.access import Principal, Role, new_token
 from shared.topics import CATALOGUE
+from shared.webhooks import SIGNATURE_HEADER, new_signing_key, recipient_secret, verify
 from tests.e2e.test_dashboard_browser import ARTIFACTS, CHROMIUM_ARGS, chromium  # noqa: F401  (a fixture)
 from tests.support import events
 from tests.support.kafka import Bus, eventually
+from tests.support.receivers import HttpReceiver, Request
 from tests.support.system import e2e_settings, running
 
 HOLDER, OTHER = "vs-tx-1", "vs-tx-2"
+SHELTER = "pr-tx-shelter"
 CREDENTIAL = "cwv_e2e-credential-of-the-dashboard"
+WEBHOOK_KEY = new_signing_key()  # notify's signing key: each receiver's secret derives from it
 
 
-def people() -> dict[str, Any]:
-    """One specialist on duty in Texas (every referral goes to them), one off duty, a supervisor."""
-    def person(sid: str, role: str, on_duty: bool = True) -> dict[str, Any]:
+def people(hooks: str) -> dict[str, Any]:
+    """One specialist on duty in Texas (every referral goes to them, by mail and webhook), one
+    off duty, a supervisor."""
+    def person(sid: str, role: str, on_duty: bool = True, **extra: str) -> dict[str, Any]:
         return {"specialist_id": sid, "agency_id": "TX-DPS", "name": f"Test {sid}", "email": f"{sid}@example.org",
                 "languages": ["en", "es"], "regions": ["US-TX"], "role": role, "on_duty": on_duty,
-                "max_active_cases": 10 if role == "victim_specialist" else 0}
-    return {"specialists": [person(HOLDER, "victim_specialist"), person(OTHER, "victim_specialist", on_duty=False),
-                            person("sup-tx", "supervisor")]}
+                "max_active_cases": 10 if role == "victim_specialist" else 0} | extra
+    return {"specialists": [person(HOLDER, "victim_specialist", webhook_url=f"{hooks}/{HOLDER}"),
+                            person(OTHER, "victim_specialist", on_duty=False), person("sup-tx", "supervisor")]}
 
 
-PROVIDERS = {"providers": [
-    {"provider_id": "pr-tx-shelter", "name": "Harbor House", "kinds": ["shelter", "food"], "regions": ["US-TX"],
-     "languages": ["en", "es"], "email": "intake@harbor-house.example.org"},
-    {"provider_id": "pr-tx-shelter-full", "name": "Full House", "kinds": ["shelter"], "regions": ["US-TX"],
-     "languages": ["en"], "email": "intake@full-house.example.org", "accepting": False}]}
+def providers(hooks: str) -> dict[str, Any]:
+    """The shelter the holder asks (by mail and webhook), and one not accepting."""
+    return {"providers": [
+        {"provider_id": SHELTER, "name": "Harbor House", "kinds": ["shelter", "food"], "regions": ["US-TX"],
+         "languages": ["en", "es"], "email": "intake@harbor-house.example.org", "webhook_url": f"{hooks}/{SHELTER}"},
+        {"provider_id": "pr-tx-shelter-full", "name": "Full House", "kinds": ["shelter"], "regions": ["US-TX"],
+         "languages": ["en"], "email": "intake@full-house.example.org", "accepting": False}]}
 
 
 def leaks(text: str) -> list[str]:
@@ -122,11 +131,14 @@ async def test_a_specialist_accepts_works_sees_the_person_and_closes_and_nobody_
     principals = json.dumps([p.model_dump(mode="json") for p in (holder, other)])
     settings = e2e_settings(tmp_path).amended(
         status={"dashboard_tokens": principals}, intake={"vault_reader_token": CREDENTIAL},
-        referral={"ack_sla_seconds_urgent": 600, "ack_sla_seconds_high": 600, "ack_sla_seconds_normal": 600})
+        referral={"ack_sla_seconds_urgent": 600, "ack_sla_seconds_high": 600, "ack_sla_seconds_normal": 600},
+        notify={"webhook_signing_key": WEBHOOK_KEY})
     ARTIFACTS.mkdir(exist_ok=True)
     encounter = events.encounter("ENC-WORKED-1", urgent_needs=["medical"])
-    async with running(settings, tmp_path, people()) as system:
-        system.load_registrations("providers", tmp_path / "providers.yaml", PROVIDERS)
+    hooks = HttpReceiver()  # development: notify may post to loopback (services/notify/targets.py)
+    await hooks.start()
+    async with running(settings, tmp_path, people(hooks.url)) as system:
+        system.load_registrations("providers", tmp_path / "providers.yaml", providers(hooks.url))
         bus = Bus(settings)
         await bus.start()
         base = system.dashboard
@@ -150,9 +162,11 @@ async def test_a_specialist_accepts_works_sees_the_person_and_closes_and_nobody_
             await after_closing(base, case_id, holder_token, holder)
             mails = "".join(m.as_string() for m in system.mails())
             assert "Referral assigned" in mails and not leaks(mails)  # the specialist's mail names no one
-            await nothing_leaked(bus, system.log_text(), case_id)
+            await the_shelter_was_posted_its_notice(hooks, bus, case_id, provider_link(system.mails()))
+            await nothing_leaked(bus, system.log_text(), case_id, hooks.requests)
         finally:
             await bus.stop()
+            await hooks.stop()
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
 
@@ -320,9 +334,32 @@ async def after_closing(base: str, case_id: str, token: str, holder: Principal) 
     assert holder.specialist_id == HOLDER
 
 
-async def nothing_leaked(bus: Bus, logs: str, case_id: str) -> None:
+async def the_shelter_was_posted_its_notice(hooks: HttpReceiver, bus: Bus, case_id: str, link: str | None) -> None:
+    """The shelter's service request notice came by webhook once, signed with the shelter's own
+    secret, carrying the request's id and the disclosure link its mail carries; the holder's
+    notices came by theirs."""
+    def notices(path: str, kind: str) -> list[Request]:
+        return [r for r in hooks.to(path) if json.loads(r.body)["kind"] == kind]
+    await eventually(lambda: notices(f"/{SHELTER}", "service_requested") and
+                     notices(f"/{HOLDER}", "referral_assigned"), timeout=30)
+    [hook] = notices(f"/{SHELTER}", "service_requested")
+    # Checked after the whole walk, not on arrival: the signature's time may be minutes old.
+    verify(recipient_secret(WEBHOOK_KEY, SHELTER), hook.body, hook.headers[SIGNATURE_HEADER.lower()], tolerance=3600)
+    [requested] = await bus.events("services.requested", count=1, where=lambda e: e["data"]["case_id"] == case_id)
+    body = json.loads(hook.body)
+    assert body["kind"] == "service_requested" and body["case_id"] == case_id and body["link"] is None
+    assert body["facts"]["service_request_id"] == requested["data"]["service_request_id"]
+    assert link and body["disclosure_link"] == link  # the same capability as the mail's, nothing else
+    assert hook.headers["idempotency-key"].startswith(f"{body['id']}:")
+
+
+async def nothing_leaked(bus: Bus, logs: str, case_id: str, webhooks: list[Request]) -> None:
     """The identity is on the agency's own report and nowhere else; the trail names the reads."""
     assert not leaks(logs)
+    assert webhooks
+    for request in webhooks:  # every webhook notify posted, to the shelter and to the holder
+        assert not leaks(request.path + json.dumps(request.headers) + request.body.decode(errors="replace")), \
+            request.path
     for topic in sorted(set(CATALOGUE) - {"encounters.reported"}):
         for record in await bus.read(topic, until=lambda _: True, settle=1.0, timeout=10):
             assert not leaks((record.value or b"").decode(errors="replace")), topic

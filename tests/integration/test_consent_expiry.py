@@ -1,13 +1,15 @@
 """Consent expiry on the real broker and FerretDB with the fake clock (P2; docs/design.md,
 Consent (P2)): intake reminds once a week before a written consent lapses and says once when
-it lapses, across a redelivery and a restart; a revoked consent, one revoked before it came,
-and a verbal one say nothing; notify mails the case's specialist once for each, naming the
-kind of recipient, never which, and dead-letters hostile records on ``consents.events``."""
+it lapses, across a redelivery and a restart, and never again after a restart once it has
+lapsed; a revoked consent, one revoked before it came, and a verbal one say nothing; notify
+mails the case's specialist once for each, naming the kind of recipient, never which,
+across a redelivery and a restart, and dead-letters hostile records on ``consents.events``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +22,7 @@ from shared.kit import FakeClock
 from tests.support import events
 from tests.support import notifications as n
 from tests.support.kafka import Bus, eventually
+from tests.support.procs import ServiceProcess
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 EXPIRES = START + timedelta(days=30)
@@ -114,6 +117,34 @@ async def test_a_consent_is_reminded_of_once_and_lapses_once_across_a_redelivery
     case_e = await file_of(mongo, settings, "case-e")
     assert case_e is not None and case_e.timers == {} and case_e.told == ["c-1#remind", "c-1#lapse"]
 
+    async with intake(settings, clock=clock).app:  # restarted after the lapse fired: nothing is told again
+        clock.set(EXPIRES + timedelta(days=30))  # past anything a re-armed timer could wait for
+        # A marker the sweeps answer at once: a consent recorded late, its reminder already due.
+        await bus.publish("consents.recorded", recorded("case-e", "c-late", expires=EXPIRES + timedelta(days=31)))
+        records = await bus.read("consents.events", until=lambda r: bool(told(r).get((EXPIRING, "c-late"))),
+                                 settle=2.0)
+    ids = told(records)
+    [_late] = ids.pop((EXPIRING, "c-late"))  # told once, like c-1: each (type, consent) under one event id
+    assert ids == {(EXPIRING, "c-1"): {reminder["id"]}, (LAPSED, "c-1"): {published[1]["id"]}}
+    assert [i for i, copies in same_event(records).items() if len(copies) > 1] == []
+
+
+def same_event(records: list[Any]) -> dict[str, set[str]]:
+    """Each event id with the distinct events published under it: a republished outbox (at
+    least once) repeats an event, never changes it."""
+    copies: dict[str, set[str]] = {}
+    for event in (json.loads(r.value) for r in records if r.value):
+        copies.setdefault(event["id"], set()).add(json.dumps(event, sort_keys=True))
+    return copies
+
+
+def told(records: list[Any]) -> dict[tuple[str, str], set[str]]:
+    """The distinct event ids on ``consents.events`` for each (type, consent id)."""
+    ids: dict[tuple[str, str], set[str]] = {}
+    for event in (json.loads(r.value) for r in records if r.value):
+        ids.setdefault((event["type"], event["data"]["consent_id"]), set()).add(event["id"])
+    return ids
+
 
 def accepted(case_id: str, specialist_id: str) -> ReferralAccepted:
     """The referral service's word that the specialist holds the case (notify routes by it)."""
@@ -169,3 +200,55 @@ async def test_the_case_specialist_is_mailed_once_before_and_once_when_a_consent
         expiring.get_body(("plain",)).get_content()
     assert sorted((e["data"]["kind"], e["data"]["recipient_id"]) for e in published) == [
         ("consent_expiring", "spec-a"), ("consent_lapsed", "spec-a")]
+
+
+async def test_a_consent_notice_redelivered_after_a_crash_or_sent_while_notify_was_down_is_mailed_once(
+        settings, bus: Bus, mongo, tmp_path, proc_logs) -> None:
+    expiring, lapsed = n.cloud(n.consent_expiring("case-m")), n.cloud(n.consent_lapsed("case-m"))
+    async with n.receivers(tmp_path) as (sink, _):
+        # Short leases: what the killed process claimed is sent soon after the restart.
+        config = n.notify_settings(settings, sink, delivery={"lease_seconds": 3.0})
+        await bus.ensure("roster.specialists", "referrals.events", "consents.events")
+        await bus.publish("roster.specialists", n.member("spec-a"))
+        await bus.publish("referrals.events", n.cloud(accepted("case-m", "spec-a")))
+        async with notify(config, clock=FakeClock(START)).app:  # notify learns who holds the case
+            await eventually(lambda: holds(mongo, config, "case-m", "spec-a"), timeout=30)
+
+        process = ServiceProcess("notify", config, proc_logs)
+        try:
+            process.start(failpoints="after-write")  # killed once the notice is written, before the commit
+            await process.ready()
+            await bus.publish("consents.events", expiring)
+            assert await process.wait_exit(30) == -9
+            written = await n.delivery_log(mongo, config)
+            assert [r["notification_kind"] for r in written] == ["consent_expiring"] and sink.files() == []
+            # While notify is down: the lapse, and the reminder again (the producer retried).
+            await bus.publish("consents.events", lapsed)
+            await bus.publish("consents.events", expiring)
+            process.start(failpoints="")  # reads the reminder's record again, from the same offset
+            await process.ready()
+            await bus.publish("consents.events", n.cloud(n.consent_expiring("case-m", "c-marker")))
+            await eventually(lambda: len(mailed(sink)) >= 3, timeout=60)
+            await asyncio.sleep(2.0)  # nothing more comes
+            published = await bus.events("notifications.events", count=3, settle=0.5)
+        finally:
+            process.stop()
+    assert sorted(mailed(sink)) == [("Consent expiring: case-m", "c-1"), ("Consent expiring: case-m", "c-marker"),
+                                    ("Consent lapsed: case-m", "c-1")], process.log()[-3000:]
+    assert sorted(sink.per_message_id().values()) == [1, 1, 1]
+    notices = {e["data"]["notification_id"]: e["data"]["kind"] for e in published}
+    assert sorted(notices.values()) == ["consent_expiring", "consent_expiring", "consent_lapsed"]
+
+
+async def holds(mongo: Any, settings: Any, case_id: str, specialist_id: str) -> bool:
+    held = await mongo[settings.database("notify")]["cases"].find_one({"_id": case_id})
+    return bool(held and held.get("specialist_id") == specialist_id)
+
+
+def mailed(sink: Any) -> list[tuple[str, str]]:
+    """Each mail filed, as (subject, the consent it names)."""
+    found = []
+    for mail in sink.messages():
+        named = re.search(r"Consent (\S+) on case", mail.get_body(("plain",)).get_content())
+        found.append((str(mail["Subject"]), named.group(1) if named else ""))
+    return found

@@ -69,16 +69,73 @@ def test_assistance_never_reads_certification_or_prosecution(service: str) -> No
     assert not [t for t in topics if any(word in t for word in FORBIDDEN_WORDS)], topics
 
 
+# What a share list names (a scope a consent may cover) is not a consent: a request may carry it.
+SHARE_SCOPE = "ConsentScope"
+# Notify's provider notice (``service_requested``): its plan, its words and its disclosure link.
+PROVIDER_NOTICE = {"kinds.py": ("service_requested",), "content.py": ("_service_requested", "compose", "_disclosure")}
+# The notify modules that wire or word the consent notices themselves (``consents.events``).
+CONSENT_NOTICES = {"app.py", "kinds.py", "content.py"}
+
+
+def consent_imports(tree: ast.AST) -> list[str]:
+    """Every import in ``tree`` of a consent: ``shared.consent``, ``shared.contracts.consents``,
+    a module of that name, or a name ``Consent…`` (the share scope aside), however written."""
+    def about_consent(name: str) -> bool:
+        return "consent" in name.lower() and name.rpartition(".")[2] != SHARE_SCOPE
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [f"import {a.name}" for a in node.names if about_consent(a.name)]
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            found += [f"from {module} import {a.name}" for a in node.names
+                      if about_consent(module) or about_consent(a.name)]
+    return found
+
+
+def consent_references(function: ast.AST) -> list[str]:
+    """The names and attributes a function's body uses that are about a consent."""
+    used = [n.id for n in ast.walk(function) if isinstance(n, ast.Name)]
+    used += [n.attr for n in ast.walk(function) if isinstance(n, ast.Attribute)]
+    return sorted({name for name in used if "consent" in name.lower() and name != SHARE_SCOPE})
+
+
+def test_the_consent_guard_catches_every_way_to_import_a_consent() -> None:
+    caught = ["from shared import consent", "import shared.consent", "import shared.consent as c",
+              "from shared.consent import covering", "from shared.contracts.consents import ConsentLapsed",
+              "from shared.contracts import consents", "from shared.contracts.inbound import ConsentRecorded",
+              "from . import consents", "from .consents import covering"]
+    allowed = ["from shared.contracts.inbound import ConsentScope", "from shared import disclosure",
+               "import shared.contracts.support"]
+    assert [line for line in caught if not consent_imports(ast.parse(line))] == []
+    assert [line for line in allowed if consent_imports(ast.parse(line))] == []
+
+
 @pytest.mark.parametrize("service", sorted(UNCONDITIONAL & set(SERVICES)))
 def test_no_decision_to_assist_reads_a_consent(service: str) -> None:
     """P2: consent is never a condition of service; it gates only what a recipient may see."""
     assert {"consents.recorded", "consents.revoked"} <= set(CATALOGUE)
     assert not [t for t in subscribed_topics(service) if t.startswith("consents.")]
-    for path in sorted((ROOT / "services" / service).glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom):
-                assert not [a.name for a in node.names if a.name.startswith("Consent") and a.name != "ConsentScope"], \
-                    path.name
+    modules = sorted((ROOT / "services" / service).glob("*.py"))
+    assert modules
+    found = {path.name: imports for path in modules if (imports := consent_imports(ast.parse(path.read_text())))}
+    assert found == {}
+
+
+def test_notifys_provider_notice_does_not_depend_on_a_consent() -> None:
+    """The provider is asked whatever the person consented to: the notice's plan, words and
+    disclosure link use no consent (what the link shows is intake's decision, under consent),
+    and nothing but the consent notices' own modules imports one."""
+    notify = ROOT / "services" / "notify"
+    for module, names in PROVIDER_NOTICE.items():
+        functions = {node.name: node for node in ast.walk(ast.parse((notify / module).read_text()))
+                     if isinstance(node, ast.FunctionDef)}
+        assert set(names) <= set(functions), module
+        assert {name: used for name in names if (used := consent_references(functions[name]))} == {}, module
+    found = {path.name: imports for path in sorted(notify.glob("*.py"))
+             if path.name not in CONSENT_NOTICES and (imports := consent_imports(ast.parse(path.read_text())))}
+    assert found == {}
 
 
 @pytest.mark.parametrize("service", sorted(UNCONDITIONAL & set(SERVICES)))
