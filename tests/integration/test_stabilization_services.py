@@ -11,6 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 from services.stabilization.app import bootstrap
+from services.status.access import Tokens
+from services.status.app import bootstrap as status_service
 from shared.contracts.support import ServiceCompleted
 from shared.kit import FakeClock
 from shared.settings import Settings
@@ -28,6 +30,8 @@ from tests.integration.test_stabilization_flow import (
 )
 from tests.support.events import cloudevent, seen_as
 from tests.support.kafka import Bus
+from tests.support.procs import free_port
+from tests.support.status import ready, snapshots
 
 SERVICES = "services.events"
 
@@ -135,3 +139,28 @@ async def test_a_hostile_record_on_services_events_is_dead_lettered_and_the_serv
     dead = await bus.read(f"{SERVICES}.dlq", until=lambda records: len(records) >= 3, timeout=10)
     assert [r.value for r in dead][:2] == [b"not json", b"\x00\xff"] and len(dead) == 3
     assert b"yacht" in dead[2].value
+
+
+async def shown_open(bus: Bus, case: str, needs: list[str]) -> dict[str, Any]:
+    """The case's first snapshot on ``cases.status`` with exactly these urgent needs open (waits for it)."""
+    def with_needs(records: list[Any]) -> list[dict[str, Any]]:
+        return [s for s in snapshots(records).get(case, []) if s["data"]["stabilization"]["urgent_needs_open"] == needs]
+    found = with_needs(await bus.read("cases.status", until=with_needs))
+    assert found, f"no snapshot of {case} with {needs} open"
+    return found[0]
+
+
+async def test_a_completed_shelter_shows_on_cases_status_as_no_longer_open(settings: Settings, bus: Bus) -> None:
+    """Stabilization meets the need; status, which folds its plan, publishes it met."""
+    case = f"case-{uuid.uuid4().hex[:8]}"
+    status = status_service(settings, tokens=Tokens([]), dashboard_port=(port := free_port()))
+    async with bootstrap(settings, clock=clock()).app, status.app:
+        await ready(port)
+        await bus.publish("cases.opened", case_opened(case, urgent_needs=["shelter", "medical"]))
+        await wait(bus, PROGRESSED, case, change="case_opened")  # the plan has both needs open
+        before = await shown_open(bus, case, ["medical", "shelter"])
+        await bus.publish(SERVICES, completed(case, "shelter"))
+        [met] = await wait(bus, PROGRESSED, case, change="urgent_need_met")
+        assert met["data"]["plan"]["urgent_needs_open"] == ["medical"]
+        after = await shown_open(bus, case, ["medical"])  # the medical need stays open
+    assert after["data"]["version"] > before["data"]["version"]

@@ -40,7 +40,12 @@ from shared.contracts.stabilization import (
     InterviewSummary,
     PlanSummary,
 )
-from shared.contracts.support import ServiceDeclined, ServiceRequestSent, ServiceUnanswered
+from shared.contracts.support import (
+    ServiceAccepted,
+    ServiceDeclined,
+    ServiceRequestSent,
+    ServiceUnanswered,
+)
 from shared.settings import Settings
 from tests.support import events
 from tests.support.receivers import HttpReceiver, MailSink
@@ -215,6 +220,13 @@ def service_sent(case_id: str, provider_id: str, specialist_id: str = "spec-a", 
         "specialist_id": specialist_id, "requested_by": {"id": specialist_id, "role": "victim_specialist"},
         "requested_at": T0, "respond_by": T0 + timedelta(hours=4), "languages": ["es", "en"],
         "share": ["identity"]} | kw, strict=False)
+
+
+def service_accepted(case_id: str, provider_id: str, specialist_id: str = "spec-a", *,
+                     request_id: str | None = None, **kw: Any) -> ServiceAccepted:
+    return ServiceAccepted.model_validate(_SERVICE | {
+        "case_id": case_id, "service_request_id": request_id or f"sr-{case_id}", "provider_id": provider_id,
+        "specialist_id": specialist_id, "accepted_at": T0 + timedelta(hours=1)} | kw, strict=False)
 
 
 def service_declined(case_id: str, provider_id: str, specialist_id: str = "spec-a", *,

@@ -20,9 +20,15 @@ from shared.contracts.inbound import (
     ActorRole,
     CertificationKind,
     ClosureReason,
+    ConsentForm,
+    ConsentRecipient,
+    ConsentRecorded,
+    ConsentRevoked,
+    ConsentScope,
     InterviewRequester,
     LocationType,
     ReassignmentReason,
+    RecipientKind,
     ReopenReason,
     WithdrawalReason,
 )
@@ -204,6 +210,19 @@ def certification(case_id: str, certification_id: str, kind: CertificationKind, 
                   *, at: datetime, valid_until: datetime | None = None) -> CertificationStatusChanged:
     return CertificationStatusChanged(case_id=case_id, certification_id=certification_id, kind=kind,
                                       agency_id=AGENCY, status=status, valid_until=valid_until, at=at)
+
+
+def consent_recorded(case_id: str, consent_id: str, provider_id: str = "pr-tx-safe-harbor", *, at: datetime = T0,
+                     days: int = 90, by: str = "sp-1") -> ConsentRecorded:
+    """The holder records the person's written consent to let a provider see their identity."""
+    return ConsentRecorded(case_id=case_id, consent_id=consent_id, recorded_by=specialist(by),
+                           scope=[ConsentScope.IDENTITY], form=ConsentForm.WRITTEN, given_at=at,
+                           recipient=ConsentRecipient(kind=RecipientKind.SERVICE_PROVIDER, id=provider_id),
+                           expires_at=at + timedelta(days=days))
+
+
+def consent_revoked(case_id: str, consent_id: str, *, at: datetime, by: str = "sp-1") -> ConsentRevoked:
+    return ConsentRevoked(case_id=case_id, consent_id=consent_id, revoked_by=specialist(by), at=at)
 
 
 def inbound(payload: Payload, *, at: datetime | None = None, event_id: str | None = None) -> Inbound:

@@ -124,6 +124,29 @@ def test_a_decline_names_the_next_provider_serving_the_region_speaking_the_langu
     assert isinstance(second, ServiceDeclined) and second.next_provider_id is None  # no one else to ask
 
 
+def offered_after_a_decline(languages: tuple[str, ...], *others: Provider) -> str | None:
+    """The next provider a decline of pr-asked's shelter names, for a person speaking ``languages``."""
+    asked_one = provider("pr-asked", {"shelter"})
+    context = Context(cases={"case-1": CaseFacts("TX-DPS", "US-TX", languages, "vs-1", closed=False)},
+                      providers={p.provider_id: p for p in (asked_one, *others)})
+    state, _ = decide(None, asked(provider_id="pr-asked"), context=context)
+    _, [declined] = decide(state, answer("declined", provider_id="pr-asked"), context=context)
+    assert isinstance(declined, ServiceDeclined)
+    return declined.next_provider_id
+
+
+def test_of_two_providers_serving_the_region_the_one_speaking_the_persons_language_is_offered_first() -> None:
+    # Both serve US-TX, accept and offer shelter; by id alone pr-a-english would come first.
+    english, spanish = provider("pr-a-english", {"shelter"}), provider("pr-b-spanish", {"shelter"}, languages={"es"})
+    assert offered_after_a_decline(("es-MX",), english, spanish) == "pr-b-spanish"  # by its primary subtag
+    assert offered_after_a_decline(("en",), english, spanish) == "pr-a-english"
+    assert offered_after_a_decline(("vi",), spanish, english) == "pr-a-english"  # neither: by id
+    # Only the kind asked for: a Spanish-speaking food bank, first by id, is not offered for a shelter.
+    food = provider("pr-0-spanish-food", {"food"}, languages={"es"})
+    assert offered_after_a_decline(("es",), food, english) == "pr-a-english"
+    assert offered_after_a_decline(("es",), food) is None
+
+
 @pytest.mark.parametrize(("event", "refusal"), [
     (answer("accepted", request_id="sr-nothing"), ResponseRefusal.UNKNOWN_REQUEST),
     (answer("accepted", provider_id="pr-shelter-es"), ResponseRefusal.WRONG_PROVIDER),
