@@ -14,7 +14,14 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from shared.contracts.inbound import ProviderRegistered
 from shared.kit import Inbound
+from shared.kit.inbound import TopicReader
+from shared.settings import Settings
+from shared.topicread import events_to_end
+
+# The provider directory's topic as the services that keep it read it at start-up.
+PROVIDERS = TopicReader(ProviderRegistered.TOPIC, (ProviderRegistered,), strict_types=True, tombstones=True)
 
 
 async def apply(collection: AsyncCollection[dict[str, Any]], events: Iterable[Inbound],
@@ -26,6 +33,16 @@ async def apply(collection: AsyncCollection[dict[str, Any]], events: Iterable[In
         latest[event.key or event.subject or ""] = event
     fields = set(kept)
     return [key for key, event in latest.items() if key and await _record(collection, key, event, fields)]
+
+
+async def caught_up(collection: AsyncCollection[dict[str, Any]], reader: TopicReader, kept: Iterable[str],
+                    settings: Settings, *, principal: str) -> list[str]:
+    """The whole compacted topic applied, before the service consumes anything else: the first
+    decisions after a start see every change made while it was away (its subscriber then
+    reads those records again, which changes nothing)."""
+    events = await events_to_end(settings, reader, principal=principal,
+                                 client_id=f"casework-{principal}-{reader.topic.replace('.', '-')}")
+    return await apply(collection, events, kept)
 
 
 async def _record(collection: AsyncCollection[dict[str, Any]], key: str, event: Inbound, kept: set[str]) -> bool:

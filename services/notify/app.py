@@ -88,7 +88,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, ops_port: int |
     notifications = service.workflow(
         "notifications", state.Notification, RoutingDecision(store, policy, dispatcher.in_flight),
         aggregate_id=state.aggregate_of, after_write=dispatcher.after_write,
-        indexes=[IndexModel("state.case_id", name="case_id")])
+        indexes=[IndexModel("state.case_id", name="case_id")],
+        per_aggregate=True)  # a new notice's claim need not wait for an older one's outcome
     _subscribe(service, Notify(store, notifications, dispatcher, sender))
     return service
 

@@ -29,7 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from shared import registry
-from shared.contracts.inbound import ProviderRegistered, SpecialistRegistered
+from shared.contracts.inbound import SpecialistRegistered
 from shared.contracts.intake import CaseCorrected, CaseOpened
 from shared.contracts.notifications import RecipientRole
 from shared.contracts.referrals import CaseUnassigned, HolderKept, ReferralAccepted, ReferralAssigned
@@ -43,7 +43,6 @@ from shared.topicread import events_to_end
 from .audience import Contact, Directory
 
 ROSTER = TopicReader(SpecialistRegistered.TOPIC, (SpecialistRegistered,), strict_types=True, tombstones=True)
-PROVIDERS = TopicReader(ProviderRegistered.TOPIC, (ProviderRegistered,), strict_types=True, tombstones=True)
 PROVIDER_KEPT = ("name", "email", "webhook_url")  # how to reach a provider; not what it offers or where
 
 
@@ -247,6 +246,7 @@ class DirectoryStore:
 
     async def load_providers(self, settings: Settings) -> int:
         """The same for the provider directory, so a request sent just after a start finds its provider."""
-        events = await events_to_end(settings, PROVIDERS, principal="notify", client_id="casework-notify-providers")
-        await self.apply_providers(events)
-        return len(events)
+        changed = await registry.caught_up(self.providers, registry.PROVIDERS, PROVIDER_KEPT, settings,
+                                           principal="notify")
+        self._providers_read_at = -FRESH_SECONDS
+        return len(changed)

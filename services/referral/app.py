@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from faststream import FastStream
 from pymongo import IndexModel
 
+from shared import registry
 from shared.cloudevents import derived_id
 from shared.contracts.inbound import (
     CaseClosed,
@@ -35,7 +36,7 @@ from shared.settings import Settings
 
 from .capacity import Capacity
 from .ledger import CapacityLedger, Reconciler
-from .requests import PROVIDERS, ProviderDirectory, RequestContext
+from .requests import KEPT, PROVIDERS, ProviderDirectory, RequestContext
 from .roster import RosterStore
 from .state import RETRY, CaseReferral, Policy, SpecialistDeparted
 from .support import CaseServices
@@ -108,6 +109,12 @@ def request_services(service: Service, referrals: AggregateStore) -> None:
     directory = ProviderDirectory(service.db[PROVIDERS])
     service.consume(ProviderRegistered, handler=directory.keep, tombstones=True,
                     description="`casework.provider.registered.v1`: the provider directory (a null value removes)")
+
+    async def load_directory() -> None:  # what changed while the service was away, before any request
+        await registry.caught_up(directory.collection, registry.PROVIDERS, KEPT, service.settings,
+                                 principal=service.name)
+
+    service.on_startup(load_directory)
     within = timedelta(seconds=service.settings.referral.service_ack_sla_seconds)
     requests = service.workflow("service_requests", CaseServices, RequestContext(referrals, directory, within))
     service.consume(ServiceRequested, handler=requests)

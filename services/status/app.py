@@ -122,15 +122,16 @@ def report_in(service: Service) -> None:
 
 def projection(service: Service) -> Workflow[CaseView]:
     return service.workflow(casefile.COLLECTION, CaseView, Pure(domain.decide), aggregate_id=lambda e: e.data.case_id,
-                            gather=service.settings.status.snapshot_gather_seconds)
+                            gather=service.settings.status.snapshot_gather_seconds,
+                            per_aggregate=True)  # one case's snapshots in order; other cases' meanwhile
 
 
 def only(keep: Callable[[Any], bool], flow: Workflow[CaseView]) -> Callable[[list[Inbound]], Any]:
     """A handler that passes on only the events whose payload ``keep`` accepts.
 
-    The five topics' consumers write the same case documents; the Workflow writes one
-    batch at a time (its ``writing`` lock), since on FerretDB a guarded update is not
-    atomic between concurrent writers.
+    The five topics' consumers write the same case documents; the Workflow never writes one
+    case's document twice at once (its per-aggregate locks), since on FerretDB a guarded
+    update is not atomic between concurrent writers.
     """
     async def handle(events: list[Inbound]) -> list[Poison]:
         kept = [e for e in events if keep(e.data)]

@@ -99,13 +99,13 @@ class Service:
     def workflow(self, collection: str, state_type: type[Any], decision: Decision[Any], *,
                  indexes: Sequence[Any] = (), aggregate_id: Callable[[Any], str] = by_subject,
                  before_write: BeforeWrite | None = None, after_write: AfterWrite | None = None,
-                 gather: float = 0.0) -> Workflow[Any]:
+                 gather: float = 0.0, per_aggregate: bool = False) -> Workflow[Any]:
         """A workflow over one collection of aggregates, its hooks fixed here once."""
         flow = Workflow(self.name, state_type, decision, self.aggregates(collection, indexes),
                         self.publisher, self.clock, self.source, aggregate_id=aggregate_id,
                         before_write=before_write, after_write=after_write,
                         relay_after=timedelta(milliseconds=round(self.settings.kit.outbox_relay_seconds * 1000)),
-                        gather=gather)
+                        gather=gather, per_aggregate=per_aggregate)
         self.workflows.append(flow)
         return flow
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic
@@ -29,6 +30,7 @@ from shared.kit.clock import Clock
 from shared.kit.decision import Decide, Decision, S
 from shared.kit.failpoints import failpoint
 from shared.kit.inbound import Inbound, TimerFired
+from shared.kit.locks import AggregateLocks
 from shared.kit.metrics import METRICS
 from shared.kit.outbox import entry, log_published
 from shared.kit.outcomes import ConcurrencyConflict, Poison
@@ -90,11 +92,13 @@ class Workflow(Generic[S]):
     gather: float = 0.0
     # FerretDB (SQLite) applies an update as read, modify, replace by _id: two concurrent
     # updates of one document both match a ``version`` guard and the later one wins, even
-    # on disjoint fields. So this process writes the workflow's documents one batch at a
-    # time (subscribers of several topics, the sweeper and the relay share one workflow);
-    # the version guard still protects against other processes on MongoDB proper.
-    # Anything else that writes these documents should hold it too.
-    writing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    # on disjoint fields. So this process never has two writes of one aggregate in flight
+    # (subscribers of several topics, the sweeper and the relay share one workflow): one
+    # batch at a time, or with ``per_aggregate`` batches of disjoint aggregates at once
+    # (:mod:`.locks`); the version guard still protects against other processes on MongoDB
+    # proper. Anything else that writes these documents holds :attr:`writing`.
+    per_aggregate: bool = False
+    locks: AggregateLocks = field(init=False, repr=False)
     # Aggregates whose outbox could not be published (the broker was away): retried by
     # :meth:`retry_unpublished`, and by the next event for the same aggregate.
     unpublished: set[str] = field(default_factory=set, repr=False)
@@ -111,6 +115,12 @@ class Workflow(Generic[S]):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "watermarks", Watermarks(self.service))
+        object.__setattr__(self, "locks", AggregateLocks(per_aggregate=self.per_aggregate))
+
+    @property
+    def writing(self) -> AbstractAsyncContextManager[None]:
+        """Write any of the workflow's documents, alone (an ``update_many``, say)."""
+        return self.locks.everything()
 
     async def keep_watermarks(self, *, others: bool = True) -> None:
         """Save this run's watermark; read the other writers' (at start, then now and then)."""
@@ -131,6 +141,14 @@ class Workflow(Generic[S]):
         if first and self.gather > 0:
             await asyncio.sleep(self.gather)  # let the other topics' batches join this one
         waited = time.perf_counter()
+        if self.per_aggregate:  # taken at once; it waits only for writes of the same aggregates
+            if not mine[1].done():
+                group = self.joining[:]
+                self.joining.clear()
+                async with self.locks.of(self._aggregate_of(e) for events, _ in group for e in events):
+                    self._took("lock", waited)
+                    await self._handle_group(group, mine)
+            return mine[1].result()
         async with self.writing:
             self._took("lock", waited)
             if not mine[1].done():
@@ -289,7 +307,7 @@ class Workflow(Generic[S]):
         wanted = {h.aggregate_id for h in hints if not (h.relay and self.watermarks.covers(h.relay))}
         if not wanted:
             return 0
-        async with self.writing:
+        async with self.locks.of(wanted):
             records = await self._load(sorted(wanted))
             events = [e for r in records.values() for e in self._due_timers(r, now)]
             if events:

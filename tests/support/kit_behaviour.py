@@ -7,6 +7,7 @@ provides the ``store`` fixture; nothing here knows which backend it talks to.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -234,6 +235,34 @@ class FailingAfterWrite(Interfering):
         return result
 
 
+class Overlaps:
+    """A store that notes how many writes were in flight at once, and any aggregate written
+    twice at once (what FerretDB would get wrong)."""
+
+    def __init__(self, store: AggregateStore) -> None:
+        self.inner = store
+        self.in_flight: set[str] = set()
+        self.most = 0
+        self.same_twice: set[str] = set()
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def write(self, writes: Sequence[Write]) -> set[str]:
+        ids = {w.id for w in writes}
+        self.same_twice |= ids & self.in_flight
+        self.in_flight |= ids
+        self.writes += 1
+        self.most = max(self.most, self.writes)
+        try:
+            await asyncio.sleep(0.02)  # long enough for the other batches to try
+            return await self.inner.write(writes)
+        finally:
+            self.in_flight -= ids
+            self.writes -= 1
+
+
 class WorkflowBehaviour:
     """The workflow's promises, over whichever store the subclass gives."""
 
@@ -251,6 +280,25 @@ class WorkflowBehaviour:
         assert {i: (r.state or {})["count"] for i, r in stored.items()} == {"case-1": 2, "case-2": 1}
         assert len(publisher.sent) == 3 and len({e["id"] for e in publisher.sent}) == 3
         assert await at(flow, minutes=1).sweep() == 0 and len(publisher.sent) == 3  # no relay of what went out
+
+    async def test_per_aggregate_writes_of_different_aggregates_overlap_and_of_one_never(
+            self, store: AggregateStore) -> None:
+        for per_aggregate, overlapping in ((True, True), (False, False)):
+            watched = Overlaps(store)
+            flow = self.flow(watched, per_aggregate=per_aggregate)
+            tag = "p" if per_aggregate else "w"
+            batches = [[inbound(f"{tag}{i}", f"{tag}-case-{i % 3}")] for i in range(9)]
+            assert await asyncio.gather(*(flow.handle(b) for b in batches)) == [[]] * 9
+            assert not watched.same_twice  # one aggregate is never written twice at once
+            assert (watched.most > 1) is overlapping
+            stored = await store.load([f"{tag}-case-{i}" for i in range(3)])
+            assert {i: (r.state or {})["count"] for i, r in stored.items()} == {
+                f"{tag}-case-{i}": 3 for i in range(3)}  # every event once
+            async with flow.writing:  # alone: it waits for the writes under way, and none starts meanwhile
+                later = asyncio.ensure_future(flow.handle([inbound(f"{tag}-after", f"{tag}-case-0")]))
+                await asyncio.sleep(0.05)
+                assert not later.done()
+            assert await later == []
 
     async def test_a_conflicting_writer_makes_the_batch_decide_again(self, store: AggregateStore) -> None:
         await self.flow(store).handle([inbound("e1")])
