@@ -137,7 +137,8 @@ class DirectoryStore:
             entry = self._facts.get(case_id)
             if entry is not None and merged(entry[1], update) == entry[1]:
                 continue
-            opening, fields = changes.get(case_id, (entry is None and isinstance(event.data, CaseOpened), {}))
+            opening, fields = changes.get(case_id, (entry is None and isinstance(event.data, CaseOpened)
+                                                    and case_id not in self._writing, {}))
             changes[case_id] = (opening, merged(fields, update))
             if entry is not None:
                 self._facts[case_id] = (entry[0], merged(entry[1], update))
@@ -145,7 +146,9 @@ class DirectoryStore:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done
-        task = asyncio.ensure_future(self._write_cases(changes))
+        # One case's writes one after the other (the same document is never written twice at once).
+        before = {self._writing[c] for c in changes if c in self._writing}
+        task = asyncio.ensure_future(self._write_cases(changes, before))
         for case_id in changes:
             self._writing[case_id] = task
         task.add_done_callback(partial(self._written, list(changes)))
@@ -155,10 +158,15 @@ class DirectoryStore:
         for case_id in case_ids:
             if self._writing.get(case_id) is task:
                 del self._writing[case_id]
-        if not task.cancelled():
-            task.exception()  # retrieved here too: the caller may have stopped waiting (its batch failed)
+        # retrieved here too: the caller may have stopped waiting (its batch failed)
+        if task.cancelled() or task.exception() is not None:
+            for case_id in case_ids:  # what memory holds was not stored: read it again next time
+                self._facts.pop(case_id, None)
 
-    async def _write_cases(self, changes: dict[str, tuple[bool, dict[str, Any]]]) -> None:
+    async def _write_cases(self, changes: dict[str, tuple[bool, dict[str, Any]]],
+                           before: set[asyncio.Future[None]]) -> None:
+        if before:
+            await asyncio.gather(*before, return_exceptions=True)
         openings = [(c, fields) for c, (opening, fields) in changes.items() if opening]
         existed: set[str] = set()
         for chunk in chunks(openings, MAX_INSERTS_PER_COMMAND):
@@ -228,7 +236,8 @@ class DirectoryStore:
                 record = {k: v for k, v in found.get(case_id, {}).items() if k != "_id"}
                 if case_id in found:
                     known[case_id] = record
-                self._remember(case_id, record, now)
+                if case_id not in self._writing:  # a write begun meanwhile may have changed it
+                    self._remember(case_id, record, now)
         return known
 
     def _remember(self, case_id: str, record: dict[str, Any], now: float) -> None:

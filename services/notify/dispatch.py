@@ -63,9 +63,8 @@ class Recorder:
 
     async def _drain(self) -> None:
         while self._waiting:
-            # The outcomes that finish meanwhile join this write: the workflow is written by one
-            # batch at a time, and the claims of new notifications (the mails still to send)
-            # should not queue behind a stream of small writes of outcomes already delivered.
+            # The outcomes that finish meanwhile join this write: fewer, larger writes of what is
+            # already delivered, beside the claims of the mails still to send.
             await asyncio.sleep(RECORD_GATHER_SECONDS)
             batch, self._waiting = self._waiting, []
             await self._write([event for event, _ in batch])

@@ -69,16 +69,13 @@ class Capacity:
         for change in changes:
             for specialist_id, token in sorted(holds(change.after) - holds(change.before)):
                 wanted.setdefault(specialist_id, []).append((change.id, token))
-        redo: set[str] = set()
         if not wanted:
-            return redo
+            return set()
         now = max(c.write.now for c in changes)
-        for specialist_id, items in wanted.items():
-            maximum = await self.roster.capacity(specialist_id)
-            missed = await self.ledger.reserve(specialist_id, [t for _, t in items], maximum, now,
-                                               taken=self.view.slots.get(specialist_id, {}))
-            redo |= {case_id for case_id, token in items if token in missed}
-        return redo
+        missed = await self.ledger.reserve_all(
+            [(specialist_id, [t for _, t in items], await self.roster.capacity(specialist_id),
+              self.view.slots.get(specialist_id, {})) for specialist_id, items in wanted.items()], now)
+        return {case_id for items in wanted.values() for case_id, token in items if token in missed}
 
     async def settle(self, written: list[ReferralChange]) -> None:
         """Release what the written referrals gave up; log and count what needs a person."""

@@ -37,10 +37,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared import logging as caselog
+from shared.mongo import DUPLICATE_KEY, MAX_INSERTS_PER_COMMAND, bulk_write, chunks
 
 log = caselog.get_logger("casework.referral.ledger")
 CHUNK = 200
@@ -116,6 +118,49 @@ class CapacityLedger:
             if self._view is not None:
                 last = self._view.last_assigned.get(specialist_id)
                 self._view.last_assigned[specialist_id] = max(last, now) if last else now
+        return missed
+
+    async def reserve_all(self, wanted: list[tuple[str, list[str], int, dict[int, str]]], now: datetime) -> set[str]:
+        """:meth:`reserve` for several specialists at once: ``(specialist, tokens, maximum,
+        taken)`` each. Every free slot the batch's view shows is taken in one insert command
+        (a slot taken meanwhile, or a token held already, is then tried the careful way, one
+        slot at a time); return the tokens that found none."""
+        planned: list[tuple[str, int, str]] = []
+        missed: set[str] = set()
+        for specialist_id, tokens, maximum, taken in wanted:
+            held = set(taken.values())
+            new = [t for t in tokens if t not in held]
+            free = [n for n in range(maximum) if n not in taken][:max(0, maximum - len(taken))]
+            planned += [(specialist_id, slot, token) for token, slot in zip(new, free, strict=False)]
+            missed |= set(new[len(free):])
+        failed: set[int] = set()
+        for start in range(0, len(planned), MAX_INSERTS_PER_COMMAND):
+            chunk = planned[start:start + MAX_INSERTS_PER_COMMAND]
+            try:
+                await bulk_write(self.holds, [InsertOne({"_id": f"{s}|{n}", "specialist_id": s, "slot": n, "token": t})
+                                              for s, n, t in chunk], ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                failed |= {start + e["index"] for e in errors}
+        for index, (specialist_id, slot, token) in enumerate(planned):
+            if index not in failed:
+                self._noted(specialist_id, slot, token)
+        maxima = {s: (m, t) for s, _, m, t in wanted}
+        for index in sorted(failed):  # someone else was quicker: slot by slot, as :meth:`reserve` does
+            specialist_id, _, token = planned[index]
+            maximum, taken = maxima[specialist_id]
+            mine = {n: t for i, (s, n, t) in enumerate(planned) if s == specialist_id and i not in failed}
+            missed |= await self.reserve(specialist_id, [token], maximum, now, taken={**taken, **mine})
+        served = sorted({s for s, _, t in planned if t not in missed})
+        if served:
+            for chunk in chunks([UpdateOne({"_id": s}, {"$max": {"at": now}}, upsert=True) for s in served]):
+                await bulk_write(self.assigned, chunk, ordered=False)
+            if self._view is not None:
+                for specialist_id in served:
+                    last = self._view.last_assigned.get(specialist_id)
+                    self._view.last_assigned[specialist_id] = max(last, now) if last else now
         return missed
 
     async def _take_slot(self, specialist_id: str, token: str, maximum: int, taken: dict[int, str]) -> bool:

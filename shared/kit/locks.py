@@ -25,6 +25,7 @@ class AggregateLocks:
         self._whole = False
         self._whole_waiting = 0
         self._changed = asyncio.Condition()
+        self._waking: set[asyncio.Task[None]] = set()
 
     @asynccontextmanager
     async def of(self, ids: Iterable[str]) -> AsyncIterator[None]:
@@ -41,9 +42,8 @@ class AggregateLocks:
         try:
             yield
         finally:
-            async with self._changed:
-                self._held -= wanted
-                self._changed.notify_all()
+            self._held -= wanted  # at once: a cancellation below cannot leave them held
+            self._wake()
 
     @asynccontextmanager
     async def everything(self) -> AsyncIterator[None]:
@@ -52,15 +52,28 @@ class AggregateLocks:
             self._whole_waiting += 1
             try:
                 await self._changed.wait_for(lambda: not self._whole and not self._held)
-            finally:
+            except BaseException:
                 self._whole_waiting -= 1
+                self._changed.notify_all()  # the callers it held back may go on
+                raise
+            self._whole_waiting -= 1
             self._whole = True
         try:
             yield
         finally:
-            async with self._changed:
-                self._whole = False
-                self._changed.notify_all()
+            self._whole = False
+            self._wake()
+
+    def _wake(self) -> None:
+        """Tell the waiters something was released (in a task of its own: a release in a
+        ``finally`` that is being cancelled still wakes them)."""
+        task = asyncio.get_running_loop().create_task(self._notify())
+        self._waking.add(task)
+        task.add_done_callback(self._waking.discard)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     @property
     def busy(self) -> bool:

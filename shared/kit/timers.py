@@ -54,6 +54,11 @@ class MongoTimerIndex:
         self.collection = collection
         self.cursor: str | None = None  # the earliest second that may still hold due entries
         self.read_through: str | None = None  # the last second the latest ``due`` read
+        # A second's document is shared by every aggregate whose hint falls in it, and FerretDB
+        # applies two concurrent updates of one document as read, modify, replace (one is lost):
+        # this process changes the index one command at a time (writes of different aggregates
+        # may overlap, a sweep's ``done`` runs beside them).
+        self._changing = asyncio.Lock()
 
     async def note(self, hints: Iterable[Hint]) -> None:
         """A hint already due when written is filed under the second it was written in,
@@ -63,8 +68,11 @@ class MongoTimerIndex:
             by_bucket.setdefault(bucket_of(max(hint.due_at, hint.written_at)), []).append(entry_of(hint))
         ops = [UpdateOne({"_id": b}, {"$addToSet": {"entries": {"$each": es}}}, upsert=True)
                for b, es in sorted(by_bucket.items())]
-        for chunk in chunks(ops):
-            await bulk_write(self.collection, chunk, ordered=False)
+        if not ops:
+            return
+        async with self._changing:
+            for chunk in chunks(ops):
+                await bulk_write(self.collection, chunk, ordered=False)
 
     async def due(self, now: datetime, limit: int) -> list[DueTimer]:
         last = bucket_of(now)
@@ -98,11 +106,12 @@ class MongoTimerIndex:
             by_bucket.setdefault(timer.bucket, []).append(entry)
         current = bucket_of(now)
         ops = [UpdateOne({"_id": b}, {"$pullAll": {"entries": es}}) for b, es in by_bucket.items()]
-        for chunk in chunks(ops):
-            await bulk_write(self.collection, chunk, ordered=False)
-        for bucket in by_bucket:
-            if bucket < current:
-                await self.collection.delete_one({"_id": bucket, "entries": {"$size": 0}})
+        async with self._changing:
+            for chunk in chunks(ops):
+                await bulk_write(self.collection, chunk, ordered=False)
+            for bucket in by_bucket:
+                if bucket < current:
+                    await self.collection.delete_one({"_id": bucket, "entries": {"$size": 0}})
         # Everything due when ``due`` read was handled: later sweeps start at the last second it
         # read, never past it (the seconds since, while the hints were handled, are unread).
         if complete and self.read_through is not None:

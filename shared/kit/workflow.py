@@ -142,12 +142,20 @@ class Workflow(Generic[S]):
             await asyncio.sleep(self.gather)  # let the other topics' batches join this one
         waited = time.perf_counter()
         if self.per_aggregate:  # taken at once; it waits only for writes of the same aggregates
-            if not mine[1].done():
-                group = self.joining[:]
-                self.joining.clear()
+            if not any(joined is mine for joined in self.joining):
+                return await mine[1]  # another batch took this one along
+            group = self.joining[:]
+            self.joining.clear()
+            try:
                 async with self.locks.of(self._aggregate_of(e) for events, _ in group for e in events):
                     self._took("lock", waited)
                     await self._handle_group(group, mine)
+            except BaseException as exc:  # also a cancellation while waiting: the others hear of it
+                for joined in group:
+                    if joined is not mine and not joined[1].done():
+                        joined[1].set_exception(exc if isinstance(exc, Exception) else
+                                                ConcurrencyConflict("the batch taking this one along stopped"))
+                raise
             return mine[1].result()
         async with self.writing:
             self._took("lock", waited)

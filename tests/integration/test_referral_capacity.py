@@ -83,3 +83,26 @@ async def test_reconcile_releases_holds_no_referral_stands_behind(settings, bus:
     clock.advance(minutes=1)
     assert await reconciler.run(clock.now()) == 1
     assert await r.holds(db) == {"sp-1": ["case-live#1"]}
+
+
+async def test_a_batch_takes_its_slots_in_one_insert_and_a_slot_taken_meanwhile_the_careful_way(
+        settings, mongo) -> None:
+    clock = FakeClock()
+    db = mongo[settings.database("referral")]
+    ledger = CapacityLedger(db["holds"], db["last_assigned"])
+    await ledger.ensure_indexes()
+    view = await ledger.view()  # this process's view: empty
+    # another instance took sp-1's slot 0 since: this view does not know it
+    await db["holds"].insert_one({"_id": "sp-1|0", "specialist_id": "sp-1", "slot": 0, "token": "case-far#1"})
+    missed = await ledger.reserve_all([("sp-1", ["case-a#1", "case-b#1"], 3, view.slots.get("sp-1", {})),
+                                       ("sp-2", ["case-c#1", "case-d#1", "case-e#1"], 2, {})], clock.now())
+    assert missed == {"case-e#1"}  # sp-2 has two slots; sp-1 had room for both beside the other's hold
+    held = await r.holds(db)
+    assert held == {"sp-1": ["case-a#1", "case-b#1", "case-far#1"], "sp-2": ["case-c#1", "case-d#1"]}
+    assert {d["_id"] async for d in db["last_assigned"].find()} == {"sp-1", "sp-2"}
+    # held already (a redelivered batch): nothing more is taken, nothing is missed
+    again = await ledger.reserve_all([("sp-2", ["case-c#1"], 2, (await ledger.view()).slots.get("sp-2", {}))],
+                                     clock.now())
+    assert again == set() and await r.holds(db) == held
+    # full, by the view or by the database: missed
+    assert await ledger.reserve_all([("sp-1", ["case-z#1"], 3, {})], clock.now()) == {"case-z#1"}

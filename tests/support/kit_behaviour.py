@@ -129,6 +129,17 @@ class TimerIndexBehaviour:
         assert await index.due(T0 + timedelta(minutes=4), 10) == []
         assert [t.aggregate_id for t in await index.due(T0 + timedelta(minutes=10), 10)] == ["late"]
 
+    async def test_hints_noted_at_once_into_one_second_are_all_kept(self, store: AggregateStore) -> None:
+        """Writes of different aggregates may overlap (``per_aggregate``), and a sweep's ``done``
+        runs beside them: their hints share one second's document, and none may be lost."""
+        index = store.timers
+        at = T0 + timedelta(seconds=30)
+        await index.note([Hint("gone", at, T0)])
+        gone = await index.due(at, 10)
+        await asyncio.gather(*(index.note([Hint(f"h{i}", at, T0)]) for i in range(12)),
+                             index.done(gone, at, complete=False))
+        assert sorted(t.aggregate_id for t in await index.due(at, 50)) == sorted(f"h{i}" for i in range(12))
+
     async def test_due_timers_come_oldest_first_and_limited(self, store: AggregateStore) -> None:
         index = store.timers
         await index.note([Hint(f"a{i}", T0 + timedelta(seconds=50 - i), T0) for i in range(6)])
@@ -299,6 +310,19 @@ class WorkflowBehaviour:
                 await asyncio.sleep(0.05)
                 assert not later.done()
             assert await later == []
+
+    async def test_per_aggregate_batches_gathered_together_each_get_their_answer(
+            self, store: AggregateStore) -> None:
+        """A batch that sleeps for the gather may find it was taken along by a later one."""
+        flow = self.flow(store, per_aggregate=True, gather=0.05)
+        first = asyncio.ensure_future(flow.handle([inbound("g1", "g-case-1")]))
+        await asyncio.sleep(0.01)
+        second = asyncio.ensure_future(flow.handle([inbound("g2", "g-case-2"), inbound("bad", "g-case-2",
+                                                                                       type_="boom")]))
+        assert await first == []
+        assert [p.event.id for p in await second] == ["bad"]
+        stored = await store.load(["g-case-1", "g-case-2"])
+        assert {i: (r.state or {})["count"] for i, r in stored.items()} == {"g-case-1": 1, "g-case-2": 1}
 
     async def test_a_conflicting_writer_makes_the_batch_decide_again(self, store: AggregateStore) -> None:
         await self.flow(store).handle([inbound("e1")])
