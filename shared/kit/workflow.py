@@ -87,8 +87,9 @@ class Workflow(Generic[S]):
     after_write: AfterWrite | None = None
     # How long after a write a sweep looks whether its outbox went out (a crash in between).
     relay_after: timedelta = timedelta(seconds=5)
-    # Seconds a batch waits for others to join it (read models off the critical path: fewer,
-    # larger writes at the cost of that much latency); 0: written at once.
+    # Seconds a batch waits, with every batch that comes meanwhile, to be written with them (read
+    # models off the critical path: one write for a case's events from several topics, at the
+    # cost of that much latency); 0: written at once.
     gather: float = 0.0
     # FerretDB (SQLite) applies an update as read, modify, replace by _id: two concurrent
     # updates of one document both match a ``version`` guard and the later one wins, even
@@ -110,6 +111,8 @@ class Workflow(Generic[S]):
 
     # Batches waiting to be written together with whatever batch comes first (see :meth:`handle`).
     joining: list[Joined] = field(default_factory=list, repr=False)
+    # While a batch waits out ``gather``, the batches that come meanwhile wait with it.
+    window: asyncio.Future[None] | None = field(default=None, repr=False)
     # What this process read or wrote last, per aggregate (see :mod:`.cache`).
     cache: RecordCache = field(default_factory=RecordCache, repr=False)
 
@@ -139,7 +142,9 @@ class Workflow(Generic[S]):
         first = not self.joining
         self.joining.append(mine)
         if first and self.gather > 0:
-            await asyncio.sleep(self.gather)  # let the other topics' batches join this one
+            await self._gathering()  # the other topics' batches of the window join this one
+        elif self.window is not None:
+            await asyncio.shield(self.window)  # a window is open: this batch goes with it
         waited = time.perf_counter()
         if self.per_aggregate:  # taken at once; it waits only for writes of the same aggregates
             if not any(joined is mine for joined in self.joining):
@@ -164,6 +169,15 @@ class Workflow(Generic[S]):
                 self.joining.clear()
                 await self._handle_group(group, mine)
         return mine[1].result()
+
+    async def _gathering(self) -> None:
+        window: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        object.__setattr__(self, "window", window)
+        try:
+            await asyncio.sleep(self.gather)
+        finally:
+            object.__setattr__(self, "window", None)
+            window.set_result(None)
 
     async def _handle_group(self, group: list[Joined], mine: Joined) -> None:
         try:
