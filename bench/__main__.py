@@ -26,8 +26,11 @@ from shared.settings import Settings
 RESULTS = Path(__file__).parent / "results"
 
 # The targets of docs/design.md, Performance, checked against the pipeline figures
-PIPELINE_TARGET_PER_S = 300
-LATENCY_TARGET_P99_MS = 500
+PIPELINE_TARGET_PER_S = 150  # beyond: 300, then 1,000
+LATENCY_TARGET_P99_MS = 250  # at 50/s offered; beyond: 100
+EASY_LATENCY_TARGET_P99_MS = 150  # at 10/s
+OPERATIONS_TARGET = 12  # document operations per encounter, all services
+SERVICES_CPU_TARGET_MS = 5.0  # the six services' CPU per encounter
 
 
 def _settings() -> Settings:
@@ -67,18 +70,33 @@ def _targets(figures: dict[str, Any]) -> list[str]:
     if "pipeline" not in figures or "error" in figures["pipeline"]:
         return []
     p = figures["pipeline"]
+    profile = p["profile_of_the_burst"]
+    easy = next((v for k, v in p.items() if k.startswith("latency_at_") and k != "latency_at_offered_rate"), None)
+
+    def row(target: str, measured: str, met: bool) -> str:
+        return f"| {target} | {measured} | {'yes' if met else 'no'} |"
+
     rate, p99 = p["pipeline_per_s"], p["latency_p99_ms"]
+    operations = profile["document_operations_per_encounter"]["all services"]
+    cpu = profile["services_cpu_ms_per_encounter"]
     return [
         "## Targets (docs/design.md, Performance)", "",
         "| target | measured | met |", "|---|---|---|",
-        f"| pipeline ≥ {PIPELINE_TARGET_PER_S} encounters/s | {rate:,.1f}/s "
-        f"({p['ratio']:.3f} of the raw chain's {p['raw_chain_per_s']:,.1f}/s) | "
-        f"{'yes' if rate >= PIPELINE_TARGET_PER_S else 'no'} |",
-        f"| p99 encounter → mail ≤ {LATENCY_TARGET_P99_MS} ms at {p['offered_rate']:g}/s | {p99:,} ms "
-        f"(p50 {p['latency_p50_ms']:,} ms) | {'yes' if p99 <= LATENCY_TARGET_P99_MS else 'no'} |",
-        *[f"| (for comparison) p99 encounter → mail at {v['offered_per_s']:g}/s | {v['p99_ms']:,} ms "
-          f"(p50 {v['p50_ms']:,} ms) | |"
-          for k, v in p.items() if k.startswith("latency_at_") and k != "latency_at_offered_rate"],
+        row(f"pipeline burst ≥ {PIPELINE_TARGET_PER_S} encounters/s",
+            f"{rate:,.1f}/s ({p['ratio']:.3f} of the raw chain's {p['raw_chain_per_s']:,.1f}/s in the same run)",
+            rate >= PIPELINE_TARGET_PER_S),
+        row(f"p99 encounter → mail ≤ {LATENCY_TARGET_P99_MS} ms at {p['offered_rate']:g}/s",
+            f"{p99:,} ms (p50 {p['latency_p50_ms']:,} ms)", p99 <= LATENCY_TARGET_P99_MS),
+        *([row(f"p99 encounter → mail ≤ {EASY_LATENCY_TARGET_P99_MS} ms at {easy['offered_per_s']:g}/s",
+               f"{easy['p99_ms']:,} ms (p50 {easy['p50_ms']:,} ms)", easy["p99_ms"] <= EASY_LATENCY_TARGET_P99_MS)]
+          if easy else []),
+        row(f"document operations per encounter ≤ {OPERATIONS_TARGET}", f"{operations:g}",
+            operations <= OPERATIONS_TARGET),
+        row(f"the services' CPU per encounter ≤ {SERVICES_CPU_TARGET_MS:g} ms", f"{cpu:g} ms",
+            cpu <= SERVICES_CPU_TARGET_MS),
+        *([row("after earlier cases, the burst within 20 % of a fresh run",
+               f"{h['burst_ratio_to_fresh']:g} after {h['earlier_cases']:,} cases", h["burst_ratio_to_fresh"] >= 0.8)]
+          if (h := p.get("after_history")) else []),
         "",
     ]
 

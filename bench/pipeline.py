@@ -53,6 +53,7 @@ SERVICES = ["intake", "referral", "stabilization", "certification", "notify", "s
 RAW_HOPS = [("encounters.reported", "cases.opened"), ("cases.opened", "referrals.events"),
             ("referrals.events", "notifications.events")]
 HISTORY = int(os.environ.get("CASEWORK_BENCH_HISTORY", "100000"))  # earlier cases for the aged run; 0: none
+QUIET_SECONDS = 3.0  # longer than any gather of the services' defaults
 EASY_RATE = 10.0  # an offered rate well below what this machine sustains: latency without a queue
 CASE = re.compile(rb"case-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -155,6 +156,27 @@ def _stage_means(before: dict[str, dict[str, tuple[float, float]]],
             if count > c0:
                 means.setdefault(name, {})[stage] = round((seconds - s0) * 1000 / (count - c0), 1)
     return means
+
+
+async def quiet(procs: list[ServiceProcess], *, timeout: float = 300) -> None:
+    """Until no service has handled a message for longer than a read model gathers (sweeps,
+    heartbeats and watermarks go on: they are not the burst's)."""
+    async def handled() -> float:
+        total = 0.0
+        async with httpx.AsyncClient(timeout=5) as client:
+            for proc in procs:
+                text = (await client.get(f"http://127.0.0.1:{proc.port}/metrics")).text
+                total += sum(sample.value for family in text_string_to_metric_families(text)
+                             for sample in family.samples if sample.name == "casework_messages_handled_total")
+        return total
+
+    deadline = time.perf_counter() + timeout
+    last = await handled()
+    while time.perf_counter() < deadline:
+        await asyncio.sleep(QUIET_SECONDS)
+        if (now := await handled()) == last:
+            return
+        last = now
 
 
 def _summed(figures: Any) -> dict[str, float]:
@@ -317,6 +339,9 @@ async def pipeline(count: int, rate: float, seconds: float, history: int = 0,
             await mailbox.until(before + count, timeout=600)
             elapsed = time.perf_counter() - started
             delivered = mailbox.count - before
+            # The read models off the mail's path may still be working on the burst: its cost
+            # counts all of their work, until the services are quiet again.
+            await quiet(procs)
     finally:
         stop.set()
         await sampler

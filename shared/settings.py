@@ -95,8 +95,9 @@ class IntakeSettings(Group):
     consent_reminder_days: int = Field(default=7, gt=0)
     # Off the path to the referral mail: who holds a case, folded from several topics, is
     # written once for the events that come within this many seconds (a case's opening and
-    # its first assignment usually do: one insert, no update).
-    holder_gather_seconds: float = Field(default=0.25, ge=0, le=5)
+    # its first assignment usually do: one insert, no update). An identity or disclosure read
+    # waits for what intake has received for its case, so it never answers from before.
+    holder_gather_seconds: float = Field(default=1.0, ge=0, le=5)
 
 
 class ReferralSettings(Group):
@@ -130,7 +131,7 @@ class StabilizationSettings(Group):
     ops_port: int = 8083
     min_stabilization_hours: float = Field(default=24, ge=0)
     # Off the path to the referral mail: batches of several topics wait this long to be written together.
-    plan_gather_seconds: float = Field(default=0.25, ge=0, le=5)
+    plan_gather_seconds: float = Field(default=1.0, ge=0, le=5)
 
 
 class CertificationSettings(Group):
@@ -188,7 +189,7 @@ class StatusSettings(Group):
     dashboard_port: int = 8080
     # Snapshots of a case's events from several topics are folded and published together
     # when they come within this many seconds (one write and one snapshot, not one each).
-    snapshot_gather_seconds: float = Field(default=0.25, ge=0, le=5)
+    snapshot_gather_seconds: float = Field(default=2.0, ge=0, le=5)
     # When set (test and benchmark harnesses), the dashboard moves with the ops routes.
     ops_port: int | None = None
     dashboard_url: str = "http://127.0.0.1:8080"

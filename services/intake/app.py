@@ -110,7 +110,8 @@ def serve_disclosures(service: Service, settings: Settings, cases: Workflow[Case
                     description="`casework.service.request_sent.v1`, `…declined.v1`, `…completed.v1`: the "
                                 "service requests a provider's disclosure link belongs to, and whether open")
     reads = disclosures.DisclosureReads(
-        credential, disclosure.disclosure_key(settings), sent.store, kept.store, held.store, cases.store, keyring,
+        credential, disclosure.disclosure_key(settings), sent.store, kept.store, held.settled_reads(), cases.store,
+        keyring,
         AuditTrail(service.publisher, source=service.source, clock=service.clock), service.clock)
     service.route(Route(disclosures.PATH, reads.answer, methods=["GET"]))
 
@@ -126,7 +127,7 @@ def serve_identities(service: Service, cases: Workflow[CaseFile], keyring: KeyRi
                     description="`casework.case.opened.v1`, `casework.case.withdrawn.v1`: which case file a "
                                 "case is, and whether its agency withdrew it (who holds it: referrals.events)")
     service.produces(AuditRecorded)
-    reads = identity.IdentityReads(credential, held.store, cases.store, keyring,
+    reads = identity.IdentityReads(credential, held.settled_reads(), cases.store, keyring,
                                    AuditTrail(service.publisher, source=service.source, clock=service.clock))
     service.route(Route(identity.PATH, reads.answer, methods=["GET"]))
     return held

@@ -47,7 +47,7 @@ from shared.contracts.support import ServiceCompleted, ServiceDeclined, ServiceR
 from shared.credentials import Credential, bearer
 from shared.crypto import KeyRing
 from shared.kit import Clock, Inbound
-from shared.kit.ports import AggregateStore
+from shared.kit.ports import AggregateStore, Loads
 
 from . import consents
 from .consents import CaseConsents
@@ -175,7 +175,7 @@ class DisclosureReads:
     key: bytes
     requests: AggregateStore
     consents: AggregateStore
-    holders: AggregateStore
+    holders: Loads  # waits for what the holders workflow received (its gather)
     cases: AggregateStore
     keyring: KeyRing
     audit: AuditTrail

@@ -27,7 +27,7 @@ from shared.contracts.audit import AuditAction, AuditOutcome, AuditRole
 from shared.credentials import Credential, bearer
 from shared.crypto import KeyRing, VaultKeyError
 from shared.errors import kind
-from shared.kit.ports import AggregateStore
+from shared.kit.ports import AggregateStore, Loads
 
 from . import holders, vault
 from .holders import Holding, Refusal
@@ -60,7 +60,7 @@ class IdentityReads:
     """The endpoint, over intake's holders read model, its case files and its key ring."""
 
     credential: Credential
-    holders: AggregateStore
+    holders: Loads  # waits for what the holders workflow received (its gather)
     cases: AggregateStore
     keyring: KeyRing
     audit: AuditTrail
@@ -139,7 +139,7 @@ async def opened_subject(cases: AggregateStore, keyring: KeyRing, holding: Holdi
         raise Unanswerable(500, "the vault cannot open this record") from None
 
 
-async def load(store: AggregateStore, key: str, model: type[Any]) -> Any:
+async def load(store: Loads, key: str, model: type[Any]) -> Any:
     """One aggregate's state, or None; :class:`Unanswerable` (503) when the database cannot say."""
     try:
         records = await store.load([key])

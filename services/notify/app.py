@@ -6,6 +6,7 @@ Run it with ``faststream run --factory services.notify.app:create_app``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ from .kinds import notifiable
 from .sender import Sender
 from .targets import TargetRules
 
+CASES_GATHER_SECONDS = 1.0
+
 
 @dataclass
 class Notify:
@@ -65,6 +68,9 @@ class Notify:
         return poisons
 
     async def on_cases(self, events: list[Inbound]) -> list[Any]:
+        # Off the path to the mail, and usually told again at once by the referral service's
+        # first event for the case (region, agency and holder): a moment's wait spares the write.
+        await asyncio.sleep(CASES_GATHER_SECONDS)
         await self.store.note_cases(events)
         return []
 

@@ -68,6 +68,7 @@ def case_facts(payload: Any) -> dict[str, Any] | None:
 NAMED = ("specialist_id", "released_specialist_id", "previous_specialist_id", "handover_from")
 FRESH_SECONDS = 5.0
 CASES_KEPT = 20_000
+ROUTING = {"region", "agency_id", "specialist_id"}  # everything a case's record holds
 
 
 def merged(facts: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -181,10 +182,13 @@ class DirectoryStore:
         for case_id, fields in openings:  # what was inserted is the whole record, unless written since
             if case_id not in existed and self._writing.get(case_id) is this:
                 self._remember(case_id, dict(fields), now)
-        ops = [UpdateOne({"_id": c}, {"$set": fields}, upsert=True)
-               for c, (opening, fields) in changes.items() if not opening or c in existed]
-        for updates in chunks(ops):
+        updated = {c: fields for c, (opening, fields) in changes.items() if not opening or c in existed}
+        for updates in chunks([UpdateOne({"_id": c}, {"$set": fields}, upsert=True) for c, fields in updated.items()]):
             await bulk_write(self.cases, updates, ordered=True)
+        now = self.clock()
+        for case_id, fields in updated.items():  # a referral event names all a record holds: it is known
+            if set(fields) >= ROUTING and case_id not in self._facts and self._writing.get(case_id) is this:
+                self._remember(case_id, dict(fields), now)
 
     async def directory_for(self, payloads: Sequence[Any]) -> Directory:
         """Everything the batch's recipients are chosen from (from memory, mostly)."""

@@ -132,17 +132,21 @@ class Dispatcher:
             log.error("delivery attempt crashed", exc_info=task.exception())
 
     async def _attempt(self, n: Notification, index: int) -> None:
+        """A slot is a send at a time (``concurrency`` of them); the outcome is recorded after
+        the slot is given back, so the next mail need not wait for the outcome's write."""
         delivery = n.deliveries[index]
         claim = (n.id, index, delivery.attempts)
-        async with self._slots:
-            if self._too_late(delivery.claimed_at):  # it could not finish within its lease any more
-                await self._record(n, index, Outcome(False), released=True)
-                return
-            self._pending.add(claim)
-            try:
-                await self._record(n, index, await self._send(n, index))
-            finally:
-                self._pending.discard(claim)
+        released = False
+        try:
+            async with self._slots:
+                if self._too_late(delivery.claimed_at):  # it could not finish within its lease any more
+                    outcome, released = Outcome(False), True
+                else:
+                    self._pending.add(claim)
+                    outcome = await self._send(n, index)
+            await self._record(n, index, outcome, released=released)
+        finally:
+            self._pending.discard(claim)
 
     async def _send(self, n: Notification, index: int) -> Outcome:
         delivery = n.deliveries[index]

@@ -34,6 +34,13 @@ class TimerIndex(Protocol):
         """Forget handled hints; ``complete``: everything due by ``now`` was handled."""
 
 
+class Loads(Protocol):
+    """What a reader outside a workflow needs of its aggregates."""
+
+    async def load(self, ids: Sequence[str]) -> dict[str, Record]:
+        """The stored aggregates among ``ids`` (missing ones are absent)."""
+
+
 class AggregateStore(Protocol):
     """One document per aggregate: state, version, seen event ids, outbox, next timer."""
 

@@ -34,12 +34,13 @@ from shared.kit.locks import AggregateLocks
 from shared.kit.metrics import METRICS
 from shared.kit.outbox import entry, log_published
 from shared.kit.outcomes import ConcurrencyConflict, Poison
-from shared.kit.ports import AggregateStore, Publisher
+from shared.kit.ports import AggregateStore, Loads, Publisher
 from shared.kit.records import DueTimer, Record, Stamp, Write
 from shared.kit.watermarks import Watermarks
 
 MAX_CONFLICT_ROUNDS = 8
 SWEEP_LIMIT = 500
+SETTLE_MARGIN_SECONDS = 2.0  # a reader waits at most the gather and this for what was received
 
 log = caselog.get_logger("casework.kit")
 
@@ -111,6 +112,8 @@ class Workflow(Generic[S]):
 
     # Batches waiting to be written together with whatever batch comes first (see :meth:`handle`).
     joining: list[Joined] = field(default_factory=list, repr=False)
+    # Batches handed to :meth:`handle` and not answered yet (see :meth:`settled`).
+    received: list[Joined] = field(default_factory=list, repr=False)
     # While a batch waits out ``gather``, the batches that come meanwhile wait with it.
     window: asyncio.Future[None] | None = field(default=None, repr=False)
     # What this process read or wrote last, per aggregate (see :mod:`.cache`).
@@ -141,6 +144,8 @@ class Workflow(Generic[S]):
         mine: Joined = (list(events), asyncio.get_running_loop().create_future())
         first = not self.joining
         self.joining.append(mine)
+        self.received.append(mine)
+        mine[1].add_done_callback(lambda _: self.received.remove(mine))
         if first and self.gather > 0:
             await self._gathering()  # the other topics' batches of the window join this one
         elif self.window is not None:
@@ -169,6 +174,19 @@ class Workflow(Generic[S]):
                 self.joining.clear()
                 await self._handle_group(group, mine)
         return mine[1].result()
+
+    async def settled(self, ids: Iterable[str], timeout: float) -> None:
+        """Until what this process has received for these aggregates is written (a gather may
+        hold it a while), at most ``timeout`` seconds: a reader that must see it waits."""
+        wanted = set(ids)
+        waiting = [done for events, done in self.received
+                   if not done.done() and any(self._aggregate_of(e) in wanted for e in events)]
+        if waiting:
+            await asyncio.wait(waiting, timeout=timeout)
+
+    def settled_reads(self) -> Loads:
+        """The store for readers outside the workflow whose answer must include what it received."""
+        return SettledReads(self, self.gather + SETTLE_MARGIN_SECONDS)
 
     async def _gathering(self) -> None:
         window: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -411,6 +429,18 @@ class Workflow(Generic[S]):
                           correlation_id=cause.correlation_id or cause.id)
         METRICS.emitted.labels(self.service, payload.TYPE).inc()
         return entry(event_id, payload.TOPIC, payload.subject, encode(event), event.correlationid, payload.TYPE)
+
+
+@dataclass(frozen=True)
+class SettledReads:
+    """Loads a workflow's aggregates once the batches it received for them are written."""
+
+    flow: Workflow[Any]
+    wait: float
+
+    async def load(self, ids: Sequence[str]) -> dict[str, Record]:
+        await self.flow.settled(ids, self.wait)
+        return await self.flow.store.load(ids)
 
 
 def next_due(state: BaseModel | None) -> datetime | None:

@@ -324,6 +324,15 @@ class WorkflowBehaviour:
         stored = await store.load(["g-case-1", "g-case-2"])
         assert {i: (r.state or {})["count"] for i, r in stored.items()} == {"g-case-1": 1, "g-case-2": 1}
 
+    async def test_a_reader_of_settled_reads_sees_what_a_gather_still_holds(self, store: AggregateStore) -> None:
+        flow = self.flow(store, gather=0.2)
+        held = asyncio.ensure_future(flow.handle([inbound("s1", "s-case")]))
+        await asyncio.sleep(0.01)
+        assert await store.load(["s-case"]) == {}  # still gathered
+        loaded = await flow.settled_reads().load(["s-case"])
+        assert (loaded["s-case"].state or {})["count"] == 1 and held.done()
+        assert await flow.settled_reads().load(["other"]) == {}  # nothing received for it: at once
+
     async def test_a_conflicting_writer_makes_the_batch_decide_again(self, store: AggregateStore) -> None:
         await self.flow(store).handle([inbound("e1")])
         publisher = RecordingPublisher()
