@@ -84,7 +84,7 @@ from shared.kit import FakeClock, Inbound
 from shared.kit.consumer import BatchConsumer, DeadLetters
 from shared.kit.memory import MemoryBackend, RecordingPublisher
 from shared.kit.outcomes import Poison
-from shared.settings import IntakeSettings, Settings
+from shared.settings import IntakeSettings, Settings, StabilizationSettings
 from tests.support import events
 from tests.support.hostile import HOSTILE_ONLY, INBOUND_TYPES, INTERNAL_TYPES, TOPICS, Fuzz
 from tests.support.internal import valid_event
@@ -361,8 +361,11 @@ def consumers() -> Consumers:
             made.add(BatchConsumer(name, reader, made.probe, letters, on_invalid, max_attempts=2, sleep=no_wait),
                      publisher)
     spare = Path(tempfile.mkdtemp(prefix="casework-canary-"))
+    # no gathering: each example's batch is written at once
     settings = Settings(topic_prefix="u.", intake=IntakeSettings(dev_keyring_path=spare / "keyring.json",
-                                                                 dev_vault_reader_token_path=spare / "reader"))
+                                                                 dev_vault_reader_token_path=spare / "reader",
+                                                                 holder_gather_seconds=0),
+                        stabilization=StabilizationSettings(plan_gather_seconds=0))
     keyring = KeyRing({"k": os.urandom(32)}, "k")
     for build, extra in ((intake.bootstrap, {"keyring": keyring}), (stabilization.bootstrap, {}),
                          (certification.bootstrap, {})):
