@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import (
@@ -45,7 +46,7 @@ from bench.intake import encounter
 from casework.namespace import admit, forget
 from services.notify.sink import Sink
 from shared.contracts.inbound import SpecialistRegistered
-from shared.kafka import ensure_topics
+from shared.kafka import connection, ensure_topics, stopped
 from shared.settings import NotifySettings, Settings, SmtpSettings, StatusSettings
 from shared.topics import CATALOGUE, dlq
 
@@ -53,7 +54,7 @@ SERVICES = ["intake", "referral", "stabilization", "certification", "notify", "s
 RAW_HOPS = [("encounters.reported", "cases.opened"), ("cases.opened", "referrals.events"),
             ("referrals.events", "notifications.events")]
 HISTORY = int(os.environ.get("CASEWORK_BENCH_HISTORY", "100000"))  # earlier cases for the aged run; 0: none
-QUIET_SECONDS = 3.0  # longer than any gather of the services' defaults
+IDLE_SECONDS = 5.0  # the background work measured before the burst, and left out of its profile
 EASY_RATE = 10.0  # an offered rate well below what this machine sustains: latency without a queue
 CASE = re.compile(rb"case-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -158,25 +159,28 @@ def _stage_means(before: dict[str, dict[str, tuple[float, float]]],
     return means
 
 
-async def quiet(procs: list[ServiceProcess], *, timeout: float = 300) -> None:
-    """Until no service has handled a message for longer than a read model gathers (sweeps,
-    heartbeats and watermarks go on: they are not the burst's)."""
-    async def handled() -> float:
-        total = 0.0
-        async with httpx.AsyncClient(timeout=5) as client:
-            for proc in procs:
-                text = (await client.get(f"http://127.0.0.1:{proc.port}/metrics")).text
-                total += sum(sample.value for family in text_string_to_metric_families(text)
-                             for sample in family.samples if sample.name == "casework_messages_handled_total")
-        return total
-
-    deadline = time.perf_counter() + timeout
-    last = await handled()
-    while time.perf_counter() < deadline:
-        await asyncio.sleep(QUIET_SECONDS)
-        if (now := await handled()) == last:
-            return
-        last = now
+async def caught_up(settings: Settings, *, timeout: float = 300) -> None:
+    """Until every consumer group of the run has committed the end of every partition it reads:
+    the read models off the mail's path have done their part of the burst too."""
+    admin = AIOKafkaAdminClient(**connection(settings, "admin"), client_id="casework-bench-lag")
+    ends = AIOKafkaConsumer(**connection(settings, "admin"), client_id="casework-bench-ends")
+    await admin.start()
+    await ends.start()
+    try:
+        deadline = time.perf_counter() + timeout
+        groups = [g[0] for g in await admin.list_consumer_groups() if str(g[0]).startswith(settings.topic_prefix)]
+        while time.perf_counter() < deadline:
+            committed: dict[Any, int] = {}
+            for group in groups:
+                for tp, meta in (await admin.list_consumer_group_offsets(group)).items():
+                    committed[(group, tp)] = meta.offset
+            latest = await ends.end_offsets(list({tp for _, tp in committed}))
+            if all(offset >= latest[tp] for (_, tp), offset in committed.items()):
+                return
+            await asyncio.sleep(0.25)
+    finally:
+        await stopped(ends)
+        await admin.close()
 
 
 def _summed(figures: Any) -> dict[str, float]:
@@ -192,6 +196,7 @@ class Profile:
 
     def __init__(self, procs: list[ServiceProcess]) -> None:
         self.procs = procs
+        self.idle_cores: float | None = None
         self.pids = {p.name: p.proc.pid for p in procs if p.proc} | server_pids() | {"bench driver": os.getpid()}
 
     async def __aenter__(self) -> Profile:
@@ -206,10 +211,21 @@ class Profile:
         self.commands = {name: {k: v - self.commands[name].get(k, 0.0) for k, v in commands[name].items()}
                          for name in commands}
 
+    def less(self, idle: Profile) -> Profile:
+        """This profile less what the same processes do when idle for as long (sweeps, heartbeats,
+        watermarks: ``idle`` measured before the burst), so the burst's figures are its own."""
+        scale = self.wall / idle.wall
+        self.idle_cores = round(sum(idle.cpu.values()) / idle.wall, 2)
+        self.cpu = {n: max(0.0, s - idle.cpu.get(n, 0.0) * scale) for n, s in self.cpu.items()}
+        self.commands = {name: {k: max(0.0, v - idle.commands.get(name, {}).get(k, 0.0) * scale)
+                                for k, v in c.items()} for name, c in self.commands.items()}
+        return self
+
     def per_encounter(self, count: int) -> dict[str, Any]:
         busiest = sorted(self.cpu.items(), key=lambda item: -item[1])
         return {
-            "cores_busy": round(sum(self.cpu.values()) / self.wall, 2),
+            "cores_busy": round(sum(self.cpu.values()) / self.wall, 2),  # with the burst's work alone
+            "idle_cores_busy": self.idle_cores,  # what the system does idle, left out of these figures
             "cpu_ms_per_encounter": {name: round(seconds * 1000 / count, 2) for name, seconds in busiest},
             "db_commands_per_encounter": {name: round(c["n"] / count, 1) for name, c in self.commands.items()},
             "document_operations_per_encounter": {
@@ -331,7 +347,10 @@ async def pipeline(count: int, rate: float, seconds: float, history: int = 0,
         easy = await latency(p, settings, mailbox, EASY_RATE, seconds, "easy", procs)
         target = await latency(p, settings, mailbox, rate, seconds, "target", procs)
 
-        # throughput: a burst into the idle system
+        # throughput: a burst into the idle system (what it does idle is measured first)
+        await caught_up(settings)
+        async with Profile(procs) as idle:
+            await asyncio.sleep(IDLE_SECONDS)
         before = mailbox.count
         async with Profile(procs) as profile:
             started = time.perf_counter()
@@ -340,8 +359,8 @@ async def pipeline(count: int, rate: float, seconds: float, history: int = 0,
             elapsed = time.perf_counter() - started
             delivered = mailbox.count - before
             # The read models off the mail's path may still be working on the burst: its cost
-            # counts all of their work, until the services are quiet again.
-            await quiet(procs)
+            # counts all of their work, until every service has committed all it read.
+            await caught_up(settings)
     finally:
         stop.set()
         await sampler
@@ -357,7 +376,7 @@ async def pipeline(count: int, rate: float, seconds: float, history: int = 0,
         "latency_at_offered_rate": target, f"latency_at_{EASY_RATE:g}_per_s": easy,
         "services_ready_s": round(services_ready_s, 2),
         "peak_rss_mib": {proc.name: round(proc.peak_rss / 2**20) for proc in procs},
-        "profile_of_the_burst": profile.per_encounter(count),
+        "profile_of_the_burst": profile.less(idle).per_encounter(count),
         **({"history_documents": seeded} if history else {}),
     }
 

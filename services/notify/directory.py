@@ -143,6 +143,8 @@ class DirectoryStore:
             changes[case_id] = (opening, merged(fields, update))
             if entry is not None:
                 self._facts[case_id] = (entry[0], merged(entry[1], update))
+            elif set(update["$set"]) >= ROUTING:  # a referral event names all a record holds: known now
+                self._remember(case_id, dict(update["$set"]), self.clock())
         if not changes:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
@@ -185,10 +187,6 @@ class DirectoryStore:
         updated = {c: fields for c, (opening, fields) in changes.items() if not opening or c in existed}
         for updates in chunks([UpdateOne({"_id": c}, {"$set": fields}, upsert=True) for c, fields in updated.items()]):
             await bulk_write(self.cases, updates, ordered=True)
-        now = self.clock()
-        for case_id, fields in updated.items():  # a referral event names all a record holds: it is known
-            if set(fields) >= ROUTING and case_id not in self._facts and self._writing.get(case_id) is this:
-                self._remember(case_id, dict(fields), now)
 
     async def directory_for(self, payloads: Sequence[Any]) -> Directory:
         """Everything the batch's recipients are chosen from (from memory, mostly)."""
