@@ -96,7 +96,7 @@ class IntakeSettings(Group):
     # Off the path to the referral mail: who holds a case, folded from several topics, is
     # written once for the events that come within this many seconds (a case's opening and
     # its first assignment usually do: one insert, no update). An identity or disclosure read
-    # waits for what intake has received for its case, so it never answers from before.
+    # waits (up to this and 2 s) for the batches intake has already received for its case.
     holder_gather_seconds: float = Field(default=1.0, ge=0, le=5)
 
 

@@ -145,7 +145,14 @@ class Workflow(Generic[S]):
         first = not self.joining
         self.joining.append(mine)
         self.received.append(mine)
-        mine[1].add_done_callback(lambda _: self.received.remove(mine))
+        try:
+            return await self._joined(mine, first)
+        finally:  # answered, failed or cancelled: no longer waiting, nor to be taken along
+            self.received.remove(mine)
+            if any(joined is mine for joined in self.joining):
+                self.joining.remove(mine)
+
+    async def _joined(self, mine: Joined, first: bool) -> list[Poison]:
         if first and self.gather > 0:
             await self._gathering()  # the other topics' batches of the window join this one
         elif self.window is not None:
@@ -153,7 +160,7 @@ class Workflow(Generic[S]):
         waited = time.perf_counter()
         if self.per_aggregate:  # taken at once; it waits only for writes of the same aggregates
             if not any(joined is mine for joined in self.joining):
-                return await mine[1]  # another batch took this one along
+                return await asyncio.shield(mine[1])  # another batch took this one along
             group = self.joining[:]
             self.joining.clear()
             try:
@@ -202,12 +209,13 @@ class Workflow(Generic[S]):
             poisons = await self._handle([e for events, _ in group for e in events])
         except BaseException as exc:
             for joined in group:
-                if joined is not mine:
+                if joined is not mine and not joined[1].done():
                     joined[1].set_exception(exc)  # raised where that batch waits
             raise
         by_event = {p.event.identity: p for p in poisons}
         for events, done in group:
-            done.set_result([by_event[e.identity] for e in events if e.identity in by_event])
+            if not done.done():  # a batch that was cancelled meanwhile wants no answer
+                done.set_result([by_event[e.identity] for e in events if e.identity in by_event])
 
     async def _handle(self, events: Sequence[Inbound]) -> list[Poison]:
         pending = _group(events, self._aggregate_of)

@@ -333,6 +333,21 @@ class WorkflowBehaviour:
         assert (loaded["s-case"].state or {})["count"] == 1 and held.done()
         assert await flow.settled_reads().load(["other"]) == {}  # nothing received for it: at once
 
+    async def test_a_failed_or_cancelled_batch_leaves_nothing_waiting(self, store: AggregateStore) -> None:
+        flow = self.flow(FailingAfterWrite(store))
+        with pytest.raises(OSError):
+            await flow.handle([inbound("f1", "f-case")])
+        assert flow.received == [] and flow.joining == []  # a reader of f-case waits for nothing
+        gathered = self.flow(store, per_aggregate=True, gather=0.05)
+        first = asyncio.ensure_future(gathered.handle([inbound("c1", "c-case-1")]))
+        await asyncio.sleep(0.01)
+        second = asyncio.ensure_future(gathered.handle([inbound("c2", "c-case-2")]))
+        await asyncio.sleep(0.01)
+        second.cancel()  # its consumer stopped during the window: it is read again, not written now
+        assert await first == []
+        assert set(await store.load(["c-case-1", "c-case-2"])) == {"c-case-1"}
+        assert gathered.received == [] and gathered.joining == []
+
     async def test_a_conflicting_writer_makes_the_batch_decide_again(self, store: AggregateStore) -> None:
         await self.flow(store).handle([inbound("e1")])
         publisher = RecordingPublisher()
